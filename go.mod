@@ -1,0 +1,3 @@
+module github.com/hooktunnel/hooktunnel
+
+go 1.26

@@ -1,0 +1,33 @@
+package policy
+
+import "errors"
+
+// Sentinel errors. Every refusal policy returns wraps exactly one of them, so
+// the edge can choose the HTTP status and the stable error code with errors.Is.
+var (
+	ErrNoRoute          = errors.New("policy: no route matches")
+	ErrMethodNotAllowed = errors.New("policy: method not allowed")
+	ErrBadPath          = errors.New("policy: path is not canonical")
+
+	ErrSignatureMissing   = errors.New("policy: signature is missing")
+	ErrSignatureMalformed = errors.New("policy: signature is malformed")
+	ErrBadSignature       = errors.New("policy: signature does not match")
+	ErrTimestampMissing   = errors.New("policy: timestamp is missing")
+	ErrStaleTimestamp     = errors.New("policy: timestamp is too old")
+	ErrFutureTimestamp    = errors.New("policy: timestamp is in the future")
+)
+
+// Refusal is a refusal with a sentence for the sender that says what to fix.
+// Its message never holds a secret or an expected signature.
+type Refusal struct {
+	Kind   error  // one of the sentinel errors above
+	Detail string // e.g. "signature header X-Hub-Signature-256 is missing"
+}
+
+func (e *Refusal) Error() string { return e.Detail }
+func (e *Refusal) Unwrap() error { return e.Kind }
+
+// refuse builds a Refusal of kind with a human detail.
+func refuse(kind error, detail string) error {
+	return &Refusal{Kind: kind, Detail: detail}
+}
