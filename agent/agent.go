@@ -1,0 +1,264 @@
+// Package agent is the private side of hooktunnel: it dials the edge,
+// keeps the tunnel up, and forwards each request the edge sends to the
+// local app.
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
+)
+
+// Config is the agent's settings.
+type Config struct {
+	Edge   string // https://hooks.example.com
+	Token  string
+	Name   string // requested tunnel name; empty lets the edge choose
+	Target string // PORT, HOST:PORT or URL of the local app
+	// Policy is the routes the agent declares (--route, --policy); the
+	// edge uses them only if its config has none for the tunnel.
+	Policy policy.Config
+	// HostHeader: "" keeps the public Host, "rewrite" uses the target's,
+	// anything else is sent as is.
+	HostHeader     string
+	TargetTLS      *tls.Config  // for https targets
+	EdgeClient     *http.Client // dials the edge; nil for the default
+	Version        string
+	Session        tunnel.Config
+	Backoff        Backoff
+	ShutdownGrace  time.Duration
+	Logger         *slog.Logger
+	OnConnect      func(tunnel.Welcome) // called on every (re)connection
+	ServerTimeouts ServerTimeouts
+}
+
+// Backoff is the reconnect schedule: capped, jittered, exponential.
+type Backoff struct {
+	Min, Max time.Duration
+	// StableAfter is how long a connection must last for the schedule to
+	// start again from Min.
+	StableAfter time.Duration
+}
+
+// ServerTimeouts bound how long the agent waits on the edge's streams.
+type ServerTimeouts struct {
+	ReadHeader time.Duration
+	Idle       time.Duration
+}
+
+// DefaultConfig fills everything but the edge, token and target.
+func DefaultConfig() Config {
+	return Config{
+		Version:        "dev",
+		Session:        tunnel.DefaultConfig(),
+		Backoff:        Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second, StableAfter: 10 * time.Second},
+		ShutdownGrace:  15 * time.Second,
+		ServerTimeouts: ServerTimeouts{ReadHeader: 30 * time.Second, Idle: 2 * time.Minute},
+		Logger:         slog.New(slog.DiscardHandler),
+	}
+}
+
+// Agent is a configured agent; Run keeps it connected.
+type Agent struct {
+	cfg    Config
+	target *url.URL
+	hello  tunnel.Hello
+	proxy  *httputil.ReverseProxy
+	log    *slog.Logger
+	// draining tracks sessions the edge asked us to leave that still
+	// finish their in-flight requests.
+	draining sync.WaitGroup
+}
+
+// New validates cfg.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("agent: no token: pass --token or set HOOKTUNNEL_TOKEN")
+	}
+	if _, err := tunnel.ConnectURL(cfg.Edge); err != nil {
+		return nil, err
+	}
+	if cfg.Name != "" && !tunnel.ValidName(cfg.Name) {
+		return nil, fmt.Errorf("agent: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", cfg.Name)
+	}
+	target, err := ParseTarget(cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cfg.Policy.Compile(); err != nil {
+		return nil, fmt.Errorf("agent: routes: %w", err)
+	}
+	if cfg.Session.Logger == nil {
+		cfg.Session.Logger = cfg.Logger
+	}
+	if err := tunnel.VerifyConfig(cfg.Session); err != nil {
+		return nil, err
+	}
+	if cfg.Backoff.Min <= 0 || cfg.Backoff.Max < cfg.Backoff.Min {
+		return nil, errors.New("agent: backoff min must be positive and at most max")
+	}
+	hello := tunnel.Hello{AgentVersion: cfg.Version, Token: cfg.Token, Name: cfg.Name, Target: target.String()}
+	if len(cfg.Policy.Routes) > 0 {
+		if hello.Routes, err = json.Marshal(cfg.Policy); err != nil {
+			return nil, err
+		}
+	}
+	a := &Agent{cfg: cfg, target: target, hello: hello, log: cfg.Logger}
+	a.proxy = newProxy(target, cfg.HostHeader, cfg.TargetTLS, func(msg string, args ...any) { a.log.Warn(msg, args...) })
+	return a, nil
+}
+
+// Run connects and serves until ctx ends (then it finishes in-flight
+// requests and returns nil) or the edge refuses the agent for good (then
+// it returns the *tunnel.Refusal). Network errors are retried forever.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.draining.Wait()
+	failures := 0
+	immediate := false
+	for {
+		if !immediate {
+			if err := a.wait(ctx, failures); err != nil {
+				return nil
+			}
+		}
+		immediate = false
+		sess, welcome, err := tunnel.Dial(ctx, a.cfg.Edge, a.hello, a.cfg.Session, a.cfg.EdgeClient)
+		if err != nil {
+			if tunnel.IsPermanent(err) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			a.log.Warn("cannot reach the edge", "edge", a.cfg.Edge, "err", err, "attempt", failures)
+			continue
+		}
+		failures = 0
+		a.log.Info("tunnel online", "tunnel", welcome.Tunnel, "session", welcome.SessionID, "urls", welcome.URLs)
+		if a.cfg.OnConnect != nil {
+			a.cfg.OnConnect(welcome)
+		}
+		connected := time.Now()
+		if a.serve(ctx, sess) {
+			return nil
+		}
+		if time.Since(connected) >= a.cfg.Backoff.StableAfter {
+			// A long-lived connection dropped: try again at once, a blip
+			// is the likeliest cause.
+			immediate = true
+		} else {
+			failures = 1
+		}
+		a.log.Warn("tunnel offline, reconnecting", "tunnel", welcome.Tunnel, "session", welcome.SessionID)
+	}
+}
+
+// wait sleeps the backoff delay for the given number of failures (none
+// before the first attempt); it returns ctx's error if ctx ends first.
+func (a *Agent) wait(ctx context.Context, failures int) error {
+	if failures == 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(backoffDelay(a.cfg.Backoff, failures))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// backoffDelay is Min·2^(failures-1), capped at Max, jittered down by up
+// to a half so a fleet of agents does not reconnect in step.
+func backoffDelay(b Backoff, failures int) time.Duration {
+	d := b.Min
+	for i := 1; i < failures && d < b.Max; i++ {
+		d *= 2
+	}
+	d = min(d, b.Max)
+	return d/2 + rand.N(d/2+1)
+}
+
+// serve forwards the session's streams to the app until the session ends,
+// the edge says it is going away, or ctx ends. It reports whether the
+// agent is shutting down.
+func (a *Agent) serve(ctx context.Context, sess *tunnel.Session) (stopping bool) {
+	srv := &http.Server{
+		Handler:           a.proxy,
+		ReadHeaderTimeout: a.cfg.ServerTimeouts.ReadHeader,
+		IdleTimeout:       a.cfg.ServerTimeouts.Idle,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	ln := &sessionListener{Session: sess, closed: make(chan struct{})}
+	go srv.Serve(ln)
+	select {
+	case <-sess.Done():
+		srv.Close()
+		return false
+	case <-sess.GoingAway():
+		// The edge sends nothing new here; let in-flight requests finish
+		// while the agent reconnects.
+		a.draining.Add(1)
+		go func() {
+			defer a.draining.Done()
+			<-sess.Done()
+			srv.Close()
+		}()
+		return false
+	case <-ctx.Done():
+		_ = sess.GoAway("agent shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			a.log.Warn("in-flight requests cut at shutdown", "err", err)
+		}
+		sess.Close()
+		return true
+	}
+}
+
+// sessionListener serves HTTP on a session. Close stops accepting without
+// closing the session, so http.Server.Shutdown can let in-flight requests
+// finish on their streams.
+type sessionListener struct {
+	*tunnel.Session
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *sessionListener) Accept() (net.Conn, error) {
+	c, err := l.Session.Accept()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-l.closed:
+		c.Close()
+		return nil, net.ErrClosed
+	default:
+		return c, nil
+	}
+}
+
+func (l *sessionListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}

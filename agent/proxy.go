@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// headerRequestID is set by the edge on every forwarded request.
+const headerRequestID = "Hooktunnel-Request-Id"
+
+// newProxy forwards the edge's requests to the local app.
+func newProxy(target *url.URL, hostHeader string, tlsConfig *tls.Config, errorLog func(msg string, args ...any)) *httputil.ReverseProxy {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			switch hostHeader {
+			case "":
+				pr.Out.Host = pr.In.Host // the app sees the public host, as a provider sent it
+			case "rewrite":
+				// SetURL already set the target's host.
+			default:
+				pr.Out.Host = hostHeader
+			}
+			// The edge set these from the sender's connection; keep them.
+			for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+				if v, ok := pr.In.Header[h]; ok {
+					pr.Out.Header[h] = v
+				}
+			}
+		},
+		Transport: &http.Transport{
+			DialContext:           dialer.DialContext,
+			TLSClientConfig:       tlsConfig,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			DisableCompression:    true,
+			WriteBufferSize:       32 << 10,
+			ReadBufferSize:        32 << 10,
+		},
+		BufferPool: bufferPool{},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			appFailed(w, r, target, err, errorLog)
+		},
+	}
+}
+
+// appFailed answers for an app that did not: a JSON error that says so,
+// never a hang or a bare Go error string.
+func appFailed(w http.ResponseWriter, r *http.Request, target *url.URL, err error, errorLog func(string, ...any)) {
+	if r.Context().Err() != nil {
+		return // the edge or the sender went away; nobody reads this
+	}
+	status, code, msg := http.StatusBadGateway, "app_unreachable", "the app at "+target.String()+" did not answer"
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		msg += ": nothing accepts connections there (is it running?)"
+	case errors.Is(err, context.DeadlineExceeded):
+		status, code = http.StatusGatewayTimeout, "app_timeout"
+		msg += " in time"
+	default:
+		code, msg = "app_error", "the app at "+target.String()+" closed the connection without a complete answer"
+	}
+	errorLog("app did not answer", "request_id", r.Header.Get(headerRequestID), "target", target.String(), "err", err)
+	body, _ := json.Marshal(map[string]string{"error": code, "message": msg, "request_id": r.Header.Get(headerRequestID)})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.Header().Set("Hooktunnel-Error", code)
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }

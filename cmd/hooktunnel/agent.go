@@ -1,0 +1,147 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hooktunnel/hooktunnel/agent"
+	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
+)
+
+type agentFlags struct {
+	edge, token, name, policyFile, hostHeader, targetCA string
+	routes                                              []string
+	targetInsecure                                      bool
+	logs                                                logFlags
+}
+
+func agentCommand() *cobra.Command {
+	var f agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent PORT|HOST:PORT|URL",
+		Short: "Connect a local app to the edge and forward its webhooks",
+		Example: `  hooktunnel agent 8000 --edge https://hooks.example.com --token $HOOKTUNNEL_TOKEN --name demo --route /webhooks/github
+  hooktunnel agent https://localhost:8443 --target-ca dev-ca.pem --edge https://hooks.example.com --policy routes.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.config(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			log, err := f.logs.logger(os.Stderr)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			cfg.Version = version
+			cfg.OnConnect = func(w tunnel.Welcome) { printWelcome(cmd.OutOrStdout(), w, cfg.Target) }
+			a, err := agent.New(cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.edge, "edge", "", "the edge's URL, e.g. https://hooks.example.com")
+	fl.StringVar(&f.token, "token", "", "agent token (default $HOOKTUNNEL_TOKEN)")
+	fl.StringVar(&f.name, "name", "", "tunnel name to serve (default: one the edge picks and keeps for this token and port)")
+	fl.StringArrayVar(&f.routes, "route", nil, `route to declare: PATH or "METHOD[,METHOD] PATH" (repeatable; default method POST)`)
+	fl.StringVar(&f.policyFile, "policy", "", "YAML file with routes: [...] to declare")
+	fl.StringVar(&f.hostHeader, "host-header", "", `Host header the app gets: the public host (default), "rewrite" for the target's, or a value`)
+	fl.StringVar(&f.targetCA, "target-ca", "", "PEM CA file to verify an https:// target")
+	fl.BoolVar(&f.targetInsecure, "target-insecure", false, "do not verify an https:// target's certificate")
+	f.logs.register(cmd)
+	return cmd
+}
+
+func (f *agentFlags) config(target string) (agent.Config, error) {
+	cfg := agent.DefaultConfig()
+	cfg.Edge, cfg.Name, cfg.Target, cfg.HostHeader = f.edge, f.name, target, f.hostHeader
+	cfg.Token = f.token
+	if cfg.Token == "" {
+		cfg.Token = os.Getenv("HOOKTUNNEL_TOKEN")
+	}
+	if cfg.Edge == "" {
+		return cfg, fmt.Errorf("--edge is required (the edge's URL, e.g. https://hooks.example.com)")
+	}
+	if f.policyFile != "" {
+		p, err := policy.LoadFile(f.policyFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Policy = p
+	}
+	routes, err := parseRoutes(f.routes)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Policy.Routes = append(cfg.Policy.Routes, routes...)
+	tlsCfg, err := targetTLS(f.targetCA, f.targetInsecure)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.TargetTLS = tlsCfg
+	return cfg, nil
+}
+
+// parseRoutes reads --route values: "PATH" or "METHOD[,METHOD] PATH".
+func parseRoutes(values []string) ([]policy.RouteConfig, error) {
+	var out []policy.RouteConfig
+	for _, v := range values {
+		rc := policy.RouteConfig{Path: strings.TrimSpace(v)}
+		if methods, path, ok := strings.Cut(rc.Path, " "); ok {
+			rc.Path = strings.TrimSpace(path)
+			rc.Methods = strings.Split(methods, ",")
+		}
+		if _, err := (policy.Config{Routes: []policy.RouteConfig{rc}}).Compile(); err != nil {
+			return nil, fmt.Errorf("--route %q: %w", v, err)
+		}
+		out = append(out, rc)
+	}
+	return out, nil
+}
+
+func targetTLS(caFile string, insecure bool) (*tls.Config, error) {
+	if caFile == "" && !insecure {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if insecure {
+		fmt.Fprintln(os.Stderr, "hooktunnel: --target-insecure: the local app's certificate is NOT verified")
+		cfg.InsecureSkipVerify = true
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--target-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--target-ca %s: no PEM certificate in it", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// printWelcome shows the public URLs the user pastes into the provider.
+func printWelcome(w io.Writer, welcome tunnel.Welcome, target string) {
+	fmt.Fprintf(w, "Tunnel %s is online (session %s)\n", welcome.Tunnel, welcome.SessionID)
+	if t, err := agent.ParseTarget(target); err == nil {
+		target = t.String()
+	}
+	for _, u := range welcome.URLs {
+		fmt.Fprintf(w, "  %s  ->  %s\n", u, target)
+	}
+	for _, warning := range welcome.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warning)
+	}
+}

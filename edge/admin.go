@@ -1,0 +1,111 @@
+package edge
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AdminHandler serves the admin API: health and the tunnels.
+func (e *Edge) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /api/v1/tunnels", e.listTunnels)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeRefusal(w, http.StatusNotFound, "not_found", "no such admin endpoint", "")
+	})
+	return e.requireAdmin(mux)
+}
+
+// requireAdmin demands the bearer admin token when one is configured;
+// /healthz stays open for load balancers.
+func (e *Edge) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want := e.cfg.Load().adminToken
+		if want == nil || r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(token))
+		if !ok || subtle.ConstantTimeCompare(got[:], want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hooktunnel admin"`)
+			writeRefusal(w, http.StatusUnauthorized, codeUnauthorized, "the admin API needs Authorization: Bearer <admin token>", "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// TunnelInfo is one tunnel in GET /api/v1/tunnels.
+type TunnelInfo struct {
+	Name   string      `json:"name"`
+	URLs   []string    `json:"urls"`
+	Routes []RouteInfo `json:"routes"`
+	Agents []AgentInfo `json:"agents"`
+}
+
+// RouteInfo is a route as the admin API shows it.
+type RouteInfo struct {
+	Path    string   `json:"path"`
+	Methods []string `json:"methods"`
+}
+
+// AgentInfo is a connected agent session.
+type AgentInfo struct {
+	Session string    `json:"session"`
+	Agent   string    `json:"agent"`
+	Remote  string    `json:"remote"`
+	Since   time.Time `json:"since"`
+	Streams int       `json:"streams"`
+}
+
+func (e *Edge) listTunnels(w http.ResponseWriter, r *http.Request) {
+	cfg := e.cfg.Load()
+	live := e.reg.all()
+	names := map[string]bool{}
+	for n := range cfg.tunnels {
+		names[n] = true
+	}
+	for n := range live {
+		names[n] = true
+	}
+	out := []TunnelInfo{}
+	for _, n := range sortedKeys(names) {
+		info := TunnelInfo{Name: n, URLs: []string{}, Routes: []RouteInfo{}, Agents: []AgentInfo{}}
+		p := cfg.tunnels[n]
+		if p == nil || len(p.Routes()) == 0 {
+			if st := e.reg.lookup(n); st != nil && st.declared.Load() != nil {
+				p = st.declared.Load()
+			}
+		}
+		if p != nil {
+			for _, rt := range p.Routes() {
+				methods := rt.Methods
+				if methods == nil {
+					methods = []string{"*"}
+				}
+				info.Routes = append(info.Routes, RouteInfo{Path: rt.Path, Methods: methods})
+				info.URLs = append(info.URLs, cfg.publicURL(n, rt.Path))
+			}
+		}
+		for _, as := range live[n] {
+			info.Agents = append(info.Agents, AgentInfo{Session: as.id, Agent: as.agent, Remote: as.remote, Since: as.since.UTC(), Streams: as.session.NumStreams()})
+		}
+		out = append(out, info)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tunnels": out})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

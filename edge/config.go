@@ -1,0 +1,238 @@
+// Package edge is the public side of hooktunnel: it accepts agents, routes
+// each tunnel host to its agents' sessions, applies the tunnel's policy and
+// forwards what the policy allows.
+package edge
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
+)
+
+// Config is the edge's settings, from flags and the YAML config file.
+type Config struct {
+	Domain      string `yaml:"domain"`
+	Listen      string `yaml:"listen"`
+	HTTPListen  string `yaml:"http_listen"`
+	AdminListen string `yaml:"admin_listen"`
+	// TLS is off | file (issue-free modes first); see certs.
+	TLS string `yaml:"tls"`
+	// PublicScheme and PublicPort shape the URLs printed for agents; by
+	// default they follow TLS and Listen.
+	PublicScheme string `yaml:"public_scheme"`
+	PublicPort   string `yaml:"public_port"`
+	Data         string `yaml:"data"`
+
+	Admin   AdminConfig              `yaml:"admin"`
+	Agents  []AgentConfig            `yaml:"agents"`
+	Tunnels map[string]policy.Config `yaml:"tunnels"`
+	Limits  LimitsConfig             `yaml:"limits"`
+
+	Session tunnel.Config `yaml:"-"`
+	Logger  *slog.Logger  `yaml:"-"`
+}
+
+// AdminConfig protects the admin listener.
+type AdminConfig struct {
+	// TokenSHA256 is the hex SHA-256 of the bearer token the admin API
+	// requires; required when the admin listener is not on loopback.
+	TokenSHA256 string `yaml:"token_sha256"`
+}
+
+// AgentConfig is one agent token and what it may serve.
+type AgentConfig struct {
+	Name        string `yaml:"name"`
+	TokenSHA256 string `yaml:"token_sha256"`
+	// Tunnels lists the tunnel names the token grants: exact names or
+	// globs ("ci-*", "*").
+	Tunnels          []string `yaml:"tunnels"`
+	MayDeclareRoutes bool     `yaml:"may_declare_routes"`
+}
+
+// LimitsConfig keeps the edge alive under bad input.
+type LimitsConfig struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	// MaxStreamsPerAgent bounds concurrent requests on one agent session;
+	// more wait for a free stream.
+	MaxStreamsPerAgent int `yaml:"max_streams_per_agent"`
+	// ShutdownTimeout bounds how long in-flight requests may finish.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// DefaultConfig is a production edge on the standard ports.
+func DefaultConfig() Config {
+	return Config{
+		Listen:      ":443",
+		HTTPListen:  ":80",
+		AdminListen: "127.0.0.1:9090",
+		TLS:         "off",
+		Limits: LimitsConfig{
+			ReadHeaderTimeout:  10 * time.Second,
+			IdleTimeout:        120 * time.Second,
+			MaxHeaderBytes:     64 << 10,
+			MaxStreamsPerAgent: 512,
+			ShutdownTimeout:    15 * time.Second,
+		},
+		Session: tunnel.DefaultConfig(),
+	}
+}
+
+// compiled is Config validated once; the hot path reads only this.
+type compiled struct {
+	domain       string
+	publicScheme string
+	publicPort   string
+	adminToken   []byte // SHA-256, nil when not set
+	grants       map[[32]byte]*grant
+	tunnels      map[string]*policy.Policy
+	limits       LimitsConfig
+}
+
+// grant is a compiled AgentConfig.
+type grant struct {
+	name             string
+	tokenHash        [32]byte
+	tunnels          []string
+	mayDeclareRoutes bool
+}
+
+// allows reports whether the grant covers tunnel name.
+func (g *grant) allows(name string) bool {
+	for _, pat := range g.tunnels {
+		if ok, _ := path.Match(pat, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Compile validates c. Errors are policy.FieldErrors naming the field.
+func (c Config) Compile() (*compiled, error) {
+	out := &compiled{
+		domain:  strings.TrimSuffix(strings.ToLower(c.Domain), "."),
+		grants:  map[[32]byte]*grant{},
+		tunnels: map[string]*policy.Policy{},
+		limits:  c.Limits,
+	}
+	if out.domain == "" {
+		return nil, policy.AtField("domain", fmt.Errorf("is required (the apex of the tunnel hosts, e.g. hooks.example.com)"))
+	}
+	switch c.TLS {
+	case "off", "file":
+	default:
+		return nil, policy.AtField("tls", fmt.Errorf("%q is not one of off, file", c.TLS))
+	}
+	out.publicScheme = c.PublicScheme
+	if out.publicScheme == "" {
+		out.publicScheme = "https"
+		if c.TLS == "off" {
+			out.publicScheme = "http"
+		}
+	}
+	out.publicPort = c.PublicPort
+	if out.publicPort == "" {
+		if _, port, err := net.SplitHostPort(c.Listen); err == nil && port != "443" && port != "80" {
+			out.publicPort = port
+		}
+	}
+	if c.Admin.TokenSHA256 != "" {
+		h, err := parseSHA256(c.Admin.TokenSHA256)
+		if err != nil {
+			return nil, policy.AtField("admin.token_sha256", err)
+		}
+		out.adminToken = h[:]
+	}
+	if err := compileAgents(c.Agents, out); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(c.Tunnels))
+	for name := range c.Tunnels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !tunnel.ValidName(name) {
+			return nil, policy.AtField("tunnels."+name, fmt.Errorf("%q is not a valid tunnel name (lowercase letters, digits and '-')", name))
+		}
+		p, err := c.Tunnels[name].Compile()
+		if err != nil {
+			return nil, policy.AtField("tunnels."+name, err)
+		}
+		out.tunnels[name] = p
+	}
+	if c.Limits.MaxStreamsPerAgent <= 0 {
+		return nil, policy.AtField("limits.max_streams_per_agent", fmt.Errorf("must be positive"))
+	}
+	return out, nil
+}
+
+func compileAgents(agents []AgentConfig, out *compiled) error {
+	seen := map[string]bool{}
+	for i, a := range agents {
+		field := fmt.Sprintf("agents[%d]", i)
+		if a.Name == "" {
+			return policy.AtField(field+".name", fmt.Errorf("is required"))
+		}
+		if seen[a.Name] {
+			return policy.AtField(field+".name", fmt.Errorf("%q is used twice", a.Name))
+		}
+		seen[a.Name] = true
+		h, err := parseSHA256(a.TokenSHA256)
+		if err != nil {
+			return policy.AtField(field+".token_sha256", err)
+		}
+		if _, dup := out.grants[h]; dup {
+			return policy.AtField(field+".token_sha256", fmt.Errorf("is the same token as another agent's"))
+		}
+		if len(a.Tunnels) == 0 {
+			return policy.AtField(field+".tunnels", fmt.Errorf("is empty: list the tunnel names (or globs) this token may serve"))
+		}
+		for j, pat := range a.Tunnels {
+			if _, err := path.Match(pat, ""); err != nil || pat == "" {
+				return policy.AtField(fmt.Sprintf("%s.tunnels[%d]", field, j), fmt.Errorf("%q is not a name or glob", pat))
+			}
+		}
+		out.grants[h] = &grant{name: a.Name, tokenHash: h, tunnels: a.Tunnels, mayDeclareRoutes: a.MayDeclareRoutes}
+	}
+	return nil
+}
+
+func parseSHA256(s string) ([32]byte, error) {
+	var h [32]byte
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != len(h) {
+		return h, fmt.Errorf("must be 64 hex digits (the SHA-256 printed by `hooktunnel token new`)")
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// TokenHash is the SHA-256 the config stores for a token.
+func TokenHash(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// LoadConfigFile reads a YAML config file over base and validates it.
+// Errors name the file, line and field (*policy.ConfigError).
+func LoadConfigFile(file string, base Config) (Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return base, &policy.ConfigError{File: file, Err: errors.Unwrap(err)}
+	}
+	cfg := base
+	if err := policy.DecodeFile(file, data, &cfg, func() error { _, err := cfg.Compile(); return err }); err != nil {
+		return base, err
+	}
+	return cfg, nil
+}

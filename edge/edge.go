@@ -1,0 +1,188 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hooktunnel/hooktunnel/edge/store"
+	"github.com/hooktunnel/hooktunnel/tunnel"
+)
+
+// Edge is a running edge: listeners, registry, store.
+type Edge struct {
+	cfg        atomic.Pointer[compiled]
+	raw        Config
+	sessionCfg tunnel.Config
+	log        *slog.Logger
+	errorLog   *log.Logger
+	reg        *registry
+	names      store.Names
+	db         *store.SQLite
+	proxy      *httputil.ReverseProxy
+
+	public, admin     *http.Server
+	publicLn, adminLn net.Listener
+	closing           chan struct{}
+	closeOnce         sync.Once
+	serving           sync.WaitGroup
+}
+
+// New validates cfg and opens the store; Start binds the listeners.
+func New(cfg Config) (*Edge, error) {
+	c, err := cfg.Compile()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Session.Logger == nil {
+		cfg.Session = tunnel.DefaultConfig()
+		cfg.Session.Logger = cfg.Logger
+	}
+	if err := tunnel.VerifyConfig(cfg.Session); err != nil {
+		return nil, err
+	}
+	if c.adminToken == nil && !isLoopback(cfg.AdminListen) {
+		return nil, fmt.Errorf("edge: admin listener %s is not on loopback: set admin.token_sha256 in the config", cfg.AdminListen)
+	}
+	if cfg.Data == "" {
+		return nil, errors.New("edge: a data directory is required")
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("edge: data directory: %w", err)
+	}
+	db, err := store.OpenSQLite(context.Background(), filepath.Join(cfg.Data, "hooktunnel.db"))
+	if err != nil {
+		return nil, err
+	}
+	e := &Edge{
+		raw:        cfg,
+		sessionCfg: cfg.Session,
+		log:        cfg.Logger,
+		errorLog:   slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		reg:        newRegistry(),
+		names:      db,
+		db:         db,
+		closing:    make(chan struct{}),
+	}
+	e.cfg.Store(c)
+	e.proxy = newProxy(e)
+	return e, nil
+}
+
+// Start binds the public and admin listeners and serves them.
+func (e *Edge) Start() error {
+	lim := e.cfg.Load().limits
+	var err error
+	if e.publicLn, err = net.Listen("tcp", e.raw.Listen); err != nil {
+		return fmt.Errorf("edge: listen %s: %w", e.raw.Listen, err)
+	}
+	if e.adminLn, err = net.Listen("tcp", e.raw.AdminListen); err != nil {
+		e.publicLn.Close()
+		return fmt.Errorf("edge: admin listen %s: %w", e.raw.AdminListen, err)
+	}
+	e.public = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		ErrorLog:          e.errorLog,
+	}
+	e.admin = &http.Server{
+		Handler:           e.AdminHandler(),
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		ErrorLog:          e.errorLog,
+	}
+	e.serve(e.public, e.publicLn)
+	e.serve(e.admin, e.adminLn)
+	e.log.Info("edge listening", "public", e.publicLn.Addr().String(), "admin", e.adminLn.Addr().String(), "domain", e.cfg.Load().domain)
+	return nil
+}
+
+func (e *Edge) serve(s *http.Server, ln net.Listener) {
+	e.serving.Add(1)
+	go func() {
+		defer e.serving.Done()
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// Addr is the public listener's address.
+func (e *Edge) Addr() net.Addr { return e.publicLn.Addr() }
+
+// AdminAddr is the admin listener's address.
+func (e *Edge) AdminAddr() net.Addr { return e.adminLn.Addr() }
+
+// Run starts the edge and serves until ctx ends, then shuts down gracefully.
+func (e *Edge) Run(ctx context.Context) error {
+	if err := e.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return e.Shutdown()
+}
+
+// Shutdown stops accepting, tells agents the edge is going away, lets
+// in-flight requests finish (up to the shutdown timeout), then closes the
+// sessions and the store. It is idempotent.
+func (e *Edge) Shutdown() error {
+	var err error
+	e.closeOnce.Do(func() {
+		close(e.closing)
+		for _, list := range e.reg.all() {
+			for _, as := range list {
+				_ = as.session.GoAway("edge shutting down")
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Load().limits.ShutdownTimeout)
+		defer cancel()
+		err = e.public.Shutdown(ctx)
+		for _, list := range e.reg.all() {
+			for _, as := range list {
+				as.session.Close()
+			}
+		}
+		_ = e.admin.Shutdown(ctx)
+		e.serving.Wait()
+		e.db.Close()
+		e.log.Info("edge stopped")
+	})
+	return err
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+

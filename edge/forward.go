@@ -1,0 +1,134 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+)
+
+// errNoAgent means no agent session is connected for the tunnel.
+var errNoAgent = errors.New("edge: no agent connected")
+
+type forwardKey struct{}
+
+// forwardInfo travels in the request context from the handler to the
+// transport.
+type forwardInfo struct {
+	tunnel    *tunnelState
+	requestID string
+}
+
+// tunnelTransport sends a request to one of the tunnel's agents. If the
+// stream cannot even be opened (the agent just went away) the request has
+// not left the edge, so it tries the next agent.
+type tunnelTransport struct{}
+
+func (tunnelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	info := req.Context().Value(forwardKey{}).(*forwardInfo)
+	// The inner transport closes the body on a failed dial; keep it open
+	// for the next agent (ReverseProxy closes it when done).
+	body := req.Body
+	var tried map[*agentSession]bool
+	var lastErr error
+	for {
+		as := info.tunnel.pick(tried)
+		if as == nil {
+			if lastErr != nil {
+				return nil, lastErr
+			}
+			return nil, errNoAgent
+		}
+		select {
+		case as.slots <- struct{}{}:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+		attempt := req
+		if body != nil && body != http.NoBody {
+			attempt = new(http.Request)
+			*attempt = *req
+			attempt.Body = io.NopCloser(body)
+		}
+		resp, err := as.transport.RoundTrip(attempt)
+		if err == nil {
+			resp.Body = &releasingBody{ReadCloser: resp.Body, release: func() { <-as.slots }}
+			return resp, nil
+		}
+		<-as.slots
+		var de *dialError
+		if !errors.As(err, &de) {
+			return nil, err
+		}
+		if tried == nil {
+			tried = map[*agentSession]bool{}
+		}
+		tried[as] = true
+		lastErr = err
+	}
+}
+
+// releasingBody frees the session's slot when the response is done.
+type releasingBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+// newProxy is the reverse proxy every tunnel shares.
+func newProxy(e *Edge) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			info := pr.In.Context().Value(forwardKey{}).(*forwardInfo)
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = info.tunnel.name
+			pr.Out.Host = pr.In.Host // the agent decides what the app sees
+			pr.SetXForwarded()
+			pr.Out.Header.Set(headerRequestID, info.requestID)
+		},
+		Transport:  tunnelTransport{},
+		BufferPool: bufferPool{},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			info := r.Context().Value(forwardKey{}).(*forwardInfo)
+			e.forwardFailed(w, r, info, err)
+		},
+		ErrorLog: e.errorLog,
+	}
+}
+
+// headerRequestID carries the edge's request id to the agent and the app.
+const headerRequestID = "Hooktunnel-Request-Id"
+
+func (e *Edge) forwardFailed(w http.ResponseWriter, r *http.Request, info *forwardInfo, err error) {
+	var de *dialError
+	switch {
+	case errors.Is(err, errNoAgent), errors.As(err, &de):
+		w.Header().Set("Retry-After", retryAfterOffline)
+		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+info.tunnel.name+"; retry later", info.requestID)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The sender went away; nobody reads an answer.
+		w.WriteHeader(499)
+	default:
+		e.log.Warn("forward failed", "request_id", info.requestID, "tunnel", info.tunnel.name, "err", err)
+		writeRefusal(w, http.StatusBadGateway, codeAgentLost, "the agent's connection ended before the app answered", info.requestID)
+	}
+}
+
+// retryAfterOffline is the Retry-After, in seconds, of an offline tunnel.
+const retryAfterOffline = "5"
+
+// bufferPool reuses copy buffers across requests.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }

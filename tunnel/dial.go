@@ -1,0 +1,111 @@
+package tunnel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hashicorp/yamux"
+)
+
+// ConnectURL turns the edge's base URL (https://hooks.example.com) into the
+// websocket URL agents dial.
+func ConnectURL(edge string) (string, error) {
+	u, err := url.Parse(edge)
+	if err != nil {
+		return "", fmt.Errorf("tunnel: edge URL %q: %w", edge, err)
+	}
+	switch u.Scheme {
+	case "https", "wss":
+		u.Scheme = "wss"
+	case "http", "ws":
+		u.Scheme = "ws"
+	default:
+		return "", fmt.Errorf("tunnel: edge URL %q must start with https:// or http://", edge)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("tunnel: edge URL %q has no host", edge)
+	}
+	u.Path = Path
+	u.RawQuery, u.Fragment = "", ""
+	return u.String(), nil
+}
+
+// Dial connects to the edge, sends hello and waits for the Welcome. A
+// refusal is returned as a *Refusal error; anything else is a network or
+// protocol error worth retrying. client may be nil.
+func Dial(ctx context.Context, edge string, hello Hello, cfg Config, client *http.Client) (*Session, Welcome, error) {
+	var welcome Welcome
+	if err := VerifyConfig(cfg); err != nil {
+		return nil, welcome, err
+	}
+	wsURL, err := ConnectURL(edge)
+	if err != nil {
+		return nil, welcome, err
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(dialCtx, wsURL, &websocket.DialOptions{
+		HTTPClient:      client,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			return nil, welcome, fmt.Errorf("tunnel: %s answered %s: is it a hooktunnel edge?", wsURL, resp.Status)
+		}
+		return nil, welcome, fmt.Errorf("tunnel: dial %s: %w", wsURL, err)
+	}
+	// The session outlives Dial's ctx only through its own Close.
+	conn := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
+	mux, err := yamux.Client(conn, cfg.yamux())
+	if err != nil {
+		conn.Close()
+		return nil, welcome, err
+	}
+	ctl, err := mux.OpenStream()
+	if err != nil {
+		mux.Close()
+		return nil, welcome, fmt.Errorf("tunnel: open control stream: %w", err)
+	}
+	s := newSession(mux, ctl)
+	deadline := time.Now().Add(cfg.HandshakeTimeout)
+	hello.Protocol = ProtocolVersion
+	if err := writeJSON(ctl, hello, deadline); err != nil {
+		mux.Close()
+		return nil, welcome, fmt.Errorf("tunnel: send hello: %w", err)
+	}
+	_ = ctl.SetReadDeadline(deadline)
+	line, err := readLine(s.reader)
+	if err != nil {
+		mux.Close()
+		return nil, welcome, fmt.Errorf("tunnel: read welcome: %w", err)
+	}
+	_ = ctl.SetReadDeadline(time.Time{})
+	if err := json.Unmarshal(line, &welcome); err != nil {
+		mux.Close()
+		return nil, welcome, fmt.Errorf("tunnel: welcome is not valid JSON: %w", err)
+	}
+	if welcome.Refusal != nil {
+		mux.Close()
+		return nil, welcome, welcome.Refusal
+	}
+	go s.readControl()
+	return s, welcome, nil
+}
+
+// IsPermanent reports whether err is a refusal that retrying cannot fix.
+func IsPermanent(err error) bool {
+	var r *Refusal
+	return errors.As(err, &r) && r.Permanent
+}
+
+// IsUpgrade reports whether r asks to open an agent session.
+func IsUpgrade(r *http.Request) bool {
+	return r.URL.Path == Path && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}

@@ -1,0 +1,134 @@
+// Package tunnel is hooktunnel's wire protocol: a websocket carrying a yamux
+// session, opened by the agent. The agent's first stream is the control
+// stream: a versioned JSON handshake (Hello, then Welcome), then control
+// messages. Every other stream the edge opens carries HTTP, one connection
+// per stream.
+package tunnel
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Path is where the edge accepts agents, on its apex host.
+const Path = "/_hooktunnel/v1/connect"
+
+// ProtocolVersion is the handshake version this build speaks.
+const ProtocolVersion = 1
+
+// maxMessage bounds one control message, so a peer cannot make the other
+// side buffer without limit.
+const maxMessage = 64 << 10
+
+// Hello is the agent's first message.
+type Hello struct {
+	Protocol     int    `json:"protocol"`
+	AgentVersion string `json:"agent_version"`
+	Token        string `json:"token"`
+	// Name is the tunnel name asked for; empty lets the edge choose.
+	Name string `json:"name,omitempty"`
+	// Routes is the agent's declared policy (the --route flags or the
+	// --policy file) in the JSON form of policy.Config. The edge uses it only
+	// when its own config has no routes for the tunnel and the agent's grant
+	// allows declaring them.
+	Routes json.RawMessage `json:"routes,omitempty"`
+	// Target describes the local app ("http://127.0.0.1:8000"); with the
+	// token it keys the name the edge allocates, so a restarted agent gets
+	// its URL back.
+	Target string `json:"target"`
+}
+
+// LogValue keeps the token out of logs.
+func (h Hello) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("protocol", h.Protocol),
+		slog.String("agent_version", h.AgentVersion),
+		slog.String("name", h.Name),
+		slog.String("target", h.Target),
+	)
+}
+
+// Welcome is the edge's answer: the tunnel the agent now serves, or why not.
+type Welcome struct {
+	Protocol  int      `json:"protocol"`
+	SessionID string   `json:"session_id,omitempty"`
+	Tunnel    string   `json:"tunnel,omitempty"`
+	URLs      []string `json:"urls,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	Refusal   *Refusal `json:"refusal,omitempty"`
+}
+
+// Refusal codes sent in a Welcome.
+const (
+	RefusedBadToken   = "bad_token"
+	RefusedName       = "name_not_granted"
+	RefusedNameInUse  = "name_in_use"
+	RefusedBadRoutes  = "bad_routes"
+	RefusedProtocol   = "protocol_version"
+	RefusedBadRequest = "bad_request"
+)
+
+// Refusal says why the edge did not admit an agent. Permanent refusals
+// (a bad token, a name the token does not grant) will not change by retrying.
+type Refusal struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Permanent bool   `json:"permanent"`
+}
+
+func (r *Refusal) Error() string { return "edge refused the agent: " + r.Message }
+
+// ErrMessageTooLarge is returned for a control message over maxMessage.
+var ErrMessageTooLarge = errors.New("tunnel: control message too large")
+
+// DecodeHello parses and validates an agent's Hello.
+func DecodeHello(b []byte) (Hello, error) {
+	var h Hello
+	if len(b) > maxMessage {
+		return h, ErrMessageTooLarge
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return h, fmt.Errorf("tunnel: hello is not valid JSON: %w", err)
+	}
+	if h.Protocol != ProtocolVersion {
+		return h, fmt.Errorf("tunnel: hello speaks protocol %d, this edge speaks %d", h.Protocol, ProtocolVersion)
+	}
+	if h.Token == "" {
+		return h, errors.New("tunnel: hello has no token")
+	}
+	if h.Name != "" && !ValidName(h.Name) {
+		return h, fmt.Errorf("tunnel: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", h.Name)
+	}
+	if len(h.Target) > 1024 || len(h.AgentVersion) > 128 {
+		return h, errors.New("tunnel: hello field too long")
+	}
+	if len(h.Routes) > 0 && !json.Valid(h.Routes) {
+		return h, errors.New("tunnel: hello routes are not valid JSON")
+	}
+	return h, nil
+}
+
+// ValidName reports whether name can be a tunnel's host label: 1 to 63
+// lowercase letters, digits and inner hyphens.
+func ValidName(name string) bool {
+	if len(name) == 0 || len(name) > 63 || strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// control is a message on the control stream after the handshake.
+type control struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason,omitempty"`
+}
+
+const controlGoAway = "goaway"

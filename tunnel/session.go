@@ -1,0 +1,154 @@
+package tunnel
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+)
+
+// Session is one agent's connection as both sides see it: a yamux session
+// over a websocket plus its control stream. On the agent it is a
+// net.Listener of the streams the edge opens (serve HTTP on it); on the edge
+// Open starts a stream to the agent.
+type Session struct {
+	mux     *yamux.Session
+	control net.Conn
+	reader  *bufio.Reader
+
+	writeMu   sync.Mutex
+	goAway    chan struct{}
+	goAwayOne sync.Once
+	readDone  chan struct{}
+}
+
+var _ net.Listener = (*Session)(nil)
+
+// ErrSessionClosed is returned by Open and Accept once the session is over.
+var ErrSessionClosed = errors.New("tunnel: session closed")
+
+func newSession(mux *yamux.Session, control net.Conn) *Session {
+	return &Session{
+		mux:      mux,
+		control:  control,
+		reader:   bufio.NewReaderSize(control, 4096),
+		goAway:   make(chan struct{}),
+		readDone: make(chan struct{}),
+	}
+}
+
+// Accept waits for the next stream the peer opens.
+func (s *Session) Accept() (net.Conn, error) {
+	c, err := s.mux.AcceptStream()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSessionClosed, err)
+	}
+	return c, nil
+}
+
+// Open starts a stream to the peer.
+func (s *Session) Open(ctx context.Context) (net.Conn, error) {
+	if s.mux.IsClosed() {
+		return nil, ErrSessionClosed
+	}
+	c, err := s.mux.OpenStream()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSessionClosed, err)
+	}
+	return c, nil
+}
+
+// Addr is the address of the underlying connection's far end.
+func (s *Session) Addr() net.Addr { return s.mux.RemoteAddr() }
+
+// RemoteAddr is the peer's address.
+func (s *Session) RemoteAddr() net.Addr { return s.mux.RemoteAddr() }
+
+// Close ends the session and every stream in it. It is idempotent.
+func (s *Session) Close() error {
+	return s.mux.Close()
+}
+
+// Done is closed when the session is over, whoever ended it.
+func (s *Session) Done() <-chan struct{} { return s.mux.CloseChan() }
+
+// IsClosed reports whether the session is over.
+func (s *Session) IsClosed() bool { return s.mux.IsClosed() }
+
+// NumStreams is the number of open streams.
+func (s *Session) NumStreams() int { return s.mux.NumStreams() }
+
+// GoAway tells the peer this side is shutting down: it should connect
+// again (to this or another edge) while in-flight requests finish here.
+func (s *Session) GoAway(reason string) error {
+	return s.send(control{Type: controlGoAway, Reason: reason})
+}
+
+// GoingAway is closed when the peer has said it is going away.
+func (s *Session) GoingAway() <-chan struct{} { return s.goAway }
+
+func (s *Session) send(m control) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	_ = s.control.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, err = s.control.Write(append(b, '\n'))
+	return err
+}
+
+// readControl runs until the control stream ends; unknown message types
+// are ignored so newer peers can add some.
+func (s *Session) readControl() {
+	defer close(s.readDone)
+	for {
+		line, err := readLine(s.reader)
+		if err != nil {
+			return
+		}
+		var m control
+		if json.Unmarshal(line, &m) != nil {
+			continue
+		}
+		if m.Type == controlGoAway {
+			s.goAwayOne.Do(func() { close(s.goAway) })
+		}
+	}
+}
+
+// readLine reads one newline-terminated message of at most maxMessage bytes.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > maxMessage {
+			return nil, ErrMessageTooLarge
+		}
+		if err == nil {
+			return line[:len(line)-1], nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+	}
+}
+
+func writeJSON(c net.Conn, v any, deadline time.Time) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_ = c.SetWriteDeadline(deadline)
+	defer c.SetWriteDeadline(time.Time{})
+	_, err = c.Write(append(b, '\n'))
+	return err
+}
