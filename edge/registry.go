@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,16 +178,6 @@ func (r *registry) all() map[string][]*agentSession {
 			out[name] = append([]*agentSession(nil), *list...)
 		}
 	}
-	return out
-}
-
-// names lists tunnel names with at least one session.
-func (r *registry) names() []string {
-	var out []string
-	for name := range r.all() {
-		out = append(out, name)
-	}
-	sort.Strings(out)
 	return out
 }
 

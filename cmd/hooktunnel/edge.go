@@ -24,6 +24,9 @@ func edgeCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := edge.DefaultConfig()
+			// Flags win over the file; apply them before loading too, so the
+			// file is validated with them (a --domain the file leaves out).
+			applyEdgeFlags(cmd, &cfg, flags)
 			if configFile != "" {
 				var err error
 				if cfg, err = edge.LoadConfigFile(configFile, cfg); err != nil {
