@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -21,16 +22,24 @@ type forwardInfo struct {
 	requestID string
 }
 
-// tunnelTransport sends a request to one of the tunnel's agents. If the
-// stream cannot even be opened (the agent just went away) the request has
-// not left the edge, so it tries the next agent.
+// tunnelTransport sends a request to one of the tunnel's agents. When the
+// agent it picked goes away before answering, the request goes to the next
+// agent: at once if the stream could not even be opened (the request never
+// left the edge), and also when the body was small enough to keep
+// (maxRetryBody), since the app cannot have answered. The retry carries the
+// same Hooktunnel-Request-Id, so an app that saw the first attempt can
+// tell: delivery is at least once, as a provider's own retry would be.
 type tunnelTransport struct{}
+
+// maxRetryBody bounds the request bodies kept in memory for a retry.
+const maxRetryBody = 1 << 20
 
 func (tunnelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	info := req.Context().Value(forwardKey{}).(*forwardInfo)
-	// The inner transport closes the body on a failed dial; keep it open
-	// for the next agent (ReverseProxy closes it when done).
-	body := req.Body
+	body, replayable, err := retryableBody(req)
+	if err != nil {
+		return nil, err
+	}
 	var tried map[*agentSession]bool
 	var lastErr error
 	for {
@@ -47,10 +56,10 @@ func (tunnelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, req.Context().Err()
 		}
 		attempt := req
-		if body != nil && body != http.NoBody {
+		if body != nil {
 			attempt = new(http.Request)
 			*attempt = *req
-			attempt.Body = io.NopCloser(body)
+			attempt.Body = body()
 		}
 		resp, err := as.transport.RoundTrip(attempt)
 		if err == nil {
@@ -59,7 +68,7 @@ func (tunnelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		<-as.slots
 		var de *dialError
-		if !errors.As(err, &de) {
+		if !errors.As(err, &de) && !(replayable && as.session.IsClosed()) {
 			return nil, err
 		}
 		if tried == nil {
@@ -68,6 +77,24 @@ func (tunnelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		tried[as] = true
 		lastErr = err
 	}
+}
+
+// retryableBody returns how to get the request body for each attempt.
+// Small bodies of known length are read once and replayed; larger ones
+// stream, and only a failed dial may retry them (nothing was read yet: the
+// inner transport only closes the body, which the NopCloser absorbs).
+func retryableBody(req *http.Request) (body func() io.ReadCloser, replayable bool, err error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, true, nil
+	}
+	if req.ContentLength < 0 || req.ContentLength > maxRetryBody {
+		return func() io.ReadCloser { return io.NopCloser(req.Body) }, false, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(req.Body, req.ContentLength))
+	if err != nil {
+		return nil, false, err
+	}
+	return func() io.ReadCloser { return io.NopCloser(bytes.NewReader(data)) }, true, nil
 }
 
 // releasingBody frees the session's slot when the response is done.

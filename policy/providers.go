@@ -7,7 +7,7 @@ import "time"
 // for the provider.
 var providers = map[string]provider{
 	"github":            {build: newGitHub},
-	"gitlab":            {build: newGitLab},
+	"gitlab":            {tolerance: 5 * time.Minute, build: newGitLab},
 	"bitbucket":         {build: newBitbucket},
 	"bitbucket-server":  {build: newBitbucketServer},
 	"stripe":            {tolerance: 5 * time.Minute, build: newStripe},

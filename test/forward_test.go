@@ -15,19 +15,25 @@ import (
 	"time"
 )
 
-// demoTunnel starts an edge with one token granting "demo", an app, and an
-// agent that declares routes.
-func demoTunnel(t *testing.T, routes ...string) (*edgeProc, *app, agentToken) {
+// demo is an edge with one token granting tunnel "demo", an app, and an
+// agent serving it with the routes it declared.
+type demo struct {
+	e     *edgeProc
+	app   *app
+	tok   agentToken
+	agent *proc
+	args  []string // the agent's flags
+}
+
+func demoTunnel(t *testing.T, routes ...string) *demo {
 	t.Helper()
-	tok := newToken("demo", true, "demo")
-	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
-	a := startApp(t)
-	args := []string{"--name", "demo"}
+	d := &demo{tok: newToken("demo", true, "demo"), app: startApp(t), args: []string{"--name", "demo"}}
+	d.e = startEdge(t, edgeConfig([]agentToken{d.tok}, ""))
 	for _, r := range routes {
-		args = append(args, "--route", r)
+		d.args = append(d.args, "--route", r)
 	}
-	startAgent(t, e, tok, a.port(), args...)
-	return e, a, tok
+	d.agent = startAgent(t, d.e, d.tok, d.app.port(), d.args...)
+	return d
 }
 
 func decodeEcho(t *testing.T, resp *http.Response) appEcho {
@@ -42,8 +48,8 @@ func decodeEcho(t *testing.T, resp *http.Response) appEcho {
 
 func TestForwardsMethodsHeadersAndQuery(t *testing.T) {
 	t.Parallel()
-	e, _, _ := demoTunnel(t, "GET,POST,PUT,PATCH,DELETE /hooks/{id}")
-	c := e.client(30 * time.Second)
+	d := demoTunnel(t, "GET,POST,PUT,PATCH,DELETE /hooks/{id}")
+	e, c := d.e, d.e.client(30 * time.Second)
 	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		t.Run(method, func(t *testing.T) {
 			req, _ := http.NewRequest(method, e.hookURL("demo", "/hooks/42?a=1&b=two%20words&a=3"), strings.NewReader("payload"))
@@ -89,8 +95,8 @@ func TestForwardsMethodsHeadersAndQuery(t *testing.T) {
 
 func TestBodiesBothWays(t *testing.T) {
 	t.Parallel()
-	e, _, _ := demoTunnel(t, "/upload")
-	c := e.client(5 * time.Minute)
+	d := demoTunnel(t, "/upload")
+	e, c := d.e, d.e.client(5 * time.Minute)
 	for _, size := range []int{0, 1 << 20, 50 << 20} {
 		t.Run(fmt.Sprintf("%dB", size), func(t *testing.T) {
 			body := randomBytes(size)
@@ -119,8 +125,8 @@ func TestBodiesBothWays(t *testing.T) {
 
 func TestStreamedResponseArrivesBeforeTheAppFinishes(t *testing.T) {
 	t.Parallel()
-	e, a, _ := demoTunnel(t, "GET /stream")
-	resp, err := e.client(60*time.Second).Get(e.hookURL("demo", "/stream"))
+	d := demoTunnel(t, "GET /stream")
+	resp, err := d.e.client(60*time.Second).Get(d.e.hookURL("demo", "/stream"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +138,7 @@ func TestStreamedResponseArrivesBeforeTheAppFinishes(t *testing.T) {
 	if err != nil || line != "first\n" {
 		t.Fatalf("first line = %q, %v", line, err)
 	}
-	close(a.release)
+	close(d.app.release)
 	rest, err := io.ReadAll(r)
 	if err != nil || string(rest) != "rest\n" {
 		t.Fatalf("rest = %q, %v", rest, err)
@@ -141,8 +147,8 @@ func TestStreamedResponseArrivesBeforeTheAppFinishes(t *testing.T) {
 
 func TestConcurrentRequests(t *testing.T) {
 	t.Parallel()
-	e, _, _ := demoTunnel(t, "/concurrent/{n}")
-	c := e.client(2 * time.Minute)
+	d := demoTunnel(t, "/concurrent/{n}")
+	e, c := d.e, d.e.client(2 * time.Minute)
 	const n = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

@@ -1,0 +1,15 @@
+package policy
+
+// newAtlassian verifies Jira and Confluence Cloud admin webhooks registered
+// with a secret. They follow WebSub: X-Hub-Signature is "method=signature",
+// where the only method Atlassian uses is sha256, hex HMAC-SHA256 of the raw
+// body. X-Atlassian-Webhook-Identifier names the delivery and is unchanged
+// across retries.
+func newAtlassian(s VerifierSpec) (Verifier, error) {
+	if err := requireSecrets(s); err != nil {
+		return nil, err
+	}
+	m := newMACScheme("X-Hub-Signature", "sha256", macHex, "sha256=", s.Secrets)
+	m.idHeaders = []string{"X-Atlassian-Webhook-Identifier"}
+	return m, nil
+}
