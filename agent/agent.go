@@ -207,7 +207,7 @@ func (a *Agent) serve(ctx context.Context, sess *tunnel.Session) (stopping bool)
 		IdleTimeout:       a.cfg.ServerTimeouts.Idle,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
-	ln := &sessionListener{Session: sess, closed: make(chan struct{})}
+	ln := newSessionListener(sess)
 	go srv.Serve(ln)
 	select {
 	case <-sess.Done():
@@ -240,25 +240,24 @@ func (a *Agent) serve(ctx context.Context, sess *tunnel.Session) (stopping bool)
 // finish on their streams.
 type sessionListener struct {
 	*tunnel.Session
-	closed    chan struct{}
-	closeOnce sync.Once
+	stop context.CancelFunc
+	ctx  context.Context
+}
+
+func newSessionListener(s *tunnel.Session) *sessionListener {
+	ctx, stop := context.WithCancel(context.Background())
+	return &sessionListener{Session: s, ctx: ctx, stop: stop}
 }
 
 func (l *sessionListener) Accept() (net.Conn, error) {
-	c, err := l.Session.Accept()
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case <-l.closed:
-		c.Close()
+	c, err := l.Session.AcceptContext(l.ctx)
+	if err != nil && l.ctx.Err() != nil {
 		return nil, net.ErrClosed
-	default:
-		return c, nil
 	}
+	return c, err
 }
 
 func (l *sessionListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
+	l.stop()
 	return nil
 }

@@ -52,6 +52,19 @@ func (s *Session) Accept() (net.Conn, error) {
 	return c, nil
 }
 
+// AcceptContext is Accept that gives up when ctx ends, leaving the session
+// open: a server can stop accepting while its in-flight streams finish.
+func (s *Session) AcceptContext(ctx context.Context) (net.Conn, error) {
+	c, err := s.mux.AcceptStreamWithContext(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %v", ErrSessionClosed, err)
+	}
+	return c, nil
+}
+
 // Open starts a stream to the peer.
 func (s *Session) Open(ctx context.Context) (net.Conn, error) {
 	if s.mux.IsClosed() {
