@@ -1,0 +1,362 @@
+// Command bench measures hooktunnel against the app called directly, in
+// one run on this machine: requests/s and latency percentiles for small and
+// large POSTs, and the edge's memory per idle connected agent. Every loop
+// is bounded in time; everything talks to loopback only.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/tunnel"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/hooktunnel", "the hooktunnel binary")
+	duration := flag.Duration("duration", 4*time.Second, "how long each scenario runs")
+	agents := flag.Int("agents", 1000, "idle agents for the memory figure (0 skips it)")
+	only := flag.String("only", "", "run only the scenarios whose name contains this")
+	flag.Parse()
+	if err := run(*bin, *duration, *agents, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type scenario struct {
+	name  string
+	body  int
+	conns int
+}
+
+func run(bin string, duration time.Duration, agents int, only string) error {
+	app, err := startApp()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "hooktunnel-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	token := "ht_bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	edge, err := startEdge(bin, dir, token)
+	if err != nil {
+		return err
+	}
+	defer edge.stop()
+	agent, err := startProcess(bin, "agent", app, "--edge", "http://localhost:"+edge.port, "--token", token, "--name", "bench", "--route", "/", "--log-level", "error")
+	if err != nil {
+		return err
+	}
+	defer agent.stop()
+	if err := waitFor(func() bool { return strings.Contains(agent.out.String(), "is online") }, 30*time.Second); err != nil {
+		return fmt.Errorf("agent did not come online: %s", agent.out.String())
+	}
+
+	fmt.Printf("hooktunnel bench: %s per scenario, GOMAXPROCS %s, app, edge and agent on loopback\n\n", duration, os.Getenv("GOMAXPROCS"))
+	fmt.Printf("%-22s %-8s %10s %9s %9s %10s   %s\n", "scenario", "path", "req/s", "p50", "p99", "MB/s", "tunnel ÷ direct")
+	for _, sc := range []scenario{{"1 KiB POST, 1 conn", 1 << 10, 1}, {"1 KiB POST, 64 conns", 1 << 10, 64}, {"1 MiB POST, 8 conns", 1 << 20, 8}} {
+		if !strings.Contains(sc.name, only) {
+			continue
+		}
+		direct := load(directClient(), "http://"+app+"/", "", sc, duration)
+		through := load(edgeClient(edge.port), "http://bench.localhost:"+edge.port+"/", "bench.localhost:"+edge.port, sc, duration)
+		for _, r := range []struct {
+			path string
+			res  result
+		}{{"direct", direct}, {"tunnel", through}} {
+			ratio := ""
+			if r.path == "tunnel" {
+				ratio = fmt.Sprintf("%.2f req/s, %.2f MB/s", through.rps()/direct.rps(), through.mbps()/direct.mbps())
+			}
+			fmt.Printf("%-22s %-8s %10.0f %9s %9s %10.1f   %s\n", sc.name, r.path, r.res.rps(), r.res.pct(50), r.res.pct(99), r.res.mbps(), ratio)
+			if r.res.errors > 0 {
+				fmt.Printf("%-22s %-8s %d errors\n", "", "", r.res.errors)
+			}
+		}
+	}
+	agent.stop()
+	edge.stop()
+	if agents == 0 {
+		return nil
+	}
+	return idleMemory(bin, dir, agents)
+}
+
+// result is one scenario's measurements.
+type result struct {
+	latencies []time.Duration
+	bytes     int64
+	elapsed   time.Duration
+	errors    int
+}
+
+func (r result) rps() float64  { return float64(len(r.latencies)) / r.elapsed.Seconds() }
+func (r result) mbps() float64 { return float64(r.bytes) / r.elapsed.Seconds() / 1e6 }
+func (r result) pct(p int) string {
+	if len(r.latencies) == 0 {
+		return "-"
+	}
+	return r.latencies[(len(r.latencies)-1)*p/100].Round(time.Microsecond).String()
+}
+
+// load sends POSTs of sc.body bytes on sc.conns connections for d.
+func load(c *http.Client, url, host string, sc scenario, d time.Duration) result {
+	body := bytes.Repeat([]byte("x"), sc.body)
+	// Warm the connections up first.
+	for i := 0; i < sc.conns; i++ {
+		post(c, url, host, body)
+	}
+	var mu sync.Mutex
+	var res result
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := 0; i < sc.conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			errs := 0
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				if err := post(c, url, host, body); err != nil {
+					errs++
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				total.Add(int64(len(body)))
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat...)
+			res.errors += errs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.bytes = total.Load()
+	sort.Slice(res.latencies, func(i, j int) bool { return res.latencies[i] < res.latencies[j] })
+	return res
+}
+
+func post(c *http.Client, url, host string, body []byte) error {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	if host != "" {
+		req.Host = host
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return err
+}
+
+func directClient() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}
+}
+
+func edgeClient(port string) *http.Client {
+	d := &net.Dialer{}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: 256, DisableCompression: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, "127.0.0.1:"+port)
+		},
+	}}
+}
+
+// startApp runs the app: it reads the body and answers with its hash.
+func startApp() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.New()
+		io.Copy(h, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"sha256":"`+hex.EncodeToString(h.Sum(nil))+`"}`)
+	}))
+	return ln.Addr().String(), nil
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	once sync.Once
+}
+
+func startProcess(bin string, args ...string) (*process, error) {
+	p := &process{cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	return p, p.cmd.Start()
+}
+
+func (p *process) stop() {
+	p.once.Do(func() {
+		p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			p.cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+type edgeProcess struct {
+	*process
+	port, adminPort string
+}
+
+func startEdge(bin, dir, token string) (*edgeProcess, error) {
+	sum := sha256.Sum256([]byte(token))
+	cfg := filepath.Join(dir, "edge.yaml")
+	yaml := "agents:\n  - name: bench\n    token_sha256: " + hex.EncodeToString(sum[:]) + "\n    tunnels: [\"*\"]\n    may_declare_routes: true\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		return nil, err
+	}
+	port, adminPort := freePort(), freePort()
+	p, err := startProcess(bin, "edge", "--domain", "localhost", "--tls", "off", "--listen", "127.0.0.1:"+port,
+		"--admin-listen", "127.0.0.1:"+adminPort, "--data", filepath.Join(dir, "data-"+port), "--config", cfg, "--log-level", "error")
+	if err != nil {
+		return nil, err
+	}
+	e := &edgeProcess{process: p, port: port, adminPort: adminPort}
+	err = waitFor(func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + adminPort + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	}, 30*time.Second)
+	return e, err
+}
+
+// idleMemory connects n idle agents to a fresh edge and reports the growth
+// of the edge's resident memory per agent.
+func idleMemory(bin, dir string, n int) error {
+	token := "ht_bench_idle"
+	edge, err := startEdge(bin, dir, token)
+	if err != nil {
+		return err
+	}
+	defer edge.stop()
+	// One agent first, so the baseline includes what any first session costs.
+	cfg := tunnel.DefaultConfig()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	var sessions []*tunnel.Session
+	defer func() {
+		for _, s := range sessions {
+			s.Close()
+		}
+	}()
+	dial := func() error {
+		s, _, err := tunnel.Dial(context.Background(), "http://localhost:"+edge.port, tunnel.Hello{Token: token, Name: "idle", Target: "http://127.0.0.1:1"}, cfg, nil)
+		if err == nil {
+			sessions = append(sessions, s)
+		}
+		return err
+	}
+	if err := dial(); err != nil {
+		return err
+	}
+	time.Sleep(time.Second) // let the edge settle before the baseline
+	before, err := rss(edge.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := dial(); err != nil {
+			return fmt.Errorf("agent %d: %w", i, err)
+		}
+	}
+	time.Sleep(2 * time.Second) // a keepalive round on every session
+	after, err := rss(edge.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nedge memory: %d idle agents added %.1f MiB of RSS: %.1f KiB per idle agent\n", n, float64(after-before)/(1<<20), float64(after-before)/float64(n)/1024)
+	return nil
+}
+
+// rss reads a process's resident set size in bytes.
+func rss(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+func freePort() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func waitFor(cond func() bool, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
