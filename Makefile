@@ -26,6 +26,8 @@ lint:
 # app called directly in the same run.
 bench: build
 	$(GO) run ./test/bench -bin $(BIN)
+	@echo; echo "policy evaluation per request (route, allowlist, GitHub signature):"
+	@$(GO) test -run '^$$' -bench Evaluate -benchmem ./policy | grep Benchmark
 
 # Every fuzz target, FUZZTIME each.
 fuzz:

@@ -15,6 +15,15 @@ var (
 	ErrTimestampMissing   = errors.New("policy: timestamp is missing")
 	ErrStaleTimestamp     = errors.New("policy: timestamp is too old")
 	ErrFutureTimestamp    = errors.New("policy: timestamp is in the future")
+
+	ErrIPNotAllowed = errors.New("policy: source address not allowed")
+	ErrTokenMissing = errors.New("policy: URL token is missing")
+	ErrBadToken     = errors.New("policy: URL token does not match")
+	ErrRateLimited  = errors.New("policy: rate limit exceeded")
+	ErrBodyTooLarge = errors.New("policy: body too large")
+	// ErrDuplicate is not a refusal of the sender: the delivery was already
+	// accepted, so the edge acknowledges it without forwarding it again.
+	ErrDuplicate = errors.New("policy: delivery already accepted")
 )
 
 // Refusal is a refusal with a sentence for the sender that says what to fix.

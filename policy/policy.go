@@ -3,14 +3,21 @@ package policy
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Config is a tunnel's policy: the same YAML schema in the edge config
 // (`tunnels.<name>`) and in an agent's --policy file.
 type Config struct {
-	Routes []RouteConfig `yaml:"routes" json:"routes"`
+	// AllowIPs applies to every route of the tunnel, before the route's own.
+	AllowIPs []string      `yaml:"allow_ips,omitempty" json:"allow_ips,omitempty"`
+	Routes   []RouteConfig `yaml:"routes" json:"routes"`
+	// MTLS asks the tunnel's senders for a client certificate. Only the
+	// edge config sets it (agents cannot declare it); see mtls.go.
+	MTLS *MTLSConfig `yaml:"mtls,omitempty" json:"-"`
 }
 
 // RouteConfig is one entry of `routes:`.
@@ -20,6 +27,32 @@ type RouteConfig struct {
 	Path string `yaml:"path" json:"path"`
 	// Methods allowed; default [POST]. "*" allows every method.
 	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty"`
+	// AllowIPs: CIDRs, addresses, or provider lists ("github", "stripe").
+	AllowIPs []string      `yaml:"allow_ips,omitempty" json:"allow_ips,omitempty"`
+	Token    *TokenConfig  `yaml:"token,omitempty" json:"token,omitempty"`
+	Verify   *VerifyConfig `yaml:"verify,omitempty" json:"verify,omitempty"`
+	// Tolerance overrides the provider's timestamp tolerance.
+	Tolerance time.Duration `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
+	// MaxBody bounds the request body; default 25 MiB (GitHub's cap).
+	MaxBody ByteSize    `yaml:"max_body,omitempty" json:"max_body,omitempty"`
+	Rate    *RateConfig `yaml:"rate,omitempty" json:"rate,omitempty"`
+}
+
+// DefaultMaxBody is the body limit of a route that sets none.
+const DefaultMaxBody ByteSize = 25 << 20
+
+// Env is what compiling a policy may draw on besides the config.
+type Env struct {
+	// IPLists are the named provider address lists allow_ips may use.
+	IPLists map[string][]netip.Prefix
+	// GeneratedToken returns the kept token of a route with
+	// `token: generate`, creating it the first time; nil where generated
+	// tokens are not available (an agent's policy file).
+	GeneratedToken func(routePath string) (string, error)
+	// Replay remembers accepted deliveries; nil disables duplicate
+	// detection. Scope prefixes its keys (the tunnel name).
+	Replay ReplayCache
+	Scope  string
 }
 
 // Route is a compiled route. It is immutable.
@@ -27,7 +60,45 @@ type Route struct {
 	Index   int
 	Path    string
 	Methods []string // nil means any method
+	MaxBody int64
 	pattern pattern
+
+	allow     *ipSet
+	token     *tokenCheck
+	verifier  Verifier
+	secrets   []Secret // the verifier's, for naming the one that matched
+	provider  string
+	tolerance time.Duration
+	limiter   *limiter
+}
+
+// Verifies reports whether the route checks signatures (and so needs the
+// whole body before forwarding).
+func (r *Route) Verifies() bool { return r.verifier != nil }
+
+// Token is the generated URL token of the route, "" unless the route uses
+// `token: generate`; with TokenQuery it makes the URL to hand out.
+func (r *Route) Token() string {
+	if r.token == nil {
+		return ""
+	}
+	return r.token.generatedValue()
+}
+
+// TokenQuery is the query parameter the route's token goes in, if any.
+func (r *Route) TokenQuery() string {
+	if r.token == nil {
+		return ""
+	}
+	return r.token.query
+}
+
+// TokenHeader is the header the route's token goes in, if any.
+func (r *Route) TokenHeader() string {
+	if r.token == nil {
+		return ""
+	}
+	return r.token.header
 }
 
 // allows reports whether the route accepts method.
@@ -47,14 +118,28 @@ func (r *Route) allows(method string) bool {
 // safe for concurrent use; reloading builds a new one.
 type Policy struct {
 	routes []*Route // most specific first
+	allow  *ipSet   // tunnel-wide allowlist
+	replay ReplayCache
+	scope  string
 }
 
 // Compile validates c once and returns its compiled form. Errors are
 // FieldErrors naming the field ("routes[2].methods[0]").
 func (c Config) Compile() (*Policy, error) {
-	p := &Policy{}
+	return c.CompileEnv(Env{})
+}
+
+// CompileEnv is Compile with provider lists, generated tokens and a
+// replay cache.
+func (c Config) CompileEnv(env Env) (*Policy, error) {
+	p := &Policy{replay: env.Replay, scope: env.Scope}
+	allow, err := compileIPs(c.AllowIPs, env.IPLists)
+	if err != nil {
+		return nil, AtField("allow_ips", err)
+	}
+	p.allow = allow
 	for i, rc := range c.Routes {
-		r, err := rc.compile(i)
+		r, err := rc.compile(i, env)
 		if err != nil {
 			return nil, AtField(fmt.Sprintf("routes[%d]", i), err)
 		}
@@ -66,7 +151,7 @@ func (c Config) Compile() (*Policy, error) {
 	return p, nil
 }
 
-func (rc RouteConfig) compile(index int) (*Route, error) {
+func (rc RouteConfig) compile(index int, env Env) (*Route, error) {
 	if rc.Path == "" {
 		return nil, fieldf("path", "is required")
 	}
@@ -89,7 +174,73 @@ func (rc RouteConfig) compile(index int) (*Route, error) {
 		}
 		r.Methods = append(r.Methods, strings.ToUpper(m))
 	}
+	if err := rc.compileChecks(r, env); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// compileChecks builds the route's allowlist, token, verifier and limits.
+func (rc RouteConfig) compileChecks(r *Route, env Env) error {
+	var err error
+	if r.allow, err = compileIPs(rc.AllowIPs, env.IPLists); err != nil {
+		return AtField("allow_ips", err)
+	}
+	if rc.Token != nil {
+		var gen func() (string, error)
+		if env.GeneratedToken != nil {
+			gen = func() (string, error) { return env.GeneratedToken(rc.Path) }
+		}
+		if r.token, err = compileToken(rc.Token, gen); err != nil {
+			return AtField("token", err)
+		}
+	}
+	r.MaxBody = int64(rc.MaxBody)
+	if r.MaxBody == 0 {
+		r.MaxBody = int64(DefaultMaxBody)
+	}
+	if rc.Tolerance < 0 {
+		return fieldf("tolerance", "must not be negative")
+	}
+	if rc.Rate != nil {
+		if r.limiter, err = compileRate(rc.Rate); err != nil {
+			return AtField("rate", err)
+		}
+	}
+	if rc.Verify == nil {
+		if rc.Tolerance != 0 {
+			return fieldf("tolerance", "is only meaningful with verify")
+		}
+		return nil
+	}
+	return rc.compileVerifier(r)
+}
+
+func (rc RouteConfig) compileVerifier(r *Route) error {
+	v := rc.Verify
+	if _, ok := providerNamed(v.Provider); !ok {
+		return fieldf("verify.provider", "%q is not a known provider (%s)", v.Provider, strings.Join(ProviderNames(), ", "))
+	}
+	if len(v.Secrets) == 0 {
+		return fieldf("verify.secrets", "lists no secret: a route that verifies must have one (env:NAME or file:PATH)")
+	}
+	for i, ref := range v.Secrets {
+		s, err := ResolveSecret(ref)
+		if err != nil {
+			return fieldf(fmt.Sprintf("verify.secrets[%d]", i), "%v", err)
+		}
+		r.secrets = append(r.secrets, s)
+	}
+	verifier, err := NewVerifier(*v, r.secrets, rc.Tolerance)
+	if err != nil {
+		return AtField("verify", err)
+	}
+	r.verifier, r.provider = verifier, v.Provider
+	r.tolerance = rc.Tolerance
+	if r.tolerance == 0 {
+		r.tolerance, _ = DefaultTolerance(v.Provider)
+	}
+	return nil
 }
 
 func validMethod(m string) bool {

@@ -40,9 +40,12 @@ func ResolveSecret(ref string) (Secret, error) {
 		value = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	default:
 		value = ref
-		ref = "literal"
+		ref = "" // a literal's name is its place in the config
 	}
 	if value == "" {
+		if ref == "" {
+			return Secret{}, ErrEmptySecret
+		}
 		return Secret{}, fmt.Errorf("%w: %s", ErrEmptySecret, ref)
 	}
 	return Secret{Ref: ref, Value: []byte(value)}, nil
@@ -51,4 +54,46 @@ func ResolveSecret(ref string) (Secret, error) {
 // IsLiteral reports whether ref is an inline secret rather than a reference.
 func IsLiteral(ref string) bool {
 	return !strings.HasPrefix(ref, "env:") && !strings.HasPrefix(ref, "file:")
+}
+
+// ResolveSecrets returns a copy of c whose secret references are replaced
+// by their values. An agent does this before declaring its policy to the
+// edge: env: and file: name things on the agent's machine, not the edge's.
+func (c Config) ResolveSecrets() (Config, error) {
+	out := c
+	out.Routes = make([]RouteConfig, len(c.Routes))
+	for i, rc := range c.Routes {
+		if rc.Verify != nil {
+			v := *rc.Verify
+			vals, err := resolveAll(v.Secrets, fmt.Sprintf("routes[%d].verify.secrets", i))
+			if err != nil {
+				return c, err
+			}
+			v.Secrets = vals
+			rc.Verify = &v
+		}
+		if rc.Token != nil && !rc.Token.Generate {
+			t := *rc.Token
+			vals, err := resolveAll(t.Secrets, fmt.Sprintf("routes[%d].token.secrets", i))
+			if err != nil {
+				return c, err
+			}
+			t.Secrets = vals
+			rc.Token = &t
+		}
+		out.Routes[i] = rc
+	}
+	return out, nil
+}
+
+func resolveAll(refs []string, field string) ([]string, error) {
+	out := make([]string, len(refs))
+	for j, ref := range refs {
+		s, err := ResolveSecret(ref)
+		if err != nil {
+			return nil, fieldf(fmt.Sprintf("%s[%d]", field, j), "%v", err)
+		}
+		out[j] = string(s.Value)
+	}
+	return out, nil
 }
