@@ -115,7 +115,11 @@ func New(cfg Config) (*Agent, error) {
 	}
 	hello := tunnel.Hello{AgentVersion: cfg.Version, Token: cfg.Token, Name: cfg.Name, Target: target.String()}
 	if len(cfg.Policy.Routes) > 0 {
-		if hello.Routes, err = json.Marshal(cfg.Policy); err != nil {
+		declared, err := cfg.Policy.ResolveSecrets()
+		if err != nil {
+			return nil, fmt.Errorf("agent: routes: %w", err)
+		}
+		if hello.Routes, err = json.Marshal(declared); err != nil {
 			return nil, err
 		}
 	}

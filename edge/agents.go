@@ -3,8 +3,10 @@ package edge
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
+	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
@@ -45,7 +47,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		refuse(tunnel.RefusedNameInUse, "tunnel "+name+" is being served by another agent", true)
 		return
 	}
-	declared, err := decodeDeclared(hello.Routes)
+	declared, err := decodeDeclared(hello.Routes, e.tunnelEnv(name))
 	if err != nil {
 		refuse(tunnel.RefusedBadRoutes, "declared routes: "+err.Error(), true)
 		return
@@ -70,7 +72,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		warnings = append(warnings, "the tunnel has no routes: the edge forwards nothing (add --route PATH or routes in the edge config)")
 	} else {
 		for _, rt := range routes.Routes() {
-			urls = append(urls, cfg.publicURL(name, rt.Path))
+			urls = append(urls, cfg.routeURL(name, rt))
 		}
 	}
 	as := newAgentSession(nil, g.name, g.tokenHash, r.RemoteAddr, cfg.limits.MaxStreamsPerAgent)
@@ -81,6 +83,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	}
 	as.attach(sess)
 	e.reg.add(name, as, declared)
+	e.obtainCertificate(name) // now, not on the tunnel's first webhook
 	e.log.Info("agent connected", "tunnel", name, "agent", g.name, "session", as.id, "remote", r.RemoteAddr, "hello", hello)
 	defer func() {
 		e.reg.remove(name, as)
@@ -88,15 +91,19 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		sess.Close()
 		e.log.Info("agent disconnected", "tunnel", name, "agent", g.name, "session", as.id)
 	}()
-	select {
-	case <-sess.Done():
-	case <-sess.GoingAway():
-		// The agent is shutting down: no new requests, in-flight ones finish.
-		e.reg.remove(name, as)
-		<-sess.Done()
-	case <-e.closing:
-		<-sess.Done()
+	// The agent's go-away means no new requests; in-flight ones finish.
+	// ServeControl returns when the session ends, whoever ends it.
+	sess.ServeControl(func() { e.reg.remove(name, as) })
+}
+
+// routeURL is the URL to hand to the sender, with the route's generated
+// token when it has one: the agent's owner pastes it into the provider.
+func (c *compiled) routeURL(name string, rt *policy.Route) string {
+	u := c.publicURL(name, rt.Path)
+	if tok := rt.Token(); tok != "" && rt.TokenQuery() != "" {
+		u += "?" + url.QueryEscape(rt.TokenQuery()) + "=" + url.QueryEscape(tok)
 	}
+	return u
 }
 
 // publicURL is the URL a sender uses for a route of a tunnel.

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/certs"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
@@ -26,13 +28,30 @@ type Config struct {
 	Listen      string `yaml:"listen"`
 	HTTPListen  string `yaml:"http_listen"`
 	AdminListen string `yaml:"admin_listen"`
-	// TLS is off | file (issue-free modes first); see certs.
+	// TLS is acme | file | self-signed | off; empty picks acme for a
+	// public domain and off otherwise (see certs.DefaultMode).
 	TLS string `yaml:"tls"`
+	// TLSCert and TLSKey are the PEM files of tls: file, reloaded when
+	// they change.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// ACME configures tls: acme; its cache defaults to <data>/certs.
+	ACME certs.ACMEConfig `yaml:"acme"`
+	// HSTSMaxAge is the Strict-Transport-Security max-age sent on tunnel
+	// hosts when TLS is on; 0 sends none.
+	HSTSMaxAge time.Duration `yaml:"hsts_max_age"`
 	// PublicScheme and PublicPort shape the URLs printed for agents; by
 	// default they follow TLS and Listen.
 	PublicScheme string `yaml:"public_scheme"`
 	PublicPort   string `yaml:"public_port"`
 	Data         string `yaml:"data"`
+
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (a
+	// load balancer or TLS terminator in front of the edge).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// IPLists are the named provider address lists routes may allow; the
+	// command fills them from the embedded snapshot and the data dir.
+	IPLists map[string][]netip.Prefix `yaml:"-"`
 
 	Admin   AdminConfig              `yaml:"admin"`
 	Agents  []AgentConfig            `yaml:"agents"`
@@ -78,7 +97,7 @@ func DefaultConfig() Config {
 		Listen:      ":443",
 		HTTPListen:  ":80",
 		AdminListen: "127.0.0.1:9090",
-		TLS:         "off",
+		HSTSMaxAge:  365 * 24 * time.Hour,
 		Limits: LimitsConfig{
 			ReadHeaderTimeout:  10 * time.Second,
 			IdleTimeout:        120 * time.Second,
@@ -86,8 +105,18 @@ func DefaultConfig() Config {
 			MaxStreamsPerAgent: 512,
 			ShutdownTimeout:    15 * time.Second,
 		},
-		Session: tunnel.DefaultConfig(),
+		Session: edgeSessionConfig(),
 	}
+}
+
+// edgeSessionConfig is the tunnel config of the edge's side: agents open
+// few streams to the edge (control, inspector), so the accept backlog, which
+// is also the bound on streams the edge opens that the agent has yet to
+// acknowledge, can be small; it costs memory in every idle session.
+func edgeSessionConfig() tunnel.Config {
+	c := tunnel.DefaultConfig()
+	c.AcceptBacklog = 64
+	return c
 }
 
 // compiled is Config validated once; the hot path reads only this.
@@ -99,6 +128,8 @@ type compiled struct {
 	grants       map[[32]byte]*grant
 	tunnels      map[string]*policy.Policy
 	limits       LimitsConfig
+	tls          tlsSettings // see tls.go
+	trusted      []netip.Prefix
 }
 
 // grant is a compiled AgentConfig.
@@ -121,6 +152,12 @@ func (g *grant) allows(name string) bool {
 
 // Compile validates c. Errors are policy.FieldErrors naming the field.
 func (c Config) Compile() (*compiled, error) {
+	return c.compile(nil)
+}
+
+// compile validates c, compiling each tunnel's policy in the environment
+// env gives it (generated tokens, replay cache); nil validates only.
+func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 	out := &compiled{
 		domain:  strings.TrimSuffix(strings.ToLower(c.Domain), "."),
 		grants:  map[[32]byte]*grant{},
@@ -130,15 +167,13 @@ func (c Config) Compile() (*compiled, error) {
 	if out.domain == "" {
 		return nil, policy.AtField("domain", fmt.Errorf("is required (the apex of the tunnel hosts, e.g. hooks.example.com)"))
 	}
-	switch c.TLS {
-	case "off", "file":
-	default:
-		return nil, policy.AtField("tls", fmt.Errorf("%q is not one of off, file", c.TLS))
+	if err := compileTLS(c, out); err != nil {
+		return nil, err
 	}
 	out.publicScheme = c.PublicScheme
 	if out.publicScheme == "" {
 		out.publicScheme = "https"
-		if c.TLS == "off" {
+		if out.tls.mode == certs.ModeOff {
 			out.publicScheme = "http"
 		}
 	}
@@ -167,17 +202,30 @@ func (c Config) Compile() (*compiled, error) {
 		if !tunnel.ValidName(name) {
 			return nil, policy.AtField("tunnels."+name, fmt.Errorf("%q is not a valid tunnel name (lowercase letters, digits and '-')", name))
 		}
-		p, err := c.Tunnels[name].Compile()
+		tenv := policy.Env{IPLists: c.IPLists, GeneratedToken: validationToken}
+		if env != nil {
+			tenv = env(name)
+		}
+		p, err := c.Tunnels[name].CompileEnv(tenv)
 		if err != nil {
 			return nil, policy.AtField("tunnels."+name, err)
 		}
 		out.tunnels[name] = p
 	}
+	trusted, err := policy.ParsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return nil, policy.AtField("trusted_proxies", err)
+	}
+	out.trusted = trusted
 	if c.Limits.MaxStreamsPerAgent <= 0 {
 		return nil, policy.AtField("limits.max_streams_per_agent", fmt.Errorf("must be positive"))
 	}
 	return out, nil
 }
+
+// validationToken stands in for generated URL tokens when a config is only
+// checked: the real ones live in the store.
+func validationToken(string) (string, error) { return "validation-only", nil }
 
 func compileAgents(agents []AgentConfig, out *compiled) error {
 	seen := map[string]bool{}

@@ -62,7 +62,7 @@ func TestConfigFileFlagsAndDefaults(t *testing.T) {
 	if c.domain != "hooks.example.com" || cfg.AdminListen != "127.0.0.1:9090" || c.publicPort != "8443" {
 		t.Errorf("domain %q, admin %q, public port %q", c.domain, cfg.AdminListen, c.publicPort)
 	}
-	if got := c.publicURL("gh", "/hook"); got != "http://gh.hooks.example.com:8443/hook" {
+	if got := c.publicURL("gh", "/hook"); got != "https://gh.hooks.example.com:8443/hook" {
 		t.Errorf("publicURL = %q", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
+	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
@@ -28,11 +29,13 @@ type Edge struct {
 	errorLog   *log.Logger
 	reg        *registry
 	names      store.Names
+	replay     policy.ReplayCache
 	db         *store.SQLite
 	proxy      *httputil.ReverseProxy
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
+	tls               edgeTLS // certificates and the plain-HTTP listener; see tls.go
 	closing           chan struct{}
 	closeOnce         sync.Once
 	serving           sync.WaitGroup
@@ -48,7 +51,6 @@ func New(cfg Config) (*Edge, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	if cfg.Session.Logger == nil {
-		cfg.Session = tunnel.DefaultConfig()
 		cfg.Session.Logger = cfg.Logger
 	}
 	if err := tunnel.VerifyConfig(cfg.Session); err != nil {
@@ -76,6 +78,12 @@ func New(cfg Config) (*Edge, error) {
 		names:      db,
 		db:         db,
 		closing:    make(chan struct{}),
+		replay:     policy.NewMemoryReplayCache(replayCapacity),
+	}
+	// Compile again with the store and replay cache behind the policies.
+	if c, err = cfg.compile(e.tunnelEnv); err != nil {
+		db.Close()
+		return nil, err
 	}
 	e.cfg.Store(c)
 	e.proxy = newProxy(e)
@@ -105,6 +113,11 @@ func (e *Edge) Start() error {
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		ErrorLog:          e.errorLog,
+	}
+	if err := e.startTLS(); err != nil {
+		e.publicLn.Close()
+		e.adminLn.Close()
+		return err
 	}
 	e.serve(e.public, e.publicLn)
 	e.serve(e.admin, e.adminLn)
@@ -158,6 +171,7 @@ func (e *Edge) Shutdown() error {
 			}
 		}
 		_ = e.admin.Shutdown(ctx)
+		e.stopTLS(ctx)
 		e.serving.Wait()
 		e.db.Close()
 		e.log.Info("edge stopped")
@@ -185,4 +199,3 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
-

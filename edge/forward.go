@@ -136,7 +136,10 @@ const headerRequestID = "Hooktunnel-Request-Id"
 
 func (e *Edge) forwardFailed(w http.ResponseWriter, r *http.Request, info *forwardInfo, err error) {
 	var de *dialError
+	var mbe *http.MaxBytesError
 	switch {
+	case errors.As(err, &mbe):
+		writeRefusal(w, http.StatusRequestEntityTooLarge, codeBodyTooLarge, bodyTooLarge(mbe.Limit).Error(), info.requestID)
 	case errors.Is(err, errNoAgent), errors.As(err, &de):
 		w.Header().Set("Retry-After", retryAfterOffline)
 		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+info.tunnel.name+"; retry later", info.requestID)
@@ -155,7 +158,7 @@ const retryAfterOffline = "5"
 // bufferPool reuses copy buffers across requests.
 type bufferPool struct{}
 
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }

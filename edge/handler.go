@@ -1,10 +1,15 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -33,45 +38,118 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &statusRecorder{ResponseWriter: w}
-	route := e.serveTunnel(rec, r, cfg, name, id)
-	e.log.Info("webhook", "request_id", id, "tunnel", name, "route", route, "method", r.Method,
-		"status", rec.status(), "duration", time.Since(start).Round(time.Microsecond))
+	route, d := e.serveTunnel(rec, r, cfg, name, id)
+	e.logWebhook(r, rec.status(), time.Since(start), name, route, id, d)
 }
 
-// serveTunnel applies the tunnel's policy and forwards; it returns the
-// matched route's path for the log ("" when none matched).
-func (e *Edge) serveTunnel(w http.ResponseWriter, r *http.Request, cfg *compiled, name, id string) string {
+// serveTunnel applies the tunnel's policy in the order of DESIGN.md and
+// forwards what it allows. It returns the matched route's path and the
+// policy's decision, for the request log.
+func (e *Edge) serveTunnel(w http.ResponseWriter, r *http.Request, cfg *compiled, name, id string) (string, policy.Decision) {
 	state := e.reg.lookup(name)
 	p := cfg.tunnels[name]
 	if p == nil || len(p.Routes()) == 0 {
 		if state != nil {
-			p = state.declared.Load()
+			if declared := state.declared.Load(); declared != nil {
+				p = declared
+			}
 		}
 	}
 	if p == nil {
 		if _, configured := cfg.tunnels[name]; !configured && state == nil {
 			writeRefusal(w, http.StatusNotFound, codeUnknownTunnel, "tunnel "+name+" does not exist", id)
-			return ""
+			return "", policy.Decision{}
 		}
 		p = denyAll
 	}
-	route, allow, err := p.Match(r.Method, r.URL.Path)
-	if err != nil {
-		status, code := policyStatus(err)
-		if len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-		}
-		writeRefusal(w, status, code, err.Error(), id)
-		return ""
+	now := time.Now()
+	preq := e.policyRequest(r, cfg)
+	d := p.Admit(preq, now)
+	if d.Err != nil {
+		e.refuse(w, d, id)
+		return routePath(d), d
 	}
+	route := d.Route
+	if r.ContentLength > route.MaxBody {
+		d.Err = bodyTooLarge(route.MaxBody)
+		e.refuse(w, d, id)
+		return route.Path, d
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, route.MaxBody)
+	if route.Verifies() {
+		// The signature covers the raw body: read it (up to the limit) first.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			d.Err = readFailed(err, route.MaxBody)
+			e.refuse(w, d, id)
+			return route.Path, d
+		}
+		preq.Body = body
+		p.Verify(&d, preq, now)
+		switch {
+		case errors.Is(d.Err, policy.ErrDuplicate):
+			writeDuplicate(w, id)
+			return route.Path, d
+		case d.Err != nil:
+			e.refuse(w, d, id)
+			return route.Path, d
+		case d.Answer != nil:
+			writeAnswer(w, d.Answer)
+			return route.Path, d
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	stripToken(r, route)
 	if state == nil || state.pick(nil) == nil {
 		w.Header().Set("Retry-After", retryAfterOffline)
 		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+name+"; retry later", id)
-		return route.Path
+		return route.Path, d
 	}
 	info := &forwardInfo{tunnel: state, requestID: id}
-	e.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardKey{}, info)))
-	return route.Path
+	rec := &statusRecorder{ResponseWriter: w}
+	e.proxy.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), forwardKey{}, info)))
+	p.Delivered(d, rec.status(), time.Now())
+	return route.Path, d
+}
+
+// policyRequest is what policy sees of r: the client address (through
+// trusted proxies only) and the URL the sender called.
+func (e *Edge) policyRequest(r *http.Request, cfg *compiled) *policy.Request {
+	var peer netip.Addr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		peer = ap.Addr()
+	}
+	client := policy.ClientIP(peer, r.Header.Values("X-Forwarded-For"), cfg.trusted)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if fp := r.Header.Get("X-Forwarded-Proto"); fp != "" && client != peer.Unmap() {
+		scheme = fp // set by a trusted proxy that terminated TLS
+	}
+	u := &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	return &policy.Request{Method: r.Method, URL: u, Header: r.Header, RemoteAddr: client}
+}
+
+// stripToken removes the route's URL token so the app never sees or logs it.
+func stripToken(r *http.Request, route *policy.Route) {
+	if q := route.TokenQuery(); q != "" && r.URL.RawQuery != "" {
+		values := r.URL.Query()
+		if values.Has(q) {
+			values.Del(q)
+			r.URL.RawQuery = values.Encode()
+		}
+	}
+	if h := route.TokenHeader(); h != "" {
+		r.Header.Del(h)
+	}
+}
+
+func routePath(d policy.Decision) string {
+	if d.Route == nil {
+		return ""
+	}
+	return d.Route.Path
 }
 
 // denyAll is the policy of a tunnel with no routes: nothing is forwarded.
@@ -118,7 +196,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 func (s *statusRecorder) status() int { return s.code }
 
 // decodeDeclared compiles the routes an agent declared in its Hello.
-func decodeDeclared(raw json.RawMessage) (*policy.Policy, error) {
+func decodeDeclared(raw json.RawMessage, env policy.Env) (*policy.Policy, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
@@ -126,5 +204,5 @@ func decodeDeclared(raw json.RawMessage) (*policy.Policy, error) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, err
 	}
-	return c.Compile()
+	return c.CompileEnv(env)
 }

@@ -27,6 +27,13 @@ const (
 	codeStaleTimestamp  = "stale_timestamp"
 	codeFutureTimestamp = "future_timestamp"
 	codeNoTimestamp     = "timestamp_missing"
+	codeTokenMissing    = "token_missing"
+	codeBadToken        = "bad_token"
+	codeIPNotAllowed    = "ip_not_allowed"
+	codeRateLimited     = "rate_limited"
+	codeBodyTooLarge    = "body_too_large"
+	codeBodyRead        = "body_incomplete"
+	codeDuplicate       = "duplicate"
 )
 
 // refusal is the short JSON body of every response the edge makes itself.
@@ -70,6 +77,20 @@ func policyStatus(err error) (int, string) {
 		return http.StatusUnauthorized, codeFutureTimestamp
 	case errors.Is(err, policy.ErrTimestampMissing):
 		return http.StatusUnauthorized, codeNoTimestamp
+	case errors.Is(err, policy.ErrTokenMissing):
+		return http.StatusUnauthorized, codeTokenMissing
+	case errors.Is(err, policy.ErrBadToken):
+		return http.StatusUnauthorized, codeBadToken
+	case errors.Is(err, policy.ErrIPNotAllowed):
+		return http.StatusForbidden, codeIPNotAllowed
+	case errors.Is(err, policy.ErrRateLimited):
+		return http.StatusTooManyRequests, codeRateLimited
+	case errors.Is(err, policy.ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, codeBodyTooLarge
+	case errors.Is(err, errBodyRead):
+		return http.StatusBadRequest, codeBodyRead
+	case errors.Is(err, policy.ErrDuplicate):
+		return http.StatusOK, codeDuplicate
 	}
 	return http.StatusForbidden, "refused"
 }

@@ -83,7 +83,7 @@ func (p *Policy) Verify(d *Decision, r *Request, now time.Time) {
 	d.Verified = Verified{Result: res, Provider: route.provider}
 	if res.Secret >= 0 && res.Secret < len(route.secrets) {
 		d.SecretRef = route.secrets[res.Secret].Ref
-		if d.SecretRef == "" {
+		if d.SecretRef == "literal" { // name it by its place instead
 			d.SecretRef = "secrets[" + strconv.Itoa(res.Secret) + "]"
 		}
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -232,6 +233,10 @@ func (rc RouteConfig) compileVerifier(r *Route) error {
 		r.secrets = append(r.secrets, s)
 	}
 	verifier, err := NewVerifier(*v, r.secrets, rc.Tolerance)
+	var fe *FieldError
+	if errors.As(err, &fe) && strings.HasPrefix(fe.Field, "verify.") {
+		return err // the provider named the whole path already
+	}
 	if err != nil {
 		return AtField("verify", err)
 	}

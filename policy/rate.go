@@ -39,12 +39,11 @@ const maxTrackedIPs = 10000
 
 // limiter enforces a RateConfig.
 type limiter struct {
-	route       *rate.Limiter
-	perIP       rate.Limit
-	burst       int
-	mu          sync.Mutex
-	ips         map[netip.Addr]*ipLimiter
-	lastCleanup time.Time
+	route *rate.Limiter
+	perIP rate.Limit
+	burst int
+	mu    sync.Mutex
+	ips   map[netip.Addr]*ipLimiter
 }
 
 type ipLimiter struct {

@@ -40,12 +40,9 @@ func ResolveSecret(ref string) (Secret, error) {
 		value = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	default:
 		value = ref
-		ref = "" // a literal's name is its place in the config
+		ref = "literal"
 	}
 	if value == "" {
-		if ref == "" {
-			return Secret{}, ErrEmptySecret
-		}
 		return Secret{}, fmt.Errorf("%w: %s", ErrEmptySecret, ref)
 	}
 	return Secret{Ref: ref, Value: []byte(value)}, nil

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,11 +29,27 @@ type demo struct {
 
 func demoTunnel(t *testing.T, routes ...string) *demo {
 	t.Helper()
-	d := &demo{tok: newToken("demo", true, "demo"), app: startApp(t), args: []string{"--name", "demo"}}
-	d.e = startEdge(t, edgeConfig([]agentToken{d.tok}, ""))
+	var args []string
 	for _, r := range routes {
-		d.args = append(d.args, "--route", r)
+		args = append(args, "--route", r)
 	}
+	return demoTunnelArgs(t, args...)
+}
+
+// demoWithPolicy is demoTunnel with the agent declaring a --policy file.
+func demoWithPolicy(t *testing.T, policyYAML string) *demo {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(file, []byte(policyYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return demoTunnelArgs(t, "--policy", file)
+}
+
+func demoTunnelArgs(t *testing.T, agentArgs ...string) *demo {
+	t.Helper()
+	d := &demo{tok: newToken("demo", true, "demo"), app: startApp(t), args: append([]string{"--name", "demo"}, agentArgs...)}
+	d.e = startEdge(t, edgeConfig([]agentToken{d.tok}, ""))
 	d.agent = startAgent(t, d.e, d.tok, d.app.port(), d.args...)
 	return d
 }
@@ -49,7 +67,7 @@ func decodeEcho(t *testing.T, resp *http.Response) appEcho {
 func TestForwardsMethodsHeadersAndQuery(t *testing.T) {
 	t.Parallel()
 	d := demoTunnel(t, "GET,POST,PUT,PATCH,DELETE /hooks/{id}")
-	e, c := d.e, d.e.client(30 * time.Second)
+	e, c := d.e, d.e.client(30*time.Second)
 	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		t.Run(method, func(t *testing.T) {
 			req, _ := http.NewRequest(method, e.hookURL("demo", "/hooks/42?a=1&b=two%20words&a=3"), strings.NewReader("payload"))
@@ -95,8 +113,8 @@ func TestForwardsMethodsHeadersAndQuery(t *testing.T) {
 
 func TestBodiesBothWays(t *testing.T) {
 	t.Parallel()
-	d := demoTunnel(t, "/upload")
-	e, c := d.e, d.e.client(5 * time.Minute)
+	d := demoWithPolicy(t, "routes:\n  - path: /upload\n    max_body: 64MiB\n")
+	e, c := d.e, d.e.client(5*time.Minute)
 	for _, size := range []int{0, 1 << 20, 50 << 20} {
 		t.Run(fmt.Sprintf("%dB", size), func(t *testing.T) {
 			body := randomBytes(size)
@@ -126,7 +144,7 @@ func TestBodiesBothWays(t *testing.T) {
 func TestStreamedResponseArrivesBeforeTheAppFinishes(t *testing.T) {
 	t.Parallel()
 	d := demoTunnel(t, "GET /stream")
-	resp, err := d.e.client(60*time.Second).Get(d.e.hookURL("demo", "/stream"))
+	resp, err := d.e.client(60 * time.Second).Get(d.e.hookURL("demo", "/stream"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +166,7 @@ func TestStreamedResponseArrivesBeforeTheAppFinishes(t *testing.T) {
 func TestConcurrentRequests(t *testing.T) {
 	t.Parallel()
 	d := demoTunnel(t, "/concurrent/{n}")
-	e, c := d.e, d.e.client(2 * time.Minute)
+	e, c := d.e, d.e.client(2*time.Minute)
 	const n = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

@@ -82,14 +82,14 @@ func acceptWithin(mux *yamux.Session, d time.Duration) (*yamux.Stream, error) {
 	}
 }
 
-// Admit answers the agent with w and hands over the live session.
+// Admit answers the agent with w and hands over the live session; the
+// caller must run its ServeControl.
 func (p *Pending) Admit(w Welcome) (*Session, error) {
 	w.Protocol = ProtocolVersion
 	if err := writeJSON(p.session.control, w, time.Now().Add(p.cfg.HandshakeTimeout)); err != nil {
 		p.session.Close()
 		return nil, fmt.Errorf("tunnel: send welcome: %w", err)
 	}
-	go p.session.readControl()
 	return p.session, nil
 }
 

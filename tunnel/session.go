@@ -37,7 +37,7 @@ func newSession(mux *yamux.Session, control net.Conn) *Session {
 	return &Session{
 		mux:      mux,
 		control:  control,
-		reader:   bufio.NewReaderSize(control, 4096),
+		reader:   bufio.NewReaderSize(control, controlBuffer),
 		goAway:   make(chan struct{}),
 		readDone: make(chan struct{}),
 	}
@@ -118,9 +118,16 @@ func (s *Session) send(m control) error {
 	return err
 }
 
-// readControl runs until the control stream ends; unknown message types
-// are ignored so newer peers can add some.
-func (s *Session) readControl() {
+// controlBuffer is the control stream's read buffer: control messages are
+// small and rare, and an idle edge holds one per agent.
+const controlBuffer = 512
+
+// ServeControl reads the peer's control messages until the session ends,
+// calling onGoAway (if not nil) when the peer says it is going away; it
+// then also closes GoingAway. The edge runs it on the goroutine that
+// admitted the agent, to spend no goroutine of its own per idle agent.
+// Unknown message types are ignored so newer peers can add some.
+func (s *Session) ServeControl(onGoAway func()) {
 	defer close(s.readDone)
 	for {
 		line, err := readLine(s.reader)
@@ -132,7 +139,12 @@ func (s *Session) readControl() {
 			continue
 		}
 		if m.Type == controlGoAway {
-			s.goAwayOne.Do(func() { close(s.goAway) })
+			s.goAwayOne.Do(func() {
+				close(s.goAway)
+				if onGoAway != nil {
+					onGoAway()
+				}
+			})
 		}
 	}
 }

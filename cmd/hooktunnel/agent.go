@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,8 +22,9 @@ import (
 
 type agentFlags struct {
 	edge, token, name, policyFile, hostHeader, targetCA string
+	edgeCA, edgeAddr                                    string
 	routes                                              []string
-	targetInsecure                                      bool
+	targetInsecure, edgeInsecure                        bool
 	logs                                                logFlags
 }
 
@@ -58,6 +64,9 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.hostHeader, "host-header", "", `Host header the app gets: the public host (default), "rewrite" for the target's, or a value`)
 	fl.StringVar(&f.targetCA, "target-ca", "", "PEM CA file to verify an https:// target")
 	fl.BoolVar(&f.targetInsecure, "target-insecure", false, "do not verify an https:// target's certificate")
+	fl.StringVar(&f.edgeCA, "edge-ca", "", "PEM CA file to verify the edge with instead of the system roots (e.g. the CA of an edge with --tls self-signed)")
+	fl.BoolVar(&f.edgeInsecure, "edge-insecure", false, "do not verify the edge's certificate (anyone on the path could pose as the edge)")
+	fl.StringVar(&f.edgeAddr, "edge-addr", "", "HOST:PORT to connect to instead of resolving the --edge URL's host (before DNS is set up)")
 	f.logs.register(cmd)
 	return cmd
 }
@@ -89,7 +98,68 @@ func (f *agentFlags) config(target string) (agent.Config, error) {
 		return cfg, err
 	}
 	cfg.TargetTLS = tlsCfg
+	if cfg.EdgeClient, err = edgeClient(f.edgeCA, f.edgeAddr, f.edgeInsecure); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// edgeClient is the HTTP client the agent dials the edge with: the system
+// roots or --edge-ca, TLS 1.2 at least, and HTTP/1.1 only — the agent
+// endpoint is a websocket upgrade, which HTTP/2 does not carry.
+func edgeClient(caFile, addr string, insecure bool) (*http.Client, error) {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	switch {
+	case caFile != "" && insecure:
+		return nil, fmt.Errorf("--edge-ca and --edge-insecure contradict each other: pass one")
+	case insecure:
+		fmt.Fprintln(os.Stderr, "hooktunnel: WARNING: --edge-insecure: the edge's TLS certificate is NOT verified. "+
+			"Anyone on the network path can pose as the edge, read the agent token and every webhook, and send requests to your app. "+
+			"Use --edge-ca FILE to trust a private CA instead.")
+		tlsCfg.InsecureSkipVerify = true
+	case caFile != "":
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--edge-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--edge-ca %s: no PEM certificate in it", caFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     tlsCfg,
+		TLSHandshakeTimeout: 10 * time.Second,
+		// A non-nil, empty TLSNextProto keeps the transport off HTTP/2.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	if addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("--edge-addr %q: want HOST:PORT", addr)
+		}
+		tr.Proxy = nil
+		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, addr)
+		}
+	}
+	return &http.Client{Transport: trustHint{tr}}, nil
+}
+
+// trustHint says what to do when the edge's certificate is from a CA the
+// agent does not trust: the bare x509 error does not.
+type trustHint struct{ http.RoundTripper }
+
+func (t trustHint) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(req)
+	var unknown x509.UnknownAuthorityError
+	if err != nil && errors.As(err, &unknown) {
+		err = fmt.Errorf("%w (the edge's certificate is not from a CA this agent trusts: for an edge with --tls self-signed, pass --edge-ca with the CA file it printed)", err)
+	}
+	return resp, err
 }
 
 // parseRoutes reads --route values: "PATH" or "METHOD[,METHOD] PATH".

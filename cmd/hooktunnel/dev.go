@@ -69,6 +69,9 @@ func devCommand() *cobra.Command {
 			cfg.Domain, cfg.Listen, cfg.AdminListen, cfg.TLS, cfg.Data = "localhost", listen, adminListen, "off", data
 			cfg.Agents = []edge.AgentConfig{{Name: "dev", TokenSHA256: hex.EncodeToString(hash[:]), Tunnels: []string{name}, MayDeclareRoutes: true}}
 			cfg.Logger = log
+			if err := loadIPLists(&cfg); err != nil {
+				return err
+			}
 			e, err := edge.New(cfg)
 			if err != nil {
 				return err

@@ -6,7 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hooktunnel/hooktunnel/certs"
 	"github.com/hooktunnel/hooktunnel/edge"
+	"github.com/hooktunnel/hooktunnel/policy/iplist"
 )
 
 func edgeCommand() *cobra.Command {
@@ -19,7 +21,7 @@ func edgeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "edge",
 		Short: "Run the public edge that agents connect to",
-		Example: `  hooktunnel edge --domain hooks.example.com --config /etc/hooktunnel/edge.yaml
+		Example: `  hooktunnel edge --domain hooks.example.com --acme-email ops@example.com --config /etc/hooktunnel/edge.yaml
   hooktunnel edge --config edge.yaml --check`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -27,6 +29,9 @@ func edgeCommand() *cobra.Command {
 			// Flags win over the file; apply them before loading too, so the
 			// file is validated with them (a --domain the file leaves out).
 			applyEdgeFlags(cmd, &cfg, flags)
+			if err := loadIPLists(&cfg); err != nil {
+				return err
+			}
 			if configFile != "" {
 				var err error
 				if cfg, err = edge.LoadConfigFile(configFile, cfg); err != nil {
@@ -34,8 +39,9 @@ func edgeCommand() *cobra.Command {
 				}
 			}
 			applyEdgeFlags(cmd, &cfg, flags)
-			if cfg.Data == "" {
-				cfg.Data = "/var/lib/hooktunnel"
+			// The data directory may come from the file: its lists win.
+			if err := loadIPLists(&cfg); err != nil {
+				return err
 			}
 			if _, err := cfg.Compile(); err != nil {
 				return usageError{err}
@@ -61,9 +67,15 @@ func edgeCommand() *cobra.Command {
 	f.BoolVar(&check, "check", false, "validate the config and exit")
 	f.StringVar(&flags.Domain, "domain", "", "apex domain; tunnels are served on <name>.<domain>")
 	f.StringVar(&flags.Listen, "listen", flags.Listen, "public listener address")
-	f.StringVar(&flags.HTTPListen, "http-listen", flags.HTTPListen, "plain-HTTP listener (ACME challenges, redirect to HTTPS)")
+	f.StringVar(&flags.HTTPListen, "http-listen", flags.HTTPListen, "plain-HTTP listener when TLS is on (ACME HTTP-01, 308 to HTTPS); off for none")
 	f.StringVar(&flags.AdminListen, "admin-listen", flags.AdminListen, "admin API listener")
-	f.StringVar(&flags.TLS, "tls", flags.TLS, "off (plain HTTP, behind a TLS terminator or for tests) or file")
+	f.StringVar(&flags.TLS, "tls", flags.TLS, "acme, file, self-signed or off (default: acme for a public --domain, off for localhost)")
+	f.StringVar(&flags.TLSCert, "tls-cert", "", "PEM certificate (chain) for --tls file, reloaded when it changes")
+	f.StringVar(&flags.TLSKey, "tls-key", "", "PEM private key for --tls file")
+	f.StringVar(&flags.ACME.Email, "acme-email", "", "contact email of the ACME account (expiry and policy notices)")
+	f.StringVar(&flags.ACME.Directory, "acme-directory", "", "ACME directory URL (default Let's Encrypt; staging: "+certs.LetsEncryptStaging+")")
+	f.StringVar(&flags.ACME.CARoot, "acme-ca-root", "", "PEM file of extra roots to trust for the ACME server itself (a private CA)")
+	f.DurationVar(&flags.HSTSMaxAge, "hsts-max-age", flags.HSTSMaxAge, "Strict-Transport-Security max-age on tunnel hosts when TLS is on; 0 for none")
 	f.StringVar(&flags.Data, "data", "", "data directory (default /var/lib/hooktunnel)")
 	f.StringVar(&flags.PublicScheme, "public-scheme", "", "scheme of the printed URLs (default: https unless --tls off)")
 	f.StringVar(&flags.PublicPort, "public-port", "", "port of the printed URLs (default: the listener's, unless 80 or 443)")
@@ -83,7 +95,30 @@ func applyEdgeFlags(cmd *cobra.Command, cfg *edge.Config, flags edge.Config) {
 	set("http-listen", &cfg.HTTPListen, flags.HTTPListen)
 	set("admin-listen", &cfg.AdminListen, flags.AdminListen)
 	set("tls", &cfg.TLS, flags.TLS)
+	set("tls-cert", &cfg.TLSCert, flags.TLSCert)
+	set("tls-key", &cfg.TLSKey, flags.TLSKey)
+	set("acme-email", &cfg.ACME.Email, flags.ACME.Email)
+	set("acme-directory", &cfg.ACME.Directory, flags.ACME.Directory)
+	set("acme-ca-root", &cfg.ACME.CARoot, flags.ACME.CARoot)
+	if cmd.Flags().Changed("hsts-max-age") {
+		cfg.HSTSMaxAge = flags.HSTSMaxAge
+	}
 	set("data", &cfg.Data, flags.Data)
 	set("public-scheme", &cfg.PublicScheme, flags.PublicScheme)
 	set("public-port", &cfg.PublicPort, flags.PublicPort)
+}
+
+// loadIPLists fills the provider address lists routes may name: the
+// snapshot built in, and newer ones `hooktunnel ips update` saved in the
+// data directory. It also settles the data directory's default.
+func loadIPLists(cfg *edge.Config) error {
+	if cfg.Data == "" {
+		cfg.Data = "/var/lib/hooktunnel"
+	}
+	lists, err := iplist.Load(cfg.Data)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg.IPLists = lists.Prefixes()
+	return nil
 }

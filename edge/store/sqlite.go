@@ -15,7 +15,10 @@ type SQLite struct {
 	db *sql.DB
 }
 
-var _ Names = (*SQLite)(nil)
+var (
+	_ Names  = (*SQLite)(nil)
+	_ Tokens = (*SQLite)(nil)
+)
 
 // migrations are applied in order; PRAGMA user_version counts the applied
 // ones. Append, never edit.
@@ -24,6 +27,13 @@ var migrations = []string{
 		key  TEXT PRIMARY KEY,
 		name TEXT NOT NULL UNIQUE,
 		created_at INTEGER NOT NULL DEFAULT (unixepoch())
+	)`,
+	`CREATE TABLE route_tokens (
+		tunnel TEXT NOT NULL,
+		path   TEXT NOT NULL,
+		token  TEXT NOT NULL,
+		created_at INTEGER NOT NULL DEFAULT (unixepoch()),
+		PRIMARY KEY (tunnel, path)
 	)`,
 }
 
@@ -96,4 +106,17 @@ func (s *SQLite) AllocateTunnelName(ctx context.Context, key, name string) error
 		return fmt.Errorf("store: allocate tunnel name: %w", err)
 	}
 	return nil
+}
+
+// RouteToken implements Tokens.
+func (s *SQLite) RouteToken(ctx context.Context, tunnel, path string, create func() string) (string, error) {
+	// INSERT OR IGNORE then SELECT: concurrent first uses agree on one token.
+	if _, err := s.db.ExecContext(ctx, "INSERT OR IGNORE INTO route_tokens (tunnel, path, token) VALUES (?, ?, ?)", tunnel, path, create()); err != nil {
+		return "", fmt.Errorf("store: route token: %w", err)
+	}
+	var token string
+	if err := s.db.QueryRowContext(ctx, "SELECT token FROM route_tokens WHERE tunnel = ? AND path = ?", tunnel, path).Scan(&token); err != nil {
+		return "", fmt.Errorf("store: route token: %w", err)
+	}
+	return token, nil
 }

@@ -18,3 +18,10 @@ type Names interface {
 	// AllocateTunnelName records name for key; ErrNameTaken if another key has it.
 	AllocateTunnelName(ctx context.Context, key, name string) error
 }
+
+// Tokens keeps the URL tokens the edge generated for routes with
+// `token: generate`, so they survive restarts.
+type Tokens interface {
+	// RouteToken returns the route's token, storing create() the first time.
+	RouteToken(ctx context.Context, tunnel, path string, create func() string) (string, error)
+}

@@ -1,0 +1,102 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/policy"
+)
+
+// refuse answers a request policy refused, with the status and the
+// headers its reason calls for.
+func (e *Edge) refuse(w http.ResponseWriter, d policy.Decision, id string) {
+	status, code := policyStatus(d.Err)
+	switch {
+	case len(d.Allow) > 0:
+		w.Header().Set("Allow", joinComma(d.Allow))
+	case errors.Is(d.Err, policy.ErrRateLimited):
+		w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter/time.Second)+1))
+	}
+	writeRefusal(w, status, code, d.Err.Error(), id)
+}
+
+// writeDuplicate acknowledges a delivery already accepted: the provider
+// gets its 2xx and stops retrying; the app does not get it twice.
+func writeDuplicate(w http.ResponseWriter, id string) {
+	w.Header().Set("Hooktunnel-Duplicate", "true")
+	writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "message": "this delivery was already accepted and forwarded", "request_id": id})
+}
+
+// writeAnswer sends a provider handshake answer the edge made itself.
+func writeAnswer(w http.ResponseWriter, a *policy.Answer) {
+	if a.ContentType != "" {
+		w.Header().Set("Content-Type", a.ContentType)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(a.Body)))
+	status := a.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(a.Body)
+}
+
+// bodyTooLarge is the refusal of a body over the route's limit.
+func bodyTooLarge(limit int64) error {
+	return &policy.Refusal{Kind: policy.ErrBodyTooLarge, Detail: fmt.Sprintf("the body is larger than this route's max_body of %s", policy.ByteSize(limit))}
+}
+
+// readFailed explains why reading a body to verify it failed.
+func readFailed(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return bodyTooLarge(limit)
+	}
+	return &policy.Refusal{Kind: errBodyRead, Detail: "the request body could not be read: the sender stopped sending it"}
+}
+
+// errBodyRead is a body that ended before its Content-Length.
+var errBodyRead = errors.New("edge: request body read failed")
+
+// logWebhook writes the one line per webhook: never a secret, a token or
+// a body; the secret that matched is named by its reference.
+func (e *Edge) logWebhook(r *http.Request, status int, took time.Duration, tunnelName, route, id string, d policy.Decision) {
+	attrs := []slog.Attr{
+		slog.String("request_id", id), slog.String("tunnel", tunnelName), slog.String("route", route),
+		slog.String("method", r.Method), slog.Int("status", status), slog.Duration("duration", took.Round(time.Microsecond)),
+	}
+	decision := "forwarded"
+	switch {
+	case errors.Is(d.Err, policy.ErrDuplicate):
+		decision = "duplicate"
+	case d.Err != nil:
+		_, code := policyStatus(d.Err)
+		decision = "refused"
+		attrs = append(attrs, slog.String("reason", code))
+	case d.Answer != nil:
+		decision = "answered"
+	}
+	attrs = append(attrs, slog.String("decision", decision))
+	if d.Verified.Provider != "" {
+		attrs = append(attrs, slog.String("provider", d.Verified.Provider), slog.String("secret", d.SecretRef))
+		if d.Verified.DeliveryID != "" {
+			attrs = append(attrs, slog.String("delivery_id", d.Verified.DeliveryID))
+		}
+	}
+	e.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", attrs...)
+}
+
+func joinComma(items []string) string {
+	out := ""
+	for i, s := range items {
+		if i > 0 {
+			out += ", "
+		}
+		out += s
+	}
+	return out
+}

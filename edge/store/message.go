@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Message is one request to a tunnel host as the journal keeps it: every
+// request gets one, refused ones included. Secrets, tokens and signature
+// headers are redacted by the edge before a Message reaches the store.
+type Message struct {
+	ID         string      `json:"id"` // time-ordered, so ids sort by arrival
+	ReceivedAt time.Time   `json:"received_at"`
+	Tunnel     string      `json:"tunnel"`
+	Route      string      `json:"route,omitempty"`
+	SourceIP   string      `json:"source_ip"`
+	Method     string      `json:"method"`
+	Path       string      `json:"path"`
+	Query      string      `json:"query,omitempty"` // raw query, tokens redacted
+	Header     http.Header `json:"header"`
+	Body       []byte      `json:"body,omitempty"` // nil when not kept (journal: metadata|headers, or refused)
+	BodySize   int64       `json:"body_size"`
+	// BodyTruncated is set when the body kept is shorter than BodySize.
+	BodyTruncated bool `json:"body_truncated,omitempty"`
+
+	// Decision is forwarded, queued, refused, duplicate or answered;
+	// Reason is the refusal's stable code and Detail its sentence.
+	Decision   string `json:"decision"`
+	Reason     string `json:"reason,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+	Provider   string `json:"provider,omitempty"`
+	SecretRef  string `json:"secret,omitempty"` // which secret matched, by reference
+	DeliveryID string `json:"delivery_id,omitempty"`
+	ClientCert string `json:"client_cert,omitempty"` // mTLS subject
+	ReplayOf   string `json:"replay_of,omitempty"`
+
+	// Status is what the sender got; for queued messages, the 202.
+	Status         int           `json:"status"`
+	ResponseHeader http.Header   `json:"response_header,omitempty"`
+	ResponseBody   []byte        `json:"response_body,omitempty"` // the app's answer, capped
+	Duration       time.Duration `json:"duration_ns"`
+
+	// Queue is the delivery state of a queued message: pending,
+	// delivered or dead; empty for messages forwarded at once.
+	Queue    string    `json:"queue,omitempty"`
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// Attempt is one delivery of a message to the app.
+type Attempt struct {
+	N        int           `json:"n"`
+	At       time.Time     `json:"at"`
+	Status   int           `json:"status,omitempty"` // 0 when no answer
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Filter selects messages to list; zero fields select everything.
+type Filter struct {
+	Tunnel   string
+	Route    string
+	Decision string
+	// StatusClass is 2, 3, 4 or 5 for 2xx … 5xx; 0 for any.
+	StatusClass int
+	Since       time.Time
+	Until       time.Time
+	// Text is searched in the path and the header values.
+	Text string
+	// Before is the cursor: list messages older than this id.
+	Before string
+	// Tunnels, when not nil, restricts the listing to these tunnels (an
+	// agent's inspector sees only its own).
+	Tunnels []string
+	Limit   int
+}
+
+// Page is one page of a listing, newest first. Next is the cursor of the
+// following page, "" at the end.
+type Page struct {
+	Messages []Message `json:"messages"`
+	Next     string    `json:"next,omitempty"`
+}
+
+// ErrNotFound is returned for an id the journal does not have.
+var ErrNotFound = errors.New("store: message not found")
+
+// ErrQueueFull is returned by Enqueue when a queue's bounds are reached.
+var ErrQueueFull = errors.New("store: queue is full")
+
+// Journal keeps messages for the retention period.
+type Journal interface {
+	// Record stores a new message.
+	Record(ctx context.Context, m *Message) error
+	// Finish updates a message with its outcome: status, response,
+	// duration, decision, attempts so far.
+	Finish(ctx context.Context, m *Message) error
+	// Message returns one message with its attempts.
+	Message(ctx context.Context, id string) (*Message, error)
+	// Messages lists messages newest first. Listings carry no bodies.
+	Messages(ctx context.Context, f Filter) (Page, error)
+	// Purge deletes messages received before cutoff and then the oldest
+	// ones until the database is under maxBytes (0: no size cap); it
+	// never touches pending queued messages. It returns how many went.
+	Purge(ctx context.Context, cutoff time.Time, maxBytes int64) (int, error)
+}
+
+// Queue is the durable queue of messages received in queue mode.
+type Queue interface {
+	// Enqueue records m with queue state pending, durably, in one
+	// transaction with its journal entry; it refuses with ErrQueueFull when
+	// the route's queue holds maxCount messages or maxBytes of bodies.
+	Enqueue(ctx context.Context, m *Message, maxCount int, maxBytes int64) error
+	// Due returns up to limit pending messages whose next attempt is due at
+	// now, oldest first, with their bodies.
+	Due(ctx context.Context, now time.Time, limit int) ([]Message, error)
+	// Attempted records an attempt; next is when to try again (zero if
+	// the message is now delivered or dead, per state).
+	Attempted(ctx context.Context, id string, a Attempt, state string, next time.Time) error
+	// Depth is the number of pending messages and the age of the oldest.
+	Depth(ctx context.Context, now time.Time) (count int, oldest time.Duration, err error)
+}
+
+// Queue states.
+const (
+	QueuePending   = "pending"
+	QueueDelivered = "delivered"
+	QueueDead      = "dead"
+)
