@@ -43,6 +43,9 @@ type Config struct {
 	Logger         *slog.Logger
 	OnConnect      func(tunnel.Welcome) // called on every (re)connection
 	ServerTimeouts ServerTimeouts
+	// Inspect is the local address of the inspector (web UI and API for
+	// this agent's tunnel); "" turns it off.
+	Inspect string
 }
 
 // Backoff is the reconnect schedule: capped, jittered, exponential.
@@ -68,6 +71,7 @@ func DefaultConfig() Config {
 		ShutdownGrace:  15 * time.Second,
 		ServerTimeouts: ServerTimeouts{ReadHeader: 30 * time.Second, Idle: 2 * time.Minute},
 		Logger:         slog.New(slog.DiscardHandler),
+		Inspect:        "127.0.0.1:4040",
 	}
 }
 
@@ -80,7 +84,8 @@ type Agent struct {
 	log    *slog.Logger
 	// draining tracks sessions the edge asked us to leave that still
 	// finish their in-flight requests.
-	draining sync.WaitGroup
+	draining  sync.WaitGroup
+	inspector *inspector
 }
 
 // New validates cfg.
@@ -123,7 +128,7 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
-	a := &Agent{cfg: cfg, target: target, hello: hello, log: cfg.Logger}
+	a := &Agent{cfg: cfg, target: target, hello: hello, log: cfg.Logger, inspector: newInspector()}
 	a.proxy = newProxy(target, cfg.HostHeader, cfg.TargetTLS, func(msg string, args ...any) { a.log.Warn(msg, args...) })
 	return a, nil
 }
@@ -133,6 +138,20 @@ func New(cfg Config) (*Agent, error) {
 // it returns the *tunnel.Refusal). Network errors are retried forever.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.draining.Wait()
+	if a.cfg.Inspect != "" {
+		inspectCtx, stop := context.WithCancel(ctx)
+		var inspecting sync.WaitGroup
+		defer inspecting.Wait()
+		defer stop()
+		inspecting.Add(1)
+		go func() {
+			defer inspecting.Done()
+			// A busy port costs the inspector, not the tunnel.
+			if err := a.inspector.serve(inspectCtx, a.cfg.Inspect, a.log.Info); err != nil {
+				a.log.Warn("inspector not started", "addr", a.cfg.Inspect, "err", err)
+			}
+		}()
+	}
 	failures := 0
 	immediate := false
 	for {
@@ -160,7 +179,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.cfg.OnConnect(welcome)
 		}
 		connected := time.Now()
-		if a.serve(ctx, sess) {
+		a.inspector.use(sess)
+		stopping := a.serve(ctx, sess)
+		a.inspector.use(nil)
+		if stopping {
 			return nil
 		}
 		if time.Since(connected) >= a.cfg.Backoff.StableAfter {

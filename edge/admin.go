@@ -8,6 +8,8 @@ import (
 	"net/http/pprof"
 	"strings"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/web"
 )
 
 // AdminHandler serves the admin API: health and the tunnels.
@@ -17,12 +19,13 @@ func (e *Edge) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /api/v1/tunnels", e.listTunnels)
+	(&journalAPI{e: e}).register(mux)
+	mux.Handle("GET /metrics", e.metrics.handler())
+	mux.HandleFunc("POST /api/v1/reload", e.reloadHandler)
 	// Profiles of a live edge, behind the same admin token as the API.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeRefusal(w, http.StatusNotFound, "not_found", "no such admin endpoint", "")
-	})
+	e.mountUI(mux)
 	return e.requireAdmin(mux)
 }
 
@@ -31,7 +34,10 @@ func (e *Edge) AdminHandler() http.Handler {
 func (e *Edge) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want := e.cfg.Load().adminToken
-		if want == nil || r.URL.Path == "/healthz" {
+		// The UI's files hold no data: the page loads, then asks for the
+		// token when the API answers 401.
+		static := (r.Method == http.MethodGet || r.Method == http.MethodHead) && web.IsAsset(r.URL.Path)
+		if want == nil || r.URL.Path == "/healthz" || static {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -70,6 +76,11 @@ type AgentInfo struct {
 }
 
 func (e *Edge) listTunnels(w http.ResponseWriter, r *http.Request) {
+	e.writeTunnels(w, nil)
+}
+
+// writeTunnels lists the tunnels, or only those in scope when not nil.
+func (e *Edge) writeTunnels(w http.ResponseWriter, scope []string) {
 	cfg := e.cfg.Load()
 	live := e.reg.all()
 	names := map[string]bool{}
@@ -81,6 +92,9 @@ func (e *Edge) listTunnels(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []TunnelInfo{}
 	for _, n := range sortedKeys(names) {
+		if scope != nil && !contains(scope, n) {
+			continue
+		}
 		info := TunnelInfo{Name: n, URLs: []string{}, Routes: []RouteInfo{}, Agents: []AgentInfo{}}
 		p := cfg.tunnels[n]
 		if p == nil || len(p.Routes()) == 0 {
@@ -112,4 +126,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// mountUI serves the web UI at / and a JSON 404 for unknown API paths.
+func (e *Edge) mountUI(mux *http.ServeMux) {
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeRefusal(w, http.StatusNotFound, "not_found", "no such API endpoint", "")
+	})
+	mux.Handle("/", e.ui)
 }

@@ -83,6 +83,10 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	}
 	as.attach(sess)
 	e.reg.add(name, as, declared)
+	e.wakeQueue() // messages queued while the tunnel was offline can go now
+	e.metrics.agentConnects.WithLabelValues(name).Inc()
+	e.metrics.agentsOnline.WithLabelValues(name).Inc()
+	defer e.metrics.agentsOnline.WithLabelValues(name).Dec()
 	e.obtainCertificate(name) // now, not on the tunnel's first webhook
 	e.log.Info("agent connected", "tunnel", name, "agent", g.name, "session", as.id, "remote", r.RemoteAddr, "hello", hello)
 	defer func() {
@@ -93,7 +97,10 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	}()
 	// The agent's go-away means no new requests; in-flight ones finish.
 	// ServeControl returns when the session ends, whoever ends it.
-	sess.ServeControl(func() { e.reg.remove(name, as) })
+	sess.ServeControl(tunnel.Control{
+		GoAway:  func() { e.reg.remove(name, as) },
+		Inspect: func() { e.serveInspector(sess, name) },
+	})
 }
 
 // routeURL is the URL to hand to the sender, with the route's generated

@@ -57,9 +57,15 @@ type Config struct {
 	Agents  []AgentConfig            `yaml:"agents"`
 	Tunnels map[string]policy.Config `yaml:"tunnels"`
 	Limits  LimitsConfig             `yaml:"limits"`
+	// Retention is how long the journal keeps messages (7 days).
+	Retention time.Duration `yaml:"retention"`
+	Journal   JournalConfig `yaml:"journal"`
 
 	Session tunnel.Config `yaml:"-"`
-	Logger  *slog.Logger  `yaml:"-"`
+	// Reload reads the config again (SIGHUP, POST /api/v1/reload): the
+	// file, with the flags that won over it. Nil: nothing to reload.
+	Reload func() (Config, error) `yaml:"-"`
+	Logger *slog.Logger           `yaml:"-"`
 }
 
 // AdminConfig protects the admin listener.
@@ -80,6 +86,16 @@ type AgentConfig struct {
 }
 
 // LimitsConfig keeps the edge alive under bad input.
+// JournalConfig bounds what the journal keeps.
+type JournalConfig struct {
+	// MaxDatabase caps the database file; the oldest messages go first.
+	MaxDatabase policy.ByteSize `yaml:"max_database"`
+	// MaxResponseBody caps how much of each app answer is kept.
+	MaxResponseBody policy.ByteSize `yaml:"max_response_body"`
+	// PurgeInterval is how often retention runs.
+	PurgeInterval time.Duration `yaml:"purge_interval"`
+}
+
 type LimitsConfig struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
@@ -104,6 +120,12 @@ func DefaultConfig() Config {
 			MaxHeaderBytes:     64 << 10,
 			MaxStreamsPerAgent: 512,
 			ShutdownTimeout:    15 * time.Second,
+		},
+		Retention: 7 * 24 * time.Hour,
+		Journal: JournalConfig{
+			MaxDatabase:     4 << 30,
+			MaxResponseBody: 64 << 10,
+			PurgeInterval:   10 * time.Minute,
 		},
 		Session: edgeSessionConfig(),
 	}
@@ -130,6 +152,14 @@ type compiled struct {
 	limits       LimitsConfig
 	tls          tlsSettings // see tls.go
 	trusted      []netip.Prefix
+	ipLists      map[string][]netip.Prefix
+	fixed        fixedSettings // what a reload cannot change
+}
+
+// fixedSettings are read at start only; a reload that changes them says
+// a restart is needed.
+type fixedSettings struct {
+	Listen, HTTPListen, AdminListen, TLS, Data string
 }
 
 // grant is a compiled AgentConfig.
@@ -217,6 +247,14 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 		return nil, policy.AtField("trusted_proxies", err)
 	}
 	out.trusted = trusted
+	out.ipLists = c.IPLists
+	out.fixed = fixedSettings{c.Listen, c.HTTPListen, c.AdminListen, c.TLS, c.Data}
+	if c.Retention <= 0 {
+		return nil, policy.AtField("retention", fmt.Errorf("must be positive (e.g. 168h)"))
+	}
+	if c.Journal.PurgeInterval <= 0 || c.Journal.MaxResponseBody < 0 || c.Journal.MaxDatabase < 0 {
+		return nil, policy.AtField("journal", fmt.Errorf("purge_interval must be positive and sizes not negative"))
+	}
 	if c.Limits.MaxStreamsPerAgent <= 0 {
 		return nil, policy.AtField("limits.max_streams_per_agent", fmt.Errorf("must be positive"))
 	}

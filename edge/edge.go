@@ -14,8 +14,10 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
+	"github.com/hooktunnel/hooktunnel/edge/web"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
@@ -32,6 +34,17 @@ type Edge struct {
 	replay     policy.ReplayCache
 	db         *store.SQLite
 	proxy      *httputil.ReverseProxy
+
+	reloadMu    sync.Mutex
+	journal     *journaler
+	metrics     *metrics
+	ui          http.Handler // the web UI, shared by the admin listener and inspectors
+	queue       store.Queue
+	queueWake   chan struct{}
+	events      *events
+	responseCap int64
+	background  context.CancelFunc // stops the queue worker and purge
+	bgDone      sync.WaitGroup
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
@@ -70,18 +83,25 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{
-		raw:        cfg,
-		sessionCfg: cfg.Session,
-		log:        cfg.Logger,
-		errorLog:   slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-		reg:        newRegistry(),
-		names:      db,
-		db:         db,
-		closing:    make(chan struct{}),
-		replay:     policy.NewMemoryReplayCache(replayCapacity),
+		raw:         cfg,
+		sessionCfg:  cfg.Session,
+		log:         cfg.Logger,
+		errorLog:    slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		reg:         newRegistry(),
+		names:       db,
+		db:          db,
+		closing:     make(chan struct{}),
+		replay:      policy.NewMemoryReplayCache(replayCapacity),
+		queue:       db,
+		queueWake:   make(chan struct{}, 1),
+		events:      newEvents(),
+		responseCap: int64(cfg.Journal.MaxResponseBody),
 	}
+	e.metrics = newMetrics(e)
+	e.ui = web.Handler()
+	e.journal = newJournaler(db, e.events, func(msg string, args ...any) { e.log.Error(msg, args...) })
 	// Compile again with the store and replay cache behind the policies.
-	if c, err = cfg.compile(e.tunnelEnv); err != nil {
+	if c, err = cfg.compile(e.tunnelEnvWith(cfg.IPLists)); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -119,6 +139,7 @@ func (e *Edge) Start() error {
 		e.adminLn.Close()
 		return err
 	}
+	e.startBackground()
 	e.serve(e.public, e.publicLn)
 	e.serve(e.admin, e.adminLn)
 	e.log.Info("edge listening", "public", e.publicLn.Addr().String(), "admin", e.adminLn.Addr().String(), "domain", e.cfg.Load().domain)
@@ -173,6 +194,7 @@ func (e *Edge) Shutdown() error {
 		_ = e.admin.Shutdown(ctx)
 		e.stopTLS(ctx)
 		e.serving.Wait()
+		e.stopBackground()
 		e.db.Close()
 		e.log.Info("edge stopped")
 	})
@@ -198,4 +220,35 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// startBackground starts the journal writer, the queue worker and the
+// retention purge; stopBackground stops them and waits.
+func (e *Edge) startBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.background = cancel
+	q := &queueWorker{e: e, inFlight: map[string]int{}, heads: map[string]time.Time{}}
+	warn := func(msg string, args ...any) { e.log.Warn(msg, args...) }
+	for _, run := range []func(){
+		e.journal.run,
+		func() { q.run(ctx) },
+		func() {
+			purgeLoop(ctx, e.db, e.raw.Retention, int64(e.raw.Journal.MaxDatabase), e.raw.Journal.PurgeInterval, warn)
+		},
+	} {
+		e.bgDone.Add(1)
+		go func() {
+			defer e.bgDone.Done()
+			run()
+		}()
+	}
+}
+
+func (e *Edge) stopBackground() {
+	if e.background == nil {
+		return
+	}
+	e.background()
+	e.journal.stop()
+	e.bgDone.Wait()
 }

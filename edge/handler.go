@@ -1,11 +1,7 @@
 package edge
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
@@ -22,7 +19,7 @@ import (
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	cfg := e.cfg.Load()
-	id := newID()
+	id := store.NewMessageID(start)
 	host := canonicalHost(r.Host)
 	if host == cfg.domain {
 		if tunnel.IsUpgrade(r) {
@@ -38,79 +35,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &statusRecorder{ResponseWriter: w}
-	route, d := e.serveTunnel(rec, r, cfg, name, id)
-	e.logWebhook(r, rec.status(), time.Since(start), name, route, id, d)
-}
-
-// serveTunnel applies the tunnel's policy in the order of DESIGN.md and
-// forwards what it allows. It returns the matched route's path and the
-// policy's decision, for the request log.
-func (e *Edge) serveTunnel(w http.ResponseWriter, r *http.Request, cfg *compiled, name, id string) (string, policy.Decision) {
-	state := e.reg.lookup(name)
-	p := cfg.tunnels[name]
-	if p == nil || len(p.Routes()) == 0 {
-		if state != nil {
-			if declared := state.declared.Load(); declared != nil {
-				p = declared
-			}
-		}
-	}
-	if p == nil {
-		if _, configured := cfg.tunnels[name]; !configured && state == nil {
-			writeRefusal(w, http.StatusNotFound, codeUnknownTunnel, "tunnel "+name+" does not exist", id)
-			return "", policy.Decision{}
-		}
-		p = denyAll
-	}
-	now := time.Now()
-	preq := e.policyRequest(r, cfg)
-	d := p.Admit(preq, now)
-	if d.Err != nil {
-		e.refuse(w, d, id)
-		return routePath(d), d
-	}
-	route := d.Route
-	if r.ContentLength > route.MaxBody {
-		d.Err = bodyTooLarge(route.MaxBody)
-		e.refuse(w, d, id)
-		return route.Path, d
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, route.MaxBody)
-	if route.Verifies() {
-		// The signature covers the raw body: read it (up to the limit) first.
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			d.Err = readFailed(err, route.MaxBody)
-			e.refuse(w, d, id)
-			return route.Path, d
-		}
-		preq.Body = body
-		p.Verify(&d, preq, now)
-		switch {
-		case errors.Is(d.Err, policy.ErrDuplicate):
-			writeDuplicate(w, id)
-			return route.Path, d
-		case d.Err != nil:
-			e.refuse(w, d, id)
-			return route.Path, d
-		case d.Answer != nil:
-			writeAnswer(w, d.Answer)
-			return route.Path, d
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-	}
-	stripToken(r, route)
-	if state == nil || state.pick(nil) == nil {
-		w.Header().Set("Retry-After", retryAfterOffline)
-		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+name+"; retry later", id)
-		return route.Path, d
-	}
-	info := &forwardInfo{tunnel: state, requestID: id}
-	rec := &statusRecorder{ResponseWriter: w}
-	e.proxy.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), forwardKey{}, info)))
-	p.Delivered(d, rec.status(), time.Now())
-	return route.Path, d
+	x := &exchange{e: e, w: rec, r: r, cfg: cfg, tunnel: name, id: id, start: start}
+	x.serve()
+	e.logWebhook(r, rec.status(), time.Since(start), name, x.routePath(), id, x.d)
 }
 
 // policyRequest is what policy sees of r: the client address (through

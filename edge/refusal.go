@@ -34,6 +34,7 @@ const (
 	codeBodyTooLarge    = "body_too_large"
 	codeBodyRead        = "body_incomplete"
 	codeDuplicate       = "duplicate"
+	codeQueueFull       = "queue_full"
 )
 
 // refusal is the short JSON body of every response the edge makes itself.

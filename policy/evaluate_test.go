@@ -232,3 +232,25 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	}
 }
+
+// The edge's own signature of the edge → app hop must pass the
+// standard-webhooks verifier an app would use.
+func TestSignStandardWebhookVerifies(t *testing.T) {
+	t.Parallel()
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	key, err := decodeWebhookSecret([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(VerifyConfig{Provider: "standard-webhooks"}, []Secret{{Ref: "k", Value: []byte(secret)}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	body := []byte(`{"a":1}`)
+	req := newReq("POST", "http://app/x", body, "127.0.0.1", "webhook-id", "msg_1", "webhook-timestamp", "1700000000",
+		"webhook-signature", SignStandardWebhook(key, "msg_1", now, body))
+	if _, err := v.Verify(req, now); err != nil {
+		t.Fatalf("the edge's signature does not verify: %v", err)
+	}
+}

@@ -19,6 +19,12 @@ type Config struct {
 	// MTLS asks the tunnel's senders for a client certificate. Only the
 	// edge config sets it (agents cannot declare it); see mtls.go.
 	MTLS *MTLSConfig `yaml:"mtls,omitempty" json:"-"`
+	// ForwardSecret signs the edge → app hop (Standard Webhooks), so the
+	// app can check a queued or replayed message passed the edge.
+	ForwardSecret string `yaml:"forward_secret,omitempty" json:"forward_secret,omitempty"`
+	// Journal and Redact apply to every route that sets none.
+	Journal string        `yaml:"journal,omitempty" json:"journal,omitempty"`
+	Redact  *RedactConfig `yaml:"redact,omitempty" json:"redact,omitempty"`
 }
 
 // RouteConfig is one entry of `routes:`.
@@ -37,6 +43,35 @@ type RouteConfig struct {
 	// MaxBody bounds the request body; default 25 MiB (GitHub's cap).
 	MaxBody ByteSize    `yaml:"max_body,omitempty" json:"max_body,omitempty"`
 	Rate    *RateConfig `yaml:"rate,omitempty" json:"rate,omitempty"`
+
+	// Delivery: sync (the default) forwards at once and streams the app's
+	// answer back; queue commits the message, answers 202 and delivers it
+	// with retries. Offline "queue" makes a sync route queue while no
+	// agent is connected.
+	Mode        string        `yaml:"mode,omitempty" json:"mode,omitempty"`
+	Offline     string        `yaml:"offline,omitempty" json:"offline,omitempty"`
+	MaxInFlight int           `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"`
+	Ordered     bool          `yaml:"ordered,omitempty" json:"ordered,omitempty"`
+	MaxAge      time.Duration `yaml:"max_age,omitempty" json:"max_age,omitempty"`
+	QueueLimit  *QueueLimit   `yaml:"queue_limit,omitempty" json:"queue_limit,omitempty"`
+
+	// Journal is what is kept of each request: metadata, headers or full.
+	Journal string        `yaml:"journal,omitempty" json:"journal,omitempty"`
+	Redact  *RedactConfig `yaml:"redact,omitempty" json:"redact,omitempty"`
+}
+
+// QueueLimit bounds a queue route; past it the edge answers 503 with
+// Retry-After, so the provider retries instead of losing the delivery.
+type QueueLimit struct {
+	Messages int      `yaml:"messages,omitempty" json:"messages,omitempty"`
+	Bytes    ByteSize `yaml:"bytes,omitempty" json:"bytes,omitempty"`
+}
+
+// RedactConfig names more headers and query parameters to keep out of
+// the journal, beyond the ones always redacted.
+type RedactConfig struct {
+	Headers []string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Query   []string `yaml:"query,omitempty" json:"query,omitempty"`
 }
 
 // DefaultMaxBody is the body limit of a route that sets none.
@@ -71,11 +106,32 @@ type Route struct {
 	provider  string
 	tolerance time.Duration
 	limiter   *limiter
+
+	Delivery Delivery
+	// Journal is metadata, headers or full; RedactHeaders and RedactQuery
+	// list (canonical) names to redact besides the built-in ones.
+	Journal       string
+	RedactHeaders []string
+	RedactQuery   []string
+}
+
+// Delivery is how a route's accepted requests reach the app.
+type Delivery struct {
+	Queue        bool // mode: queue
+	QueueOffline bool // offline: queue
+	MaxInFlight  int
+	Ordered      bool
+	MaxAge       time.Duration
+	MaxMessages  int
+	MaxBytes     int64
 }
 
 // Verifies reports whether the route checks signatures (and so needs the
 // whole body before forwarding).
 func (r *Route) Verifies() bool { return r.verifier != nil }
+
+// Provider is the name of the route's signature scheme, "" if none.
+func (r *Route) Provider() string { return r.provider }
 
 // Token is the generated URL token of the route, "" unless the route uses
 // `token: generate`; with TokenQuery it makes the URL to hand out.
@@ -118,10 +174,11 @@ func (r *Route) allows(method string) bool {
 // Policy is a compiled Config: what the hot path reads. It is immutable and
 // safe for concurrent use; reloading builds a new one.
 type Policy struct {
-	routes []*Route // most specific first
-	allow  *ipSet   // tunnel-wide allowlist
-	replay ReplayCache
-	scope  string
+	routes        []*Route // most specific first
+	allow         *ipSet   // tunnel-wide allowlist
+	forwardSecret []byte
+	replay        ReplayCache
+	scope         string
 }
 
 // Compile validates c once and returns its compiled form. Errors are
@@ -139,8 +196,17 @@ func (c Config) CompileEnv(env Env) (*Policy, error) {
 		return nil, AtField("allow_ips", err)
 	}
 	p.allow = allow
+	if c.ForwardSecret != "" {
+		s, err := ResolveSecret(c.ForwardSecret)
+		if err != nil {
+			return nil, fieldf("forward_secret", "%v", err)
+		}
+		if p.forwardSecret, err = decodeWebhookSecret(s.Value); err != nil {
+			return nil, fieldf("forward_secret", "%v", err)
+		}
+	}
 	for i, rc := range c.Routes {
-		r, err := rc.compile(i, env)
+		r, err := rc.compile(i, env, c)
 		if err != nil {
 			return nil, AtField(fmt.Sprintf("routes[%d]", i), err)
 		}
@@ -152,7 +218,7 @@ func (c Config) CompileEnv(env Env) (*Policy, error) {
 	return p, nil
 }
 
-func (rc RouteConfig) compile(index int, env Env) (*Route, error) {
+func (rc RouteConfig) compile(index int, env Env, tunnel Config) (*Route, error) {
 	if rc.Path == "" {
 		return nil, fieldf("path", "is required")
 	}
@@ -176,6 +242,9 @@ func (rc RouteConfig) compile(index int, env Env) (*Route, error) {
 		r.Methods = append(r.Methods, strings.ToUpper(m))
 	}
 	if err := rc.compileChecks(r, env); err != nil {
+		return nil, err
+	}
+	if err := rc.compileDelivery(r, tunnel); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -36,14 +37,9 @@ func newStandardWebhooks(s VerifierSpec) (Verifier, error) {
 	}
 	keys := make([]Secret, len(s.Secrets))
 	for i, sec := range s.Secrets {
-		b64 := strings.TrimPrefix(string(sec.Value), "whsec_")
-		key, err := base64.StdEncoding.DecodeString(b64)
+		key, err := decodeWebhookSecret(sec.Value)
 		if err != nil {
-			// The SDKs' decoder also takes the key without its padding.
-			key, err = base64.RawStdEncoding.DecodeString(b64)
-		}
-		if err != nil || len(key) == 0 {
-			return nil, fieldf(fmt.Sprintf("secrets[%d]", i), "%s is not a Standard Webhooks secret: expected whsec_ followed by base64", sec.Ref)
+			return nil, fieldf(fmt.Sprintf("secrets[%d]", i), "%s %v", sec.Ref, err)
 		}
 		keys[i] = Secret{Ref: sec.Ref, Value: key}
 	}
@@ -113,4 +109,26 @@ func parseStandardSignature(h, name string) ([][]byte, error) {
 		return nil, refuse(ErrSignatureMissing, name+" has no v1,<base64> signature; only v1 (HMAC-SHA256) is accepted")
 	}
 	return sigs, nil
+}
+
+// decodeWebhookSecret reads a Standard Webhooks secret: "whsec_" and base64.
+func decodeWebhookSecret(secret []byte) ([]byte, error) {
+	b64 := strings.TrimPrefix(string(secret), "whsec_")
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		// The SDKs' decoder also takes the key without its padding.
+		key, err = base64.RawStdEncoding.DecodeString(b64)
+	}
+	if err != nil || len(key) == 0 {
+		return nil, errors.New("is not a Standard Webhooks secret: expected whsec_ followed by base64")
+	}
+	return key, nil
+}
+
+// SignStandardWebhook is the webhook-signature value for a message the
+// edge sends (to the app, or an alert): "v1," and the base64 HMAC-SHA256
+// of "id.timestamp.body".
+func SignStandardWebhook(key []byte, id string, ts time.Time, body []byte) string {
+	mac := macOf(sha256.New, key, []byte(id+"."+strconv.FormatInt(ts.Unix(), 10)+"."), body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac)
 }

@@ -180,9 +180,12 @@ func TestConcurrentRequests(t *testing.T) {
 				errs <- err
 				return
 			}
-			echo := decodeEcho(t, resp)
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var echo appEcho
+			json.Unmarshal(raw, &echo)
 			if resp.StatusCode != http.StatusOK || echo.Path != fmt.Sprintf("/concurrent/%d", i) || echo.BodySHA != sha256Hex([]byte(body)) {
-				errs <- fmt.Errorf("request %d: status %d, path %s", i, resp.StatusCode, echo.Path)
+				errs <- fmt.Errorf("request %d: status %d, path %s: %.200s", i, resp.StatusCode, echo.Path, raw)
 			}
 		}()
 	}

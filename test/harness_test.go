@@ -250,7 +250,8 @@ func startAgent(t *testing.T, e *edgeProc, tok agentToken, target string, args .
 
 func startAgentNoWait(t *testing.T, e *edgeProc, tok agentToken, target string, args ...string) *proc {
 	t.Helper()
-	all := append([]string{"agent", target, "--edge", e.url(), "--token", tok.token, "--log-level", "debug"}, args...)
+	// Agents share this machine: no inspector unless a test asks for one.
+	all := append([]string{"agent", target, "--edge", e.url(), "--token", tok.token, "--log-level", "debug", "--inspect", "off"}, args...)
 	return startProc(t, "agent", all...)
 }
 

@@ -69,7 +69,7 @@ tunnels:
 			if resp.StatusCode != tc.wantStatus || body.Error != tc.wantError {
 				t.Errorf("got %d %q, want %d %q (%s)", resp.StatusCode, body.Error, tc.wantStatus, tc.wantError, raw)
 			}
-			if body.Message == "" || len(body.RequestID) != 16 {
+			if body.Message == "" || len(body.RequestID) != 26 {
 				t.Errorf("refusal lacks a message or request id: %s", raw)
 			}
 			if h := tc.wantHeader; h[0] != "" && resp.Header.Get(h[0]) != h[1] {

@@ -95,7 +95,7 @@ func Dial(ctx context.Context, edge string, hello Hello, cfg Config, client *htt
 		mux.Close()
 		return nil, welcome, welcome.Refusal
 	}
-	go s.ServeControl(nil)
+	go s.ServeControl(Control{})
 	return s, welcome, nil
 }
 

@@ -131,4 +131,7 @@ type control struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-const controlGoAway = "goaway"
+const (
+	controlGoAway  = "goaway"
+	controlInspect = "inspect"
+)

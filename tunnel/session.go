@@ -122,13 +122,23 @@ func (s *Session) send(m control) error {
 // small and rare, and an idle edge holds one per agent.
 const controlBuffer = 512
 
+// Control are the handlers of the control messages a peer may send; a nil
+// handler ignores its message.
+type Control struct {
+	// GoAway: the peer is shutting down; GoingAway is closed too.
+	GoAway func()
+	// Inspect: the agent's local inspector wants to reach the edge's API
+	// over streams it opens; the edge starts accepting them.
+	Inspect func()
+}
+
 // ServeControl reads the peer's control messages until the session ends,
-// calling onGoAway (if not nil) when the peer says it is going away; it
-// then also closes GoingAway. The edge runs it on the goroutine that
-// admitted the agent, to spend no goroutine of its own per idle agent.
-// Unknown message types are ignored so newer peers can add some.
-func (s *Session) ServeControl(onGoAway func()) {
+// calling the matching handler of c. The edge runs it on the goroutine
+// that admitted the agent, to spend no goroutine of its own per idle
+// agent. Unknown message types are ignored so newer peers can add some.
+func (s *Session) ServeControl(c Control) {
 	defer close(s.readDone)
+	var inspectOnce sync.Once
 	for {
 		line, err := readLine(s.reader)
 		if err != nil {
@@ -138,15 +148,26 @@ func (s *Session) ServeControl(onGoAway func()) {
 		if json.Unmarshal(line, &m) != nil {
 			continue
 		}
-		if m.Type == controlGoAway {
+		switch m.Type {
+		case controlGoAway:
 			s.goAwayOne.Do(func() {
 				close(s.goAway)
-				if onGoAway != nil {
-					onGoAway()
+				if c.GoAway != nil {
+					c.GoAway()
 				}
 			})
+		case controlInspect:
+			if c.Inspect != nil {
+				inspectOnce.Do(c.Inspect)
+			}
 		}
 	}
+}
+
+// RequestInspector asks the edge to serve its API on streams this side
+// opens (the agent's inspector).
+func (s *Session) RequestInspector() error {
+	return s.send(control{Type: controlInspect})
 }
 
 // readLine reads one newline-terminated message of at most maxMessage bytes.

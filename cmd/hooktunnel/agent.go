@@ -22,7 +22,7 @@ import (
 
 type agentFlags struct {
 	edge, token, name, policyFile, hostHeader, targetCA string
-	edgeCA, edgeAddr                                    string
+	edgeCA, edgeAddr, inspect                           string
 	routes                                              []string
 	targetInsecure, edgeInsecure                        bool
 	logs                                                logFlags
@@ -67,6 +67,7 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.edgeCA, "edge-ca", "", "PEM CA file to verify the edge with instead of the system roots (e.g. the CA of an edge with --tls self-signed)")
 	fl.BoolVar(&f.edgeInsecure, "edge-insecure", false, "do not verify the edge's certificate (anyone on the path could pose as the edge)")
 	fl.StringVar(&f.edgeAddr, "edge-addr", "", "HOST:PORT to connect to instead of resolving the --edge URL's host (before DNS is set up)")
+	fl.StringVar(&f.inspect, "inspect", "127.0.0.1:4040", `local address of the inspector (web UI of this tunnel's webhooks); "off" to turn it off`)
 	f.logs.register(cmd)
 	return cmd
 }
@@ -74,6 +75,10 @@ func agentCommand() *cobra.Command {
 func (f *agentFlags) config(target string) (agent.Config, error) {
 	cfg := agent.DefaultConfig()
 	cfg.Edge, cfg.Name, cfg.Target, cfg.HostHeader = f.edge, f.name, target, f.hostHeader
+	cfg.Inspect = f.inspect
+	if f.inspect == "off" {
+		cfg.Inspect = ""
+	}
 	cfg.Token = f.token
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("HOOKTUNNEL_TOKEN")

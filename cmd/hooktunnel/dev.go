@@ -85,13 +85,14 @@ func devCommand() *cobra.Command {
 			acfg.Edge, acfg.Token, acfg.Name, acfg.Target = "http://localhost:"+port, token, name, target
 			acfg.Policy = policy.Config{Routes: declared}
 			acfg.Logger, acfg.Version = log, version
+			acfg.Inspect = "" // the dev edge's admin listener serves the UI
 			out := cmd.OutOrStdout()
 			acfg.OnConnect = func(w tunnel.Welcome) {
 				printWelcome(out, w, target)
 				if len(w.URLs) > 0 {
 					u := strings.TrimSuffix(w.URLs[0], "/") + "/hello"
 					fmt.Fprintf(out, "\nTry it:\n  curl -sS -X POST -H 'Content-Type: application/json' -d '{\"hello\":\"world\"}' %s\n", u)
-					fmt.Fprintf(out, "Admin API: http://%s/api/v1/tunnels\n\n", e.AdminAddr())
+					fmt.Fprintf(out, "Web UI: http://%s/  (every webhook, with its headers and body; replay)\n\n", e.AdminAddr())
 				}
 			}
 			a, err := agent.New(acfg)

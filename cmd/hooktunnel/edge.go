@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -25,26 +27,10 @@ func edgeCommand() *cobra.Command {
   hooktunnel edge --config edge.yaml --check`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := edge.DefaultConfig()
-			// Flags win over the file; apply them before loading too, so the
-			// file is validated with them (a --domain the file leaves out).
-			applyEdgeFlags(cmd, &cfg, flags)
-			if err := loadIPLists(&cfg); err != nil {
+			load := func() (edge.Config, error) { return loadEdgeConfig(cmd, configFile, flags) }
+			cfg, err := load()
+			if err != nil {
 				return err
-			}
-			if configFile != "" {
-				var err error
-				if cfg, err = edge.LoadConfigFile(configFile, cfg); err != nil {
-					return usageError{err}
-				}
-			}
-			applyEdgeFlags(cmd, &cfg, flags)
-			// The data directory may come from the file: its lists win.
-			if err := loadIPLists(&cfg); err != nil {
-				return err
-			}
-			if _, err := cfg.Compile(); err != nil {
-				return usageError{err}
 			}
 			if check {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", configFile)
@@ -55,10 +41,22 @@ func edgeCommand() *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
+			if configFile != "" {
+				cfg.Reload = load
+			}
 			e, err := edge.New(cfg)
 			if err != nil {
 				return err
 			}
+			// SIGHUP reloads the config; a broken one is logged and refused.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					_ = e.Reload()
+				}
+			}()
 			return e.Run(cmd.Context())
 		},
 	}
@@ -121,4 +119,32 @@ func loadIPLists(cfg *edge.Config) error {
 	}
 	cfg.IPLists = lists.Prefixes()
 	return nil
+}
+
+// loadEdgeConfig builds the edge's config: defaults, the file, and the
+// flags the user set, which win over the file. It runs at start and on
+// every reload.
+func loadEdgeConfig(cmd *cobra.Command, configFile string, flags edge.Config) (edge.Config, error) {
+	cfg := edge.DefaultConfig()
+	// Apply the flags before loading too, so the file is validated with
+	// them (a --domain the file leaves out).
+	applyEdgeFlags(cmd, &cfg, flags)
+	if err := loadIPLists(&cfg); err != nil {
+		return cfg, err
+	}
+	if configFile != "" {
+		var err error
+		if cfg, err = edge.LoadConfigFile(configFile, cfg); err != nil {
+			return cfg, usageError{err}
+		}
+	}
+	applyEdgeFlags(cmd, &cfg, flags)
+	// The data directory may come from the file: its lists win.
+	if err := loadIPLists(&cfg); err != nil {
+		return cfg, err
+	}
+	if _, err := cfg.Compile(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
 }

@@ -1,0 +1,201 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/store"
+)
+
+// journalAPI serves the messages API of docs/api.md. scope limits it to
+// some tunnels (an agent's inspector); nil serves every tunnel.
+type journalAPI struct {
+	e     *Edge
+	scope []string
+}
+
+func (a *journalAPI) register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/messages", a.list)
+	mux.HandleFunc("GET /api/v1/messages/{id}", a.show)
+	mux.HandleFunc("POST /api/v1/messages/{id}/replay", a.replay)
+	mux.HandleFunc("GET /api/v1/events", a.stream)
+}
+
+func (a *journalAPI) inScope(tunnel string) bool {
+	return a.scope == nil || contains(a.scope, tunnel)
+}
+
+func (a *journalAPI) list(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		writeRefusal(w, http.StatusBadRequest, "bad_filter", err.Error(), "")
+		return
+	}
+	f.Tunnels = a.scope
+	page, err := a.e.db.Messages(r.Context(), f)
+	if err != nil {
+		a.e.log.Error("journal list failed", "err", err)
+		writeRefusal(w, http.StatusInternalServerError, "journal_error", "the journal could not be read", "")
+		return
+	}
+	if page.Messages == nil {
+		page.Messages = []store.Message{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// parseFilter reads the listing's query parameters.
+func parseFilter(q url.Values) (store.Filter, error) {
+	f := store.Filter{Tunnel: q.Get("tunnel"), Route: q.Get("route"), Decision: q.Get("decision"), Text: q.Get("q"), Before: q.Get("before")}
+	if s := q.Get("status"); s != "" {
+		if len(s) != 3 || !strings.HasSuffix(s, "xx") || s[0] < '1' || s[0] > '5' {
+			return f, fmt.Errorf("status %q is not one of 1xx … 5xx", s)
+		}
+		f.StatusClass = int(s[0] - '0')
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if s := q.Get(name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return f, fmt.Errorf("%s %q is not an RFC 3339 time", name, s)
+			}
+			*dst = t
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > 500 {
+			return f, fmt.Errorf("limit %q is not between 1 and 500", s)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func (a *journalAPI) message(w http.ResponseWriter, r *http.Request) (*store.Message, bool) {
+	m, err := a.e.db.Message(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !a.inScope(m.Tunnel)) {
+		writeRefusal(w, http.StatusNotFound, "not_found", "no message with this id (purged after the retention period?)", "")
+		return nil, false
+	}
+	if err != nil {
+		a.e.log.Error("journal read failed", "err", err)
+		writeRefusal(w, http.StatusInternalServerError, "journal_error", "the journal could not be read", "")
+		return nil, false
+	}
+	return m, true
+}
+
+func (a *journalAPI) show(w http.ResponseWriter, r *http.Request) {
+	if m, ok := a.message(w, r); ok {
+		writeJSON(w, http.StatusOK, m)
+	}
+}
+
+// replay sends a stored message to the app again through the tunnel's
+// current route. The route and the agent are checked now; the signature's
+// freshness and the duplicate check are not, by design: replaying an old
+// delivery is the point. The new attempt is journaled with replay_of.
+func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
+	if crossSite(r) {
+		writeRefusal(w, http.StatusForbidden, "cross_site", "replay must come from the hooktunnel UI or API, not another site", "")
+		return
+	}
+	orig, ok := a.message(w, r)
+	if !ok {
+		return
+	}
+	if orig.BodyTruncated || (orig.Body == nil && orig.BodySize > 0) {
+		writeRefusal(w, http.StatusConflict, "no_body", "the journal did not keep this message's whole body (journal level or size), so it cannot be sent again", "")
+		return
+	}
+	p, route := a.e.routeOf(orig)
+	if route == nil {
+		writeRefusal(w, http.StatusConflict, "no_route", "no current route of tunnel "+orig.Tunnel+" takes "+orig.Method+" "+orig.Path, "")
+		return
+	}
+	now := time.Now()
+	m := *orig
+	m.ID, m.ReceivedAt, m.ReplayOf = store.NewMessageID(now), now.UTC(), orig.ID
+	m.Attempts, m.Queue, m.ResponseBody, m.ResponseHeader = nil, "", nil, nil
+	m.Decision, m.Reason, m.Detail = "forwarded", "", ""
+	res, err := a.e.deliverStored(r.Context(), p, &m, 1)
+	if errors.Is(err, errOffline) {
+		w.Header().Set("Retry-After", retryAfterOffline)
+		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+m.Tunnel, "")
+		return
+	}
+	attempt := store.Attempt{N: 1, At: now.UTC(), Status: res.status, Duration: time.Since(now)}
+	if err != nil {
+		attempt.Error = err.Error()
+	}
+	m.Status, m.Duration, m.Attempts = res.status, time.Since(now), []store.Attempt{attempt}
+	if route.Journal == "full" {
+		m.ResponseBody = res.body
+	}
+	if route.Journal != "metadata" {
+		m.ResponseHeader = redactHeader(res.header, nil)
+	}
+	if err := a.e.db.Record(context.WithoutCancel(r.Context()), &m); err != nil {
+		a.e.log.Error("journal write failed", "message", m.ID, "err", err)
+	} else {
+		a.e.events.publish(&m)
+	}
+	a.e.log.Info("replay", "message", m.ID, "replay_of", orig.ID, "tunnel", m.Tunnel, "status", res.status)
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID, "replay_of": orig.ID, "status": res.status})
+}
+
+// crossSite reports a browser request made by a page of another origin:
+// replay changes state, so it must not be triggerable from elsewhere.
+func crossSite(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false // not a browser, or a same-origin request that omits it
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host != r.Host
+}
+
+// stream sends journal changes as server-sent events until the client or
+// the edge goes away.
+func (a *journalAPI) stream(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	sub := a.e.events.subscribe(a.scope)
+	defer a.e.events.unsubscribe(sub)
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-a.e.closing:
+			return
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+		case m := <-sub.ch:
+			if sub.missed.Swap(false) {
+				fmt.Fprint(w, "event: reset\ndata: {}\n\n") // the page reloads its list
+			}
+			data, _ := json.Marshal(m)
+			fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}

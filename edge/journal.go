@@ -1,0 +1,71 @@
+package edge
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/store"
+)
+
+// journaler writes messages of forwarded requests off the request path: a
+// webhook's answer does not wait on the database. Queued messages are
+// different: they are committed before the 202 (see queue.go).
+type journaler struct {
+	store  store.Journal
+	events *events
+	log    func(msg string, args ...any)
+	ch     chan *store.Message
+	done   chan struct{}
+	once   sync.Once
+}
+
+func newJournaler(s store.Journal, ev *events, log func(string, ...any)) *journaler {
+	return &journaler{store: s, events: ev, log: log, ch: make(chan *store.Message, 4096), done: make(chan struct{})}
+}
+
+// run writes until the channel is closed by stop, then drains it.
+func (j *journaler) run() {
+	defer close(j.done)
+	for m := range j.ch {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := j.store.Record(ctx, m); err != nil {
+			j.log("journal write failed", "request_id", m.ID, "err", err)
+		} else {
+			j.events.publish(m)
+		}
+		cancel()
+	}
+}
+
+// record queues m for writing. When the database falls far behind the
+// edge waits here rather than dropping the record.
+func (j *journaler) record(m *store.Message) { j.ch <- m }
+
+// stop writes what is queued and returns; it is idempotent.
+func (j *journaler) stop() {
+	j.once.Do(func() { close(j.ch) })
+	<-j.done
+}
+
+// purgeLoop deletes messages past retention (and beyond the size cap)
+// every interval until ctx ends. It runs beside forwarding and never
+// blocks it: the store purges in small transactions.
+func purgeLoop(ctx context.Context, s store.Journal, retention time.Duration, maxBytes int64, interval time.Duration, log func(string, ...any)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.Purge(ctx, time.Now().Add(-retention), maxBytes)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log("journal purge failed", "err", err)
+		case n > 0:
+			log("journal purged", "messages", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package edge
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hooktunnel/hooktunnel/policy"
+)
+
+// redacted replaces the values the journal must never hold.
+const redacted = "[redacted]"
+
+// alwaysRedacted are the headers whose values never reach the journal,
+// whatever the route: credentials and the signatures of every scheme.
+var alwaysRedacted = func() map[string]bool {
+	m := map[string]bool{"Set-Cookie": true}
+	for _, h := range policy.SignatureHeaders() {
+		m[http.CanonicalHeaderKey(h)] = true
+	}
+	return m
+}()
+
+// redactHeader returns a copy of h with sensitive values replaced; extra
+// names (canonical) come from the route.
+func redactHeader(h http.Header, extra []string) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if alwaysRedacted[k] || contains(extra, k) || looksSecret(k) {
+			masked := make([]string, len(vs))
+			for i := range masked {
+				masked[i] = redacted
+			}
+			out[k] = masked
+			continue
+		}
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// looksSecret catches headers named like credentials that no list knows.
+func looksSecret(name string) bool {
+	n := strings.ToLower(name)
+	for _, word := range []string{"secret", "token", "signature", "password", "api-key", "apikey"} {
+		if strings.Contains(n, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactQuery masks the named parameters of a raw query, keeping the rest
+// byte for byte.
+func redactQuery(raw string, names []string) string {
+	if raw == "" || len(names) == 0 {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		key, _, _ := strings.Cut(p, "=")
+		if k, err := url.QueryUnescape(key); err == nil && contains(names, k) {
+			parts[i] = key + "=" + url.QueryEscape(redacted)
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// deliverable drops the headers the journal redacted: a queued or replayed
+// delivery must not send "[redacted]" to the app as if it were a value.
+func deliverable(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if len(vs) > 0 && vs[0] == redacted {
+			continue
+		}
+		out[k] = vs
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// deliverableQuery drops the parameters the journal redacted, as
+// deliverable does for headers.
+func deliverableQuery(raw string) string {
+	if !strings.Contains(raw, url.QueryEscape(redacted)) {
+		return raw
+	}
+	var kept []string
+	for _, p := range strings.Split(raw, "&") {
+		if _, v, _ := strings.Cut(p, "="); v != url.QueryEscape(redacted) {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "&")
+}

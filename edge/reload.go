@@ -1,0 +1,103 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// ErrNoReload is returned when the edge was started without a config file.
+var ErrNoReload = errors.New("edge: started without --config: nothing to reload")
+
+// Reload reads the config again and swaps it in: routes, secrets, tokens
+// and limits take effect on the next request; tunnels whose agents are
+// still allowed keep their sessions; agents whose token was removed (or
+// no longer grants their tunnel) get no new requests at once and are
+// disconnected when their in-flight requests are done. A broken config
+// is refused and the running one stays.
+func (e *Edge) Reload() error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	if e.raw.Reload == nil {
+		return ErrNoReload
+	}
+	next, err := e.raw.Reload()
+	if err == nil {
+		var c *compiled
+		if c, err = next.compile(e.tunnelEnvWith(next.IPLists)); err == nil {
+			old := e.cfg.Load()
+			if c.domain != old.domain {
+				err = fmt.Errorf("edge: domain cannot change on reload (%s → %s): restart the edge", old.domain, c.domain)
+			} else {
+				if c.fixed != old.fixed {
+					e.log.Warn("config reloaded: listeners, TLS mode and data directory change only at restart")
+				}
+				e.cfg.Store(c)
+				revoked := e.revokeUngranted(c)
+				e.metrics.reloads.WithLabelValues("ok").Inc()
+				e.log.Info("config reloaded", "tunnels", len(c.tunnels), "agents", len(c.grants), "revoked_sessions", revoked)
+				e.wakeQueue()
+				return nil
+			}
+		}
+	}
+	e.metrics.reloads.WithLabelValues("error").Inc()
+	e.log.Error("config reload refused; the running config stays", "err", err)
+	return err
+}
+
+// revokeUngranted retires the sessions whose token the config no longer
+// grants their tunnel, and returns how many.
+func (e *Edge) revokeUngranted(c *compiled) int {
+	n := 0
+	for name, list := range e.reg.all() {
+		for _, as := range list {
+			if g := c.grants[as.tokenHash]; g != nil && g.name == as.agent && g.allows(name) {
+				continue
+			}
+			n++
+			e.reg.remove(name, as) // no new requests from now on
+			e.log.Warn("agent revoked: its token no longer grants the tunnel", "tunnel", name, "agent", as.agent, "session", as.id)
+			e.serving.Add(1)
+			go func() {
+				defer e.serving.Done()
+				e.retire(as)
+			}()
+		}
+	}
+	return n
+}
+
+// retire closes a session once its in-flight requests are done (or the
+// shutdown timeout passes).
+func (e *Edge) retire(as *agentSession) {
+	deadline := time.Now().Add(e.cfg.Load().limits.ShutdownTimeout)
+	for len(as.slots) > 0 && time.Now().Before(deadline) {
+		select {
+		case <-as.session.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	_ = as.session.GoAway("token revoked")
+	as.session.Close()
+}
+
+// reloadHandler is POST /api/v1/reload.
+func (e *Edge) reloadHandler(w http.ResponseWriter, r *http.Request) {
+	if crossSite(r) {
+		writeRefusal(w, http.StatusForbidden, "cross_site", "reload must come from the hooktunnel CLI or API, not another site", "")
+		return
+	}
+	if err := e.Reload(); err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, ErrNoReload) {
+			status = http.StatusConflict
+		}
+		writeRefusal(w, status, "config_error", err.Error(), "")
+		return
+	}
+	cfg := e.cfg.Load()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "tunnels": len(cfg.tunnels), "agents": len(cfg.grants)})
+}

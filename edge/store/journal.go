@@ -1,0 +1,459 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Listing limits (docs/api.md).
+const (
+	defaultListLimit = 50
+	maxListLimit     = 500
+)
+
+// listColumns are what a listing reads: everything but the bodies. These
+// sit last in the row (see the migration), so a listing never follows a
+// large body's overflow pages; a small one stays in the row and is skipped.
+const listColumns = `id, received_at, tunnel, route, source_ip, method, path, query,
+	body_size, body_truncated, decision, reason, detail, provider, secret_ref,
+	delivery_id, client_cert, replay_of, status, duration_ns, queue,
+	headers, response_headers`
+
+// fullColumns add the bodies; scanMessage takes them as extra destinations.
+const fullColumns = listColumns + `, body, response_body`
+
+// Record implements Journal. It fills in m.ID (from m.ReceivedAt) when
+// empty, and raises m.BodySize to len(m.Body) if it was less.
+func (s *SQLite) Record(ctx context.Context, m *Message) error {
+	if err := normalize(m); err != nil {
+		return fmt.Errorf("store: record: %w", err)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := insertMessage(ctx, tx, m, nil); err != nil {
+			return err
+		}
+		return insertAttempts(ctx, tx, m.ID, m.Attempts)
+	})
+	if err != nil {
+		return fmt.Errorf("store: record %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Finish implements Journal. Besides the outcome it rewrites what policy
+// learns while verifying (provider, secret, delivery id), so an edge may
+// Record a message on arrival and Finish it once the body was checked.
+//
+// Finish sets the queue state only of a message not queued yet (a sync
+// route falling back to the queue): once queued, the state belongs to the
+// worker's Attempted, and a late Finish from the request's goroutine must
+// not turn a delivered message back into a pending one.
+func (s *SQLite) Finish(ctx context.Context, m *Message) error {
+	respHeader, err := encodeHeader(m.ResponseHeader)
+	if err != nil {
+		return fmt.Errorf("store: finish %s: %w", m.ID, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET
+			decision = ?1, reason = ?2, detail = ?3, provider = ?4, secret_ref = ?5,
+			delivery_id = ?6, status = ?7, response_headers = ?8, response_body = ?9,
+			duration_ns = ?10,
+			queue = CASE WHEN queue = '' THEN ?11 ELSE queue END,
+			next_attempt_at = CASE WHEN queue = '' AND ?11 = 'pending'
+				THEN received_at ELSE next_attempt_at END
+			WHERE id = ?12`,
+			m.Decision, m.Reason, m.Detail, m.Provider, m.SecretRef,
+			m.DeliveryID, m.Status, respHeader, m.ResponseBody,
+			int64(m.Duration), m.Queue, m.ID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return insertAttempts(ctx, tx, m.ID, m.Attempts)
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Message implements Journal.
+func (s *SQLite) Message(ctx context.Context, id string) (*Message, error) {
+	// One read transaction: the message and its attempts from one snapshot.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	var m Message
+	row := tx.QueryRowContext(ctx, "SELECT "+fullColumns+" FROM messages WHERE id = ?", id)
+	if err := scanMessage(row, &m, &m.Body, &m.ResponseBody); errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: message %s: %w", id, ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", id, err)
+	}
+	if m.Attempts, err = readAttempts(ctx, tx, id); err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", id, err)
+	}
+	return &m, nil
+}
+
+// Messages implements Journal. Since is inclusive and Until exclusive, so
+// adjacent ranges never list a message twice.
+func (s *SQLite) Messages(ctx context.Context, f Filter) (Page, error) {
+	page := Page{Messages: []Message{}} // "messages": [] rather than null
+	where, args, err := f.where()
+	if errors.Is(err, errEmptyResult) {
+		return page, nil
+	} else if err != nil {
+		return Page{}, fmt.Errorf("store: messages: %w", err)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+
+	// One row more than asked tells whether there is a next page.
+	rows, err := s.db.QueryContext(ctx, "SELECT "+listColumns+" FROM messages"+where+
+		" ORDER BY id DESC LIMIT ?", append(args, limit+1)...)
+	if err != nil {
+		return Page{}, fmt.Errorf("store: messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if len(page.Messages) == limit {
+			page.Next = page.Messages[limit-1].ID
+			break
+		}
+		var m Message
+		if err := scanMessage(rows, &m); err != nil {
+			return Page{}, fmt.Errorf("store: messages: %w", err)
+		}
+		page.Messages = append(page.Messages, m)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("store: messages: %w", err)
+	}
+	return page, nil
+}
+
+// write runs fn in a writer transaction (BEGIN IMMEDIATE on the single
+// writer connection) and commits it.
+func (s *SQLite) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// normalize checks a message about to be stored and fills in its id.
+func normalize(m *Message) error {
+	if m.ReceivedAt.IsZero() {
+		return errors.New("received_at is not set")
+	}
+	if m.ID == "" {
+		m.ID = NewMessageID(m.ReceivedAt)
+	}
+	// BodySize is what arrived; what is kept can only be less.
+	m.BodySize = max(m.BodySize, int64(len(m.Body)))
+	return nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertMessage inserts m; nextAttempt is the queue's next_attempt_at
+// (nil: not queued).
+func insertMessage(ctx context.Context, ex execer, m *Message, nextAttempt any) error {
+	header, err := encodeHeader(m.Header)
+	if err != nil {
+		return err
+	}
+	respHeader, err := encodeHeader(m.ResponseHeader)
+	if err != nil {
+		return err
+	}
+	_, err = ex.ExecContext(ctx, `INSERT INTO messages (
+		id, received_at, tunnel, route, source_ip, method, path, query,
+		body_size, body_truncated, decision, reason, detail, provider, secret_ref,
+		delivery_id, client_cert, replay_of, status, duration_ns, queue,
+		next_attempt_at, headers, response_headers, body, response_body
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
+		m.BodySize, m.BodyTruncated, m.Decision, m.Reason, m.Detail, m.Provider, m.SecretRef,
+		m.DeliveryID, m.ClientCert, m.ReplayOf, m.Status, int64(m.Duration), m.Queue,
+		nextAttempt, header, respHeader, m.Body, m.ResponseBody)
+	return err
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanMessage reads listColumns into m, then extra (the bodies, for
+// fullColumns).
+func scanMessage(sc scanner, m *Message, extra ...any) error {
+	var received, dur int64
+	var header, respHeader sql.NullString
+	dest := append([]any{&m.ID, &received, &m.Tunnel, &m.Route, &m.SourceIP,
+		&m.Method, &m.Path, &m.Query, &m.BodySize, &m.BodyTruncated, &m.Decision,
+		&m.Reason, &m.Detail, &m.Provider, &m.SecretRef, &m.DeliveryID,
+		&m.ClientCert, &m.ReplayOf, &m.Status, &dur, &m.Queue,
+		&header, &respHeader}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return err
+	}
+	m.ReceivedAt, m.Duration = fromUnixNano(received), time.Duration(dur)
+	var err error
+	if m.Header, err = decodeHeader(header); err != nil {
+		return fmt.Errorf("message %s: header: %w", m.ID, err)
+	}
+	if m.ResponseHeader, err = decodeHeader(respHeader); err != nil {
+		return fmt.Errorf("message %s: response header: %w", m.ID, err)
+	}
+	return nil
+}
+
+// encodeHeader stores a header as JSON, nil as NULL. HTML escaping is off
+// so that a search for "<" or "&" finds what was sent.
+func encodeHeader(h http.Header) (any, error) {
+	if h == nil {
+		return nil, nil
+	}
+	return jsonText(h)
+}
+
+func jsonText(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+func decodeHeader(s sql.NullString) (http.Header, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var h http.Header
+	err := json.Unmarshal([]byte(s.String), &h)
+	return h, err
+}
+
+// unixNano stores a time; the zero time (whose UnixNano is undefined) is 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// errEmptyResult is where's way of saying no message can match.
+var errEmptyResult = errors.New("store: filter matches nothing")
+
+// idHintSlack widens the id range derived from a time range (see where).
+const idHintSlack = time.Minute
+
+// where turns f into a WHERE clause for a listing.
+//
+// A time range is also given to SQLite as an id range: an id's timestamp is
+// its message's received_at to the millisecond, or at most maxIDStepBack
+// later (ids come from NewMessageID(ReceivedAt)), so "received_at >= since"
+// implies
+// "id >= idFloor(since)", and the listing walks the primary key from the
+// first id in range instead of scanning past every newer message. The
+// range is widened by idHintSlack in case a caller made the id from a
+// slightly different clock reading; received_at stays the actual test, with
+// a unary + so that SQLite does not pick its index and then sort.
+func (f Filter) where() (string, []any, error) {
+	var conds []string
+	var args []any
+	add := func(cond string, a ...any) {
+		conds = append(conds, cond)
+		args = append(args, a...)
+	}
+	switch {
+	case f.Tunnels != nil && f.Tunnel != "":
+		if !slices.Contains(f.Tunnels, f.Tunnel) {
+			return "", nil, errEmptyResult
+		}
+		add("tunnel = ?", f.Tunnel)
+	case f.Tunnels != nil && len(f.Tunnels) == 0:
+		return "", nil, errEmptyResult
+	case len(f.Tunnels) == 1:
+		add("tunnel = ?", f.Tunnels[0])
+	case f.Tunnels != nil:
+		add("tunnel IN (?"+strings.Repeat(", ?", len(f.Tunnels)-1)+")", anySlice(f.Tunnels)...)
+	case f.Tunnel != "":
+		add("tunnel = ?", f.Tunnel)
+	}
+	if f.Route != "" {
+		add("route = ?", f.Route)
+	}
+	if f.Decision != "" {
+		add("decision = ?", f.Decision)
+	}
+	if f.StatusClass != 0 {
+		if f.StatusClass < 1 || f.StatusClass > 5 {
+			return "", nil, fmt.Errorf("status class %d is not 1 to 5", f.StatusClass)
+		}
+		add("status / 100 = ?", f.StatusClass) // the expression of messages_status_class
+	}
+	if !f.Since.IsZero() {
+		add("+received_at >= ? AND id >= ?", f.Since.UnixNano(), idFloor(f.Since.Add(-idHintSlack)))
+	}
+	if !f.Until.IsZero() {
+		add("+received_at < ? AND id < ?", f.Until.UnixNano(), idFloor(f.Until.Add(idHintSlack)))
+	}
+	if f.Text != "" {
+		// Headers are stored as JSON, where a quote or a backslash in a value
+		// is escaped: search for the text as JSON writes it.
+		inJSON, err := jsonText(f.Text)
+		if err != nil {
+			return "", nil, err
+		}
+		inJSON = inJSON[1 : len(inJSON)-1]
+		add(`(path LIKE ? ESCAPE '\' OR headers LIKE ? ESCAPE '\')`,
+			"%"+escapeLike(f.Text)+"%", "%"+escapeLike(inJSON)+"%")
+	}
+	if f.Before != "" {
+		add("id < ?", f.Before)
+	}
+	if len(conds) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, nil
+}
+
+// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// purgeByAgeQuery selects a batch of messages older than a cutoff, along
+// messages_received_at.
+const purgeByAgeQuery = `SELECT rowid FROM messages
+	WHERE received_at < ? AND queue <> 'pending' ORDER BY received_at LIMIT ?`
+
+// purgeBatch bounds each purge transaction, so writers (Record, Enqueue)
+// wait at most one batch for the single writer connection.
+const purgeBatch = 1000
+
+// Purge implements Journal. Readers are never blocked (WAL); writers wait at
+// most one batch. Freed pages go to SQLite's freelist and are reused by new
+// messages; the file itself does not shrink (that would take a VACUUM,
+// which blocks everyone), and the size cap counts only pages in use.
+func (s *SQLite) Purge(ctx context.Context, cutoff time.Time, maxBytes int64) (int, error) {
+	total := 0
+	for !cutoff.IsZero() {
+		n, err := s.purgeBatch(ctx, purgeByAgeQuery, cutoff.UnixNano(), purgeBatch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("store: purge: %w", err)
+		}
+		if n < purgeBatch {
+			break
+		}
+	}
+	for maxBytes > 0 {
+		var used int64
+		err := s.db.QueryRowContext(ctx, `SELECT (c.page_count - f.freelist_count) * s.page_size
+			FROM pragma_page_count() c, pragma_freelist_count() f, pragma_page_size() s`).Scan(&used)
+		if err != nil {
+			return total, fmt.Errorf("store: purge: database size: %w", err)
+		}
+		if used <= maxBytes {
+			break
+		}
+		n, err := s.purgeOldest(ctx, used-maxBytes)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("store: purge: %w", err)
+		}
+		if n == 0 {
+			break // only pending messages left: they stay, over the cap or not
+		}
+	}
+	return total, nil
+}
+
+// purgeBatch deletes the messages whose rowids query selects (given args
+// and then the batch size), in one writer transaction.
+func (s *SQLite) purgeBatch(ctx context.Context, query string, args ...any) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM messages WHERE rowid IN ("+query+")", args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// purgeOldest deletes the oldest non-pending messages, about excess bytes'
+// worth and at most purgeBatch of them. It estimates a message's share of
+// the file from its stored lengths (length() of a blob does not read it)
+// plus a guess at the row and index overhead, so one large body is not
+// followed by a thousand small messages it would have been enough to drop.
+func (s *SQLite) purgeOldest(ctx context.Context, excess int64) (int, error) {
+	const overhead = 256
+	rows, err := s.db.QueryContext(ctx, `SELECT id, coalesce(length(body), 0)
+		+ coalesce(length(response_body), 0) + coalesce(length(headers), 0)
+		+ coalesce(length(response_headers), 0)
+		FROM messages WHERE queue <> 'pending' ORDER BY id LIMIT ?`, purgeBatch)
+	if err != nil {
+		return 0, err
+	}
+	var last string
+	var freed int64
+	for freed < excess && rows.Next() {
+		var size int64
+		if err := rows.Scan(&last, &size); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		freed += size + overhead
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || last == "" {
+		return 0, err
+	}
+	return s.purgeBatch(ctx, `SELECT rowid FROM messages
+		WHERE id <= ? AND queue <> 'pending' ORDER BY id LIMIT ?`, last, purgeBatch)
+}

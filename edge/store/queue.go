@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Due's batch size when the caller gives none, and its ceiling.
+const (
+	defaultDueLimit = 100
+	maxDueLimit     = 1000
+)
+
+// The queue's queries; TestQueryPlans checks the index each one uses.
+const (
+	// queueSizeQuery is a route's queue, answered from messages_pending.
+	queueSizeQuery = `SELECT count(*), coalesce(sum(body_size), 0)
+		FROM messages WHERE queue = 'pending' AND tunnel = ? AND route = ?`
+	// dueQuery walks messages_due and stops at the limit.
+	dueQuery = "SELECT " + fullColumns + ` FROM messages
+		WHERE queue = 'pending' AND next_attempt_at <= ?
+		ORDER BY next_attempt_at, id LIMIT ?`
+	// depthQuery names its index: left to itself SQLite picks messages_due
+	// and reads every pending row for received_at, where messages_pending
+	// covers the query.
+	depthQuery = `SELECT count(*), min(received_at)
+		FROM messages INDEXED BY messages_pending WHERE queue = 'pending'`
+)
+
+// Enqueue implements Queue. The bounds are per tunnel and route, counted in
+// the same transaction as the insert, so concurrent enqueues cannot overshoot
+// them. The commit is made with synchronous=FULL: the WAL is fsynced before
+// Enqueue returns, so the 202 the edge then sends survives a power cut, not
+// just a crash of the process (the journal's other writes keep the cheaper
+// NORMAL).
+//
+// On ErrQueueFull nothing is stored: the edge journals the refusal itself.
+// A message whose body was not kept whole is refused too: delivering it
+// later would send the app something the provider never sent.
+func (s *SQLite) Enqueue(ctx context.Context, m *Message, maxCount int, maxBytes int64) error {
+	if err := normalize(m); err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	if m.BodyTruncated || int64(len(m.Body)) < m.BodySize {
+		return fmt.Errorf("store: enqueue %s: body of %d bytes was not kept whole (%d kept)",
+			m.ID, m.BodySize, len(m.Body))
+	}
+	prev := m.Queue
+	m.Queue = QueuePending
+	if err := s.enqueue(ctx, m, maxCount, maxBytes); err != nil {
+		m.Queue = prev
+		if errors.Is(err, ErrQueueFull) {
+			return err
+		}
+		return fmt.Errorf("store: enqueue %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+func (s *SQLite) enqueue(ctx context.Context, m *Message, maxCount int, maxBytes int64) (err error) {
+	// The writer has one connection: take it for the pragma, the
+	// transaction and the pragma's reset, so no other write slips in
+	// between with the stricter setting, or this one with the looser.
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+		return err
+	}
+	defer func() {
+		// Even if ctx has ended: a connection left at FULL is only slower.
+		_, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = NORMAL")
+		err = errors.Join(err, rerr)
+	}()
+
+	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see SQLite.w
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var count int
+	var bytes int64
+	if err := tx.QueryRowContext(ctx, queueSizeQuery, m.Tunnel, m.Route).Scan(&count, &bytes); err != nil {
+		return err
+	}
+	if (maxCount > 0 && count+1 > maxCount) || (maxBytes > 0 && bytes+m.BodySize > maxBytes) {
+		return fmt.Errorf("%w: %s %s holds %d messages, %d bytes", ErrQueueFull, m.Tunnel, m.Route, count, bytes)
+	}
+	if err := insertMessage(ctx, tx, m, m.ReceivedAt.UnixNano()); err != nil {
+		return err
+	}
+	if err := insertAttempts(ctx, tx, m.ID, m.Attempts); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Due implements Queue. Messages come in order of their next attempt, which
+// for messages not tried yet is arrival order; a message backing off after
+// a failure lets the ones behind it through rather than holding up its
+// route. Each comes with its attempts, so the worker knows the next n.
+func (s *SQLite) Due(ctx context.Context, now time.Time, limit int) ([]Message, error) {
+	if limit <= 0 {
+		limit = defaultDueLimit
+	}
+	limit = min(limit, maxDueLimit)
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: due: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, dueQuery, now.UnixNano(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: due: %w", err)
+	}
+	var due []Message
+	for rows.Next() {
+		var m Message
+		if err := scanMessage(rows, &m, &m.Body, &m.ResponseBody); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: due: %w", err)
+		}
+		due = append(due, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: due: %w", err)
+	}
+	for i := range due {
+		if due[i].Attempts, err = readAttempts(ctx, tx, due[i].ID); err != nil {
+			return nil, fmt.Errorf("store: due: %w", err)
+		}
+	}
+	return due, nil
+}
+
+// Attempted implements Queue. An attempt with N 0 is numbered after the
+// last one stored; recording the same n again replaces it, so a worker that
+// retries a failed Attempted call does not fail on its own first try.
+func (s *SQLite) Attempted(ctx context.Context, id string, a Attempt, state string, next time.Time) error {
+	var nextAt any // NULL: no further attempt
+	switch state {
+	case QueuePending:
+		if next.IsZero() {
+			return fmt.Errorf("store: attempted %s: a pending message needs a next attempt time", id)
+		}
+		nextAt = next.UnixNano()
+	case QueueDelivered, QueueDead:
+	default:
+		return fmt.Errorf("store: attempted %s: unknown queue state %q", id, state)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET queue = ?, next_attempt_at = ? WHERE id = ?`,
+			state, nextAt, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (message_id, n, at, status, error, duration_ns)
+			VALUES (?1, CASE WHEN ?2 > 0 THEN ?2
+				ELSE (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE message_id = ?1) END,
+				?3, ?4, ?5, ?6)
+			ON CONFLICT (message_id, n) DO UPDATE SET
+				at = excluded.at, status = excluded.status,
+				error = excluded.error, duration_ns = excluded.duration_ns`,
+			id, a.N, unixNano(a.At), a.Status, a.Error, int64(a.Duration)); err != nil {
+			return err
+		}
+		return recountAttempts(ctx, tx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("store: attempted %s: %w", id, err)
+	}
+	return nil
+}
+
+// Depth implements Queue.
+func (s *SQLite) Depth(ctx context.Context, now time.Time) (int, time.Duration, error) {
+	var count int
+	var oldest sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, depthQuery).Scan(&count, &oldest); err != nil {
+		return 0, 0, fmt.Errorf("store: depth: %w", err)
+	}
+	if !oldest.Valid {
+		return count, 0, nil
+	}
+	return count, max(0, now.Sub(fromUnixNano(oldest.Int64))), nil
+}
+
+// Attempts are deliveries to the app: a queued message's, recorded by
+// Attempted, and a forwarded one's, which come with Record and Finish.
+
+// insertAttempts stores the attempts not stored yet (by n) and recounts.
+func insertAttempts(ctx context.Context, ex execer, id string, attempts []Attempt) error {
+	if len(attempts) == 0 {
+		return nil
+	}
+	for _, a := range attempts {
+		if _, err := ex.ExecContext(ctx, `INSERT INTO attempts (message_id, n, at, status, error, duration_ns)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, n) DO NOTHING`,
+			id, a.N, unixNano(a.At), a.Status, a.Error, int64(a.Duration)); err != nil {
+			return err
+		}
+	}
+	return recountAttempts(ctx, ex, id)
+}
+
+func recountAttempts(ctx context.Context, ex execer, id string) error {
+	_, err := ex.ExecContext(ctx, `UPDATE messages
+		SET attempts = (SELECT count(*) FROM attempts WHERE message_id = ?1) WHERE id = ?1`, id)
+	return err
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func readAttempts(ctx context.Context, q querier, id string) ([]Attempt, error) {
+	rows, err := q.QueryContext(ctx, `SELECT n, at, status, error, duration_ns
+		FROM attempts WHERE message_id = ? ORDER BY n`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var attempts []Attempt
+	for rows.Next() {
+		var a Attempt
+		var at, dur int64
+		if err := rows.Scan(&a.N, &at, &a.Status, &a.Error, &dur); err != nil {
+			return nil, err
+		}
+		a.At, a.Duration = fromUnixNano(at), time.Duration(dur)
+		attempts = append(attempts, a)
+	}
+	return attempts, rows.Err()
+}

@@ -1,0 +1,118 @@
+// hooktunnel web UI: the detail pane of one message.
+'use strict';
+
+// renderDetail builds the pane for a full Message (docs/api.md). actions:
+// replay(id, button), open(id) to select another message, close().
+function renderDetail(m, actions) {
+  const replayBtn = h('button', {
+    type: 'button', class: 'primary', id: 'replay',
+    title: 'Send this request to the app again, as a new message',
+    onclick: () => actions.replay(m.id, replayBtn),
+  }, 'Replay');
+  const head = h('div', { class: 'd-head' },
+    h('div', { class: 'd-title' },
+      h('span', { class: `method m-${m.method}` }, m.method),
+      h('h2', { class: 'd-target', id: 'd-target' }, requestTarget(m))),
+    h('div', { class: 'd-actions' },
+      statusPill(m.status), decisionBadge(m), replayBtn,
+      h('button', { type: 'button', class: 'icon', title: 'Close (Esc)', 'aria-label': 'Close details', onclick: actions.close }, '×')));
+
+  return h('article', { class: 'd', 'aria-labelledby': 'd-target' },
+    head,
+    section('Overview', overview(m, actions)),
+    m.query ? section('Query', kvTable(queryRows(m.query), 'Parameter', 'Value')) : null,
+    section(`Request headers`, headerTable(m.header)),
+    section('Request body', requestBody(m)),
+    section('Response', response(m)),
+    m.attempts && m.attempts.length ? section('Attempts', attempts(m)) : null);
+}
+
+function section(title, ...content) {
+  return h('section', { class: 'd-sec' }, h('h3', null, title), ...content);
+}
+
+function overview(m, actions) {
+  const rows = [
+    ['ID', h('code', { id: 'd-id' }, m.id)],
+    ['Received', [fmtFullTime(m.received_at), ' ', h('span', { class: 'muted' }, `(${fmtAgo(m.received_at)})`)]],
+    ['Tunnel', m.tunnel],
+    ['Route', m.route ? h('code', null, m.route) : h('span', { class: 'muted' }, 'none matched')],
+    ['Source IP', m.source_ip],
+    ['Decision', decisionBadge(m)],
+  ];
+  if (m.reason) rows.push(['Reason', h('code', null, m.reason)]);
+  if (m.detail) rows.push(['Detail', m.detail]);
+  if (m.provider) rows.push(['Provider', m.provider]);
+  if (m.secret) rows.push(['Secret', h('code', null, m.secret)]);
+  if (m.delivery_id) rows.push(['Delivery ID', h('code', null, m.delivery_id)]);
+  if (m.client_cert) rows.push(['Client cert', m.client_cert]);
+  if (m.queue) rows.push(['Queue', h('span', { class: `queue q-${m.queue}` }, m.queue)]);
+  if (m.replay_of) {
+    rows.push(['Replay of', h('a', {
+      href: '#id=' + encodeURIComponent(m.replay_of), class: 'replay-of',
+      onclick: (ev) => { ev.preventDefault(); actions.open(m.replay_of); },
+    }, m.replay_of)]);
+  }
+  rows.push(['Duration', fmtDuration(m.duration_ns)]);
+  return h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+}
+
+function queryRows(query) {
+  const rows = [];
+  for (const part of query.split('&')) {
+    if (!part) continue;
+    const i = part.indexOf('=');
+    const k = i < 0 ? part : part.slice(0, i);
+    const v = i < 0 ? '' : part.slice(i + 1);
+    rows.push([safeDecode(k), safeDecode(v)]);
+  }
+  return rows;
+}
+
+function safeDecode(s) {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+function headerTable(header) {
+  const rows = headerRows(header);
+  if (!rows.length) return h('p', { class: 'muted' }, 'none');
+  return kvTable(rows, 'Name', 'Value');
+}
+
+function requestBody(m) {
+  if (!m.body_size) return h('p', { class: 'muted' }, 'empty');
+  if (!m.body) {
+    return h('p', { class: 'muted' }, `${fmtBytes(m.body_size)}, not kept`,
+      m.decision === 'refused' ? ' (bodies of refused requests are not kept)' : '');
+  }
+  return bodyView(m.body, headerValue(m.header, 'Content-Type'), m.body_size, m.body_truncated);
+}
+
+function response(m) {
+  if (!m.status) {
+    return h('p', { class: 'muted' }, m.queue === 'pending' ? 'not delivered yet' : 'no answer');
+  }
+  const ct = headerValue(m.response_header, 'Content-Type');
+  const who = m.decision === 'forwarded' || m.queue ? 'the app' : 'the edge';
+  return [
+    h('p', { class: 'resp-line' }, statusPill(m.status), ' ', h('span', { class: 'muted' }, `from ${who} in ${fmtDuration(m.duration_ns)}`)),
+    m.response_header && Object.keys(m.response_header).length ? headerTable(m.response_header) : null,
+    m.response_body ? bodyView(m.response_body, ct, null, false) : null,
+  ];
+}
+
+function attempts(m) {
+  return h('ol', { class: 'timeline' }, m.attempts.map((a) => {
+    const ok = a.status >= 200 && a.status < 300;
+    return h('li', { class: ok ? 'ok' : 'bad' },
+      h('span', { class: 'n' }, `#${a.n}`),
+      h('time', { datetime: a.at, title: fmtFullTime(a.at) }, fmtTime(a.at)),
+      statusPill(a.status),
+      h('span', { class: 'muted' }, fmtDuration(a.duration_ns)),
+      a.error ? h('span', { class: 'err' }, a.error) : null);
+  }));
+}

@@ -1,0 +1,241 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/store"
+	"github.com/hooktunnel/hooktunnel/policy"
+)
+
+// exchange is one request to a tunnel host on its way through the edge, in
+// the order of DESIGN.md: policy before the body, the body, the signature,
+// then the journal and the app. Every way out of serve leaves a message
+// in the journal.
+type exchange struct {
+	e      *Edge
+	w      http.ResponseWriter
+	r      *http.Request
+	cfg    *compiled
+	tunnel string
+	id     string
+	start  time.Time
+
+	pol  *policy.Policy
+	d    policy.Decision
+	msg  *store.Message
+	body []byte // the whole body, when it had to be read before forwarding
+}
+
+func (x *exchange) routePath() string { return routePath(x.d) }
+
+func (x *exchange) serve() {
+	state := x.e.reg.lookup(x.tunnel)
+	x.pol = x.policyFor(state)
+	x.msg = x.newMessage()
+	if x.pol == nil {
+		x.refuseWith(http.StatusNotFound, codeUnknownTunnel, "tunnel "+x.tunnel+" does not exist")
+		return
+	}
+	now := time.Now()
+	preq := x.e.policyRequest(x.r, x.cfg)
+	x.msg.SourceIP = preq.RemoteAddr.String()
+	x.d = x.pol.Admit(preq, now)
+	if x.d.Err != nil {
+		x.refuse()
+		return
+	}
+	route := x.d.Route
+	x.msg.Route = route.Path
+	x.journalLevel(route)
+	if x.r.ContentLength > route.MaxBody {
+		x.d.Err = bodyTooLarge(route.MaxBody)
+		x.refuse()
+		return
+	}
+	x.r.Body = http.MaxBytesReader(x.w, x.r.Body, route.MaxBody)
+	online := state != nil && state.pick(nil) != nil
+	queue := route.Delivery.Queue || (route.Delivery.QueueOffline && !online)
+	// The signature, the queue and the edge → app signature all need the
+	// whole body; anything else streams.
+	if route.Verifies() || queue || x.pol.ForwardSecret() != nil {
+		if !x.readBody() {
+			return
+		}
+	}
+	if route.Verifies() {
+		preq.Body = x.body
+		x.pol.Verify(&x.d, preq, now)
+		x.msg.Provider, x.msg.SecretRef, x.msg.DeliveryID = x.d.Verified.Provider, x.d.SecretRef, x.d.Verified.DeliveryID
+		switch {
+		case errors.Is(x.d.Err, policy.ErrDuplicate):
+			writeDuplicate(x.w, x.id)
+			x.finish("duplicate", http.StatusOK)
+			return
+		case x.d.Err != nil:
+			x.refuse()
+			return
+		case x.d.Answer != nil:
+			writeAnswer(x.w, x.d.Answer)
+			x.finish("answered", x.d.Answer.Status)
+			return
+		}
+	}
+	stripToken(x.r, route)
+	if queue && !x.d.Handshake { // a handshake is answered now or never
+		x.enqueue(route)
+		return
+	}
+	if !online {
+		x.w.Header().Set("Retry-After", retryAfterOffline)
+		x.refuseWith(http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+x.tunnel+"; retry later")
+		return
+	}
+	x.forward(state)
+}
+
+// policyFor is the tunnel's policy: the edge config's routes, else the
+// ones its agent declared, else deny-all for a known tunnel; nil for an
+// unknown one.
+func (x *exchange) policyFor(state *tunnelState) *policy.Policy {
+	p := x.cfg.tunnels[x.tunnel]
+	if (p == nil || len(p.Routes()) == 0) && state != nil {
+		if declared := state.declared.Load(); declared != nil {
+			return declared
+		}
+	}
+	if p == nil && state != nil {
+		return denyAll
+	}
+	return p
+}
+
+// newMessage starts the journal entry with what any request has.
+func (x *exchange) newMessage() *store.Message {
+	return &store.Message{
+		ID: x.id, ReceivedAt: x.start.UTC(), Tunnel: x.tunnel,
+		Method: x.r.Method, Path: x.r.URL.Path,
+		Query:    redactQuery(x.r.URL.RawQuery, nil),
+		Header:   redactHeader(x.r.Header, nil),
+		BodySize: max(x.r.ContentLength, 0),
+	}
+}
+
+// journalLevel applies the route's journal level and redactions.
+func (x *exchange) journalLevel(route *policy.Route) {
+	x.msg.Query = redactQuery(x.r.URL.RawQuery, route.RedactQuery)
+	x.msg.Header = redactHeader(x.r.Header, route.RedactHeaders)
+	if route.Journal == policy.JournalMetadata {
+		x.msg.Header, x.msg.Query = nil, ""
+	}
+}
+
+// keepsBodies reports whether the journal keeps bodies for this request.
+func (x *exchange) keepsBodies() bool {
+	return x.d.Route != nil && x.d.Route.Journal == policy.JournalFull
+}
+
+// readBody reads the whole body (up to the route's limit); on failure it
+// has answered the sender.
+func (x *exchange) readBody() bool {
+	body, err := io.ReadAll(x.r.Body)
+	if err != nil {
+		x.d.Err = readFailed(err, x.d.Route.MaxBody)
+		x.refuse()
+		return false
+	}
+	x.body = body
+	x.msg.BodySize = int64(len(body))
+	if x.keepsBodies() {
+		x.msg.Body = body
+	}
+	x.r.Body = io.NopCloser(bytes.NewReader(body))
+	x.r.ContentLength = int64(len(body))
+	return true
+}
+
+// refuse answers with the policy's refusal and journals it.
+func (x *exchange) refuse() {
+	x.e.refuse(x.w, x.d, x.id)
+	status, code := policyStatus(x.d.Err)
+	x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
+	x.finish("refused", status)
+}
+
+// refuseWith answers a refusal that is not policy's.
+func (x *exchange) refuseWith(status int, code, message string) {
+	writeRefusal(x.w, status, code, message, x.id)
+	x.msg.Reason, x.msg.Detail = code, message
+	x.finish("refused", status)
+}
+
+// finish journals the message with its outcome; refused requests keep no
+// body.
+func (x *exchange) finish(decision string, status int) {
+	x.msg.Decision, x.msg.Status = decision, status
+	x.msg.Duration = time.Since(x.start)
+	if decision == "refused" {
+		x.msg.Body = nil
+	}
+	x.observe()
+	x.e.journal.record(x.msg)
+}
+
+// forward sends the request to an agent and streams the app's answer
+// back, capturing it for the journal.
+func (x *exchange) forward(state *tunnelState) {
+	var tee *cappedBuffer
+	if x.keepsBodies() && x.body == nil && x.r.Body != nil && x.r.Body != http.NoBody {
+		tee = &cappedBuffer{max: x.d.Route.MaxBody}
+		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
+	}
+	x.e.signForApp(x.r.Header, x.pol, x.id, 1, x.body)
+	capture := &responseCapture{ResponseWriter: x.w, body: &cappedBuffer{max: x.e.responseCap}}
+	info := &forwardInfo{tunnel: state, requestID: x.id}
+	sent := time.Now()
+	x.e.proxy.ServeHTTP(capture, x.r.WithContext(context.WithValue(x.r.Context(), forwardKey{}, info)))
+	x.pol.Delivered(x.d, capture.status, time.Now())
+	x.e.metrics.appDuration.WithLabelValues(x.tunnel).Observe(time.Since(sent).Seconds())
+	x.e.metrics.bytesOut.WithLabelValues(x.tunnel).Add(float64(capture.body.total))
+
+	if tee != nil {
+		x.msg.Body, x.msg.BodySize, x.msg.BodyTruncated = tee.bytes(), tee.total, tee.truncated()
+	}
+	if x.keepsBodies() {
+		x.msg.ResponseBody = capture.body.bytes()
+	}
+	if x.d.Route.Journal != policy.JournalMetadata {
+		x.msg.ResponseHeader = redactHeader(capture.Header(), nil)
+	}
+	x.msg.Reason = capture.Header().Get("Hooktunnel-Error")
+	x.msg.Attempts = []store.Attempt{{N: 1, At: sent.UTC(), Status: capture.status, Duration: time.Since(sent)}}
+	x.finish("forwarded", capture.status)
+}
+
+// Headers the edge adds to every delivery, so the app can tell deliveries
+// and attempts apart (idempotency keys).
+const (
+	headerMessageID = "Hooktunnel-Message-Id"
+	headerAttempt   = "Hooktunnel-Attempt"
+)
+
+// signForApp sets the delivery headers and, when the tunnel has a
+// forward_secret and the body is known, a Standard Webhooks signature of
+// the edge → app hop.
+func (e *Edge) signForApp(h http.Header, p *policy.Policy, id string, attempt int, body []byte) {
+	h.Set(headerMessageID, id)
+	h.Set(headerAttempt, strconv.Itoa(attempt))
+	key := p.ForwardSecret()
+	if key == nil {
+		return
+	}
+	now := time.Now()
+	h.Set("Webhook-Id", id)
+	h.Set("Webhook-Timestamp", strconv.FormatInt(now.Unix(), 10))
+	h.Set("Webhook-Signature", policy.SignStandardWebhook(key, id, now, body))
+}

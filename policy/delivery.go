@@ -1,0 +1,128 @@
+package policy
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Journal levels: what the edge keeps of each request.
+const (
+	JournalMetadata = "metadata" // method, path, status, decision; no headers or bodies
+	JournalHeaders  = "headers"  // and the headers
+	JournalFull     = "full"     // and the bodies (the default)
+)
+
+// Queue defaults: a provider's retries, not the edge's memory, are the
+// backstop beyond these.
+const (
+	DefaultQueueMaxAge   = 72 * time.Hour
+	DefaultQueueMessages = 100_000
+	DefaultQueueBytes    = 1 << 30
+	DefaultMaxInFlight   = 8
+)
+
+// compileDelivery reads a route's delivery, journal and redaction settings,
+// with the tunnel's as defaults.
+func (rc RouteConfig) compileDelivery(r *Route, tunnel Config) error {
+	d := Delivery{MaxInFlight: rc.MaxInFlight, Ordered: rc.Ordered, MaxAge: rc.MaxAge,
+		MaxMessages: DefaultQueueMessages, MaxBytes: DefaultQueueBytes}
+	switch rc.Mode {
+	case "", "sync":
+	case "queue":
+		d.Queue = true
+	default:
+		return fieldf("mode", "%q is not one of sync, queue", rc.Mode)
+	}
+	switch rc.Offline {
+	case "":
+	case "queue":
+		d.QueueOffline = true
+	case "reject":
+	default:
+		return fieldf("offline", "%q is not one of queue, reject", rc.Offline)
+	}
+	if d.MaxInFlight < 0 {
+		return fieldf("max_in_flight", "must not be negative")
+	}
+	if d.MaxInFlight == 0 {
+		d.MaxInFlight = DefaultMaxInFlight
+	}
+	if d.Ordered {
+		d.MaxInFlight = 1 // one at a time, in arrival order
+	}
+	if d.MaxAge < 0 {
+		return fieldf("max_age", "must not be negative")
+	}
+	if d.MaxAge == 0 {
+		d.MaxAge = DefaultQueueMaxAge
+	}
+	if q := rc.QueueLimit; q != nil {
+		if q.Messages < 0 || q.Bytes < 0 {
+			return fieldf("queue_limit", "must not be negative")
+		}
+		if q.Messages > 0 {
+			d.MaxMessages = q.Messages
+		}
+		if q.Bytes > 0 {
+			d.MaxBytes = int64(q.Bytes)
+		}
+	}
+	r.Delivery = d
+
+	r.Journal = rc.Journal
+	if r.Journal == "" {
+		r.Journal = tunnel.Journal
+	}
+	switch r.Journal {
+	case "":
+		r.Journal = JournalFull
+	case JournalMetadata, JournalHeaders, JournalFull:
+	default:
+		field := "journal"
+		if rc.Journal == "" {
+			return fmt.Errorf("journal: %q is not one of metadata, headers, full", r.Journal)
+		}
+		return fieldf(field, "%q is not one of metadata, headers, full", r.Journal)
+	}
+	for _, rd := range []*RedactConfig{tunnel.Redact, rc.Redact} {
+		if rd == nil {
+			continue
+		}
+		for _, h := range rd.Headers {
+			r.RedactHeaders = append(r.RedactHeaders, http.CanonicalHeaderKey(h))
+		}
+		r.RedactQuery = append(r.RedactQuery, rd.Query...)
+	}
+	if r.token != nil {
+		if r.token.header != "" {
+			r.RedactHeaders = append(r.RedactHeaders, http.CanonicalHeaderKey(r.token.header))
+		}
+		if r.token.query != "" {
+			r.RedactQuery = append(r.RedactQuery, r.token.query)
+		}
+	}
+	if r.verifier != nil && rc.Verify.Header != "" {
+		r.RedactHeaders = append(r.RedactHeaders, http.CanonicalHeaderKey(rc.Verify.Header))
+	}
+	return nil
+}
+
+// ForwardSecret is the tunnel's resolved forward_secret, nil if unset.
+func (p *Policy) ForwardSecret() []byte { return p.forwardSecret }
+
+// SignatureHeaders are the headers that carry signatures or shared
+// tokens in the schemes policy knows; the journal never keeps their values.
+var signatureHeaders = []string{
+	"Authorization", "Proxy-Authorization", "Cookie",
+	"X-Hub-Signature", "X-Hub-Signature-256", "X-Gitlab-Token", "Stripe-Signature",
+	"Webhook-Signature", "Svix-Signature", "X-Slack-Signature", "X-Shopify-Hmac-Sha256",
+	"Shopify-Hmac-Sha256", "X-Twilio-Signature", "X-Square-Hmacsha256-Signature",
+	"X-Square-Signature", "X-Zm-Signature", "X-Signature-Ed25519",
+	"X-Twilio-Email-Event-Webhook-Signature", "X-Pagerduty-Signature", "Linear-Signature",
+	"Paddle-Signature", "X-Hubspot-Signature", "X-Hubspot-Signature-V3",
+	"Twitch-Eventsub-Message-Signature", "Typeform-Signature", "X-Atlassian-Webhook-Signature",
+}
+
+// SignatureHeaders returns the header names to redact whatever the route.
+func SignatureHeaders() []string { return append([]string(nil), signatureHeaders...) }
