@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 )
 
@@ -64,28 +65,23 @@ var errBodyRead = errors.New("edge: request body read failed")
 
 // logWebhook writes the one line per webhook: never a secret, a token or
 // a body; the secret that matched is named by its reference.
-func (e *Edge) logWebhook(r *http.Request, status int, took time.Duration, tunnelName, route, id string, d policy.Decision) {
+func (e *Edge) logWebhook(r *http.Request, status int, took time.Duration, route string, m *store.Message) {
 	attrs := []slog.Attr{
-		slog.String("request_id", id), slog.String("tunnel", tunnelName), slog.String("route", route),
+		slog.String("request_id", m.ID), slog.String("tunnel", m.Tunnel), slog.String("route", route),
 		slog.String("method", r.Method), slog.Int("status", status), slog.Duration("duration", took.Round(time.Microsecond)),
+		slog.String("decision", m.Decision),
 	}
-	decision := "forwarded"
-	switch {
-	case errors.Is(d.Err, policy.ErrDuplicate):
-		decision = "duplicate"
-	case d.Err != nil:
-		_, code := policyStatus(d.Err)
-		decision = "refused"
-		attrs = append(attrs, slog.String("reason", code))
-	case d.Answer != nil:
-		decision = "answered"
+	if m.Reason != "" {
+		attrs = append(attrs, slog.String("reason", m.Reason))
 	}
-	attrs = append(attrs, slog.String("decision", decision))
-	if d.Verified.Provider != "" {
-		attrs = append(attrs, slog.String("provider", d.Verified.Provider), slog.String("secret", d.SecretRef))
-		if d.Verified.DeliveryID != "" {
-			attrs = append(attrs, slog.String("delivery_id", d.Verified.DeliveryID))
-		}
+	if m.Provider != "" {
+		attrs = append(attrs, slog.String("provider", m.Provider), slog.String("secret", m.SecretRef))
+	}
+	if m.DeliveryID != "" {
+		attrs = append(attrs, slog.String("delivery_id", m.DeliveryID))
+	}
+	if m.ClientCert != "" {
+		attrs = append(attrs, slog.String("client_cert", m.ClientCert))
 	}
 	e.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", attrs...)
 }

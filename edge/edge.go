@@ -227,7 +227,7 @@ func sortedKeys(m map[string]bool) []string {
 func (e *Edge) startBackground() {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.background = cancel
-	q := &queueWorker{e: e, inFlight: map[string]int{}, heads: map[string]time.Time{}}
+	q := &queueWorker{e: e, inFlight: map[string]int{}, heads: map[string]time.Time{}, sending: map[string]bool{}}
 	warn := func(msg string, args ...any) { e.log.Warn(msg, args...) }
 	for _, run := range []func(){
 		e.journal.run,

@@ -37,7 +37,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	x := &exchange{e: e, w: rec, r: r, cfg: cfg, tunnel: name, id: id, start: start}
 	x.serve()
-	e.logWebhook(r, rec.status(), time.Since(start), name, x.routePath(), id, x.d)
+	e.logWebhook(r, rec.status(), time.Since(start), x.routePath(), x.msg)
 }
 
 // policyRequest is what policy sees of r: the client address (through

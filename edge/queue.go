@@ -60,6 +60,7 @@ type queueWorker struct {
 	e        *Edge
 	mu       sync.Mutex
 	inFlight map[string]int       // tunnel + route → deliveries under way
+	sending  map[string]bool      // ids being delivered: still pending in the store
 	heads    map[string]time.Time // ordered route → its blocked head's next try
 	wg       sync.WaitGroup
 }
@@ -104,7 +105,7 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 		}
 		key := m.Tunnel + "\x00" + m.Route
 		q.mu.Lock()
-		ok := q.inFlight[key] < route.Delivery.MaxInFlight
+		ok := q.inFlight[key] < route.Delivery.MaxInFlight && !q.sending[m.ID]
 		if route.Delivery.Ordered {
 			// Only the oldest message of an ordered route may go.
 			if next, blocked := q.heads[key]; blocked && time.Now().Before(next) {
@@ -113,6 +114,7 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 		}
 		if ok {
 			q.inFlight[key]++
+			q.sending[m.ID] = true
 		}
 		q.mu.Unlock()
 		if !ok {
@@ -124,6 +126,7 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 			q.deliver(ctx, p, route, &m)
 			q.mu.Lock()
 			q.inFlight[key]--
+			delete(q.sending, m.ID)
 			q.mu.Unlock()
 			q.e.wakeQueue()
 		}()

@@ -120,9 +120,10 @@ func (x *exchange) newMessage() *store.Message {
 	return &store.Message{
 		ID: x.id, ReceivedAt: x.start.UTC(), Tunnel: x.tunnel,
 		Method: x.r.Method, Path: x.r.URL.Path,
-		Query:    redactQuery(x.r.URL.RawQuery, nil),
-		Header:   redactHeader(x.r.Header, nil),
-		BodySize: max(x.r.ContentLength, 0),
+		Query:      redactQuery(x.r.URL.RawQuery, nil),
+		Header:     redactHeader(x.r.Header, nil),
+		BodySize:   max(x.r.ContentLength, 0),
+		ClientCert: clientSubject(x.r),
 	}
 }
 

@@ -207,3 +207,63 @@ func sessionOf(t *testing.T, e *edgeProc, name string) string {
 	t.Fatalf("tunnel %s has not exactly one agent: %+v", name, out)
 	return ""
 }
+
+// The alert rules, the dashboard and docs/metrics.md name only series
+// the edge exports.
+func TestShippedRulesNameExportedMetrics(t *testing.T) {
+	t.Setenv("HT_GH_NEW", ghNew)
+	tok := newToken("demo", false, "demo")
+	e := startEdge(t, edgeConfig([]agentToken{tok}, `
+tunnels:
+  demo:
+    routes:
+      - path: /gh
+        verify: {provider: github, secrets: [env:HT_GH_NEW]}
+      - path: /q
+        mode: queue
+`))
+	a := startApp(t)
+	startAgent(t, e, tok, a.port(), "--name", "demo")
+	// Touch every series: a signature failure and match, a queued
+	// delivery, a reload.
+	c := e.client(10 * time.Second)
+	post(c, e.hookURL("demo", "/gh"), "unsigned")
+	req, _ := http.NewRequest("POST", e.hookURL("demo", "/gh"), strings.NewReader("{}"))
+	req.Header.Set("X-Hub-Signature-256", githubSign(ghNew, []byte("{}")))
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	post(c, e.hookURL("demo", "/q"), "queued")
+	if resp, err := http.Post("http://127.0.0.1:"+e.adminPort+"/api/v1/reload", "", nil); err == nil {
+		resp.Body.Close()
+	}
+	eventually(t, 20*time.Second, "the queued delivery", func() bool {
+		return e.scrape(t)[`hooktunnel_queue_deliveries_total{result="delivered",route="/q",tunnel="demo"}`] == 1
+	})
+	resp, err := http.Get("http://127.0.0.1:" + e.adminPort + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "# TYPE "); ok {
+			exported[strings.Fields(rest)[0]] = true
+		}
+	}
+	resp.Body.Close()
+	name := regexp.MustCompile(`hooktunnel_[a-z_]+`)
+	for _, file := range []string{"../deploy/prometheus-alerts.yml", "../deploy/grafana-dashboard.json", "../docs/metrics.md"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range name.FindAllString(string(data), -1) {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_count"), "_sum")
+			if !exported[base] {
+				t.Errorf("%s names %s, which the edge does not export", file, n)
+			}
+		}
+	}
+}

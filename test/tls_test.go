@@ -461,7 +461,7 @@ func TestTLSMutualPerTunnel(t *testing.T) {
 		})
 	}
 	for _, host := range []string{"secure", "optional"} {
-		e.waitLog(t, `msg="client certificate" host=`+host+`.hooks.test subject="CN=sender-1,O=hooktunnel tests"`, 5*time.Second)
+		e.waitLog(t, `msg=webhook .*tunnel=`+host+` .*client_cert="CN=sender-1,O=hooktunnel tests"`, 5*time.Second)
 	}
 }
 
