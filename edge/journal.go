@@ -24,15 +24,35 @@ func newJournaler(s store.Journal, ev *events, log func(string, ...any)) *journa
 	return &journaler{store: s, events: ev, log: log, ch: make(chan *store.Message, 4096), done: make(chan struct{})}
 }
 
-// run writes until the channel is closed by stop, then drains it.
+// maxBatch bounds the messages written in one transaction.
+const maxBatch = 256
+
+// run writes until the channel is closed by stop, then drains it. What
+// arrived while a write ran goes in the next transaction together.
 func (j *journaler) run() {
 	defer close(j.done)
+	batch := make([]*store.Message, 0, maxBatch)
 	for m := range j.ch {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := j.store.Record(ctx, m); err != nil {
-			j.log("journal write failed", "request_id", m.ID, "err", err)
+		batch = append(batch[:0], m)
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case next, ok := <-j.ch:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, next)
+			default:
+				break gather
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := j.store.RecordAll(ctx, batch); err != nil {
+			j.log("journal write failed", "messages", len(batch), "first", batch[0].ID, "err", err)
 		} else {
-			j.events.publish(m)
+			for _, m := range batch {
+				j.events.publish(m)
+			}
 		}
 		cancel()
 	}

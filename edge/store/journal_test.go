@@ -752,3 +752,26 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	}
 }
+
+func TestRecordAllStoresEveryMessage(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	now := time.Now()
+	var ms []*Message
+	for i := 0; i < 300; i++ {
+		ms = append(ms, &Message{ID: NewMessageID(now), ReceivedAt: now, Tunnel: "batch", Method: "POST", Path: "/x",
+			Decision: "forwarded", Status: 200, Attempts: []Attempt{{N: 1, At: now, Status: 200}}})
+	}
+	if err := s.RecordAll(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Messages(ctx, Filter{Tunnel: "batch", Limit: 500})
+	if err != nil || len(page.Messages) != 300 {
+		t.Fatalf("listed %d messages, %v", len(page.Messages), err)
+	}
+	got, err := s.Message(ctx, ms[150].ID)
+	if err != nil || len(got.Attempts) != 1 {
+		t.Fatalf("message %v with %v", got, err)
+	}
+}

@@ -93,6 +93,8 @@ var ErrQueueFull = errors.New("store: queue is full")
 type Journal interface {
 	// Record stores a new message.
 	Record(ctx context.Context, m *Message) error
+	// RecordAll stores new messages in one transaction.
+	RecordAll(ctx context.Context, ms []*Message) error
 	// Finish updates a message with its outcome: status, response,
 	// duration, decision, attempts so far.
 	Finish(ctx context.Context, m *Message) error
