@@ -129,10 +129,12 @@ func (x *exchange) newMessage() *store.Message {
 
 // journalLevel applies the route's journal level and redactions.
 func (x *exchange) journalLevel(route *policy.Route) {
-	x.msg.Query = redactQuery(x.r.URL.RawQuery, route.RedactQuery)
-	x.msg.Header = redactHeader(x.r.Header, route.RedactHeaders)
-	if route.Journal == policy.JournalMetadata {
+	switch {
+	case route.Journal == policy.JournalMetadata:
 		x.msg.Header, x.msg.Query = nil, ""
+	case len(route.RedactHeaders) > 0 || len(route.RedactQuery) > 0:
+		x.msg.Query = redactQuery(x.r.URL.RawQuery, route.RedactQuery)
+		x.msg.Header = redactHeader(x.r.Header, route.RedactHeaders)
 	}
 }
 
