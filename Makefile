@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 20s
 
-.PHONY: build run test lint bench fuzz clean
+.PHONY: build run test lint bench fuzz clean release
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hooktunnel
@@ -36,6 +36,20 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
 	  done; \
 	done
+
+# Static binaries for every platform, the version stamped in, and their
+# checksums: dist/hooktunnel_<version>_<os>_<arch>[.exe] and dist/SHA256SUMS.
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+release:
+	rm -rf dist && mkdir -p dist
+	@set -e; for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; \
+	  if [ "$$os" = windows ]; then ext=.exe; fi; \
+	  out=dist/hooktunnel_$(VERSION)_$${os}_$${arch}$$ext; echo "$$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $$out ./cmd/hooktunnel; \
+	done
+	cd dist && if command -v sha256sum >/dev/null; then sha256sum hooktunnel_*; else shasum -a 256 hooktunnel_*; fi > SHA256SUMS
 
 clean:
 	rm -rf bin dist

@@ -22,6 +22,8 @@ func (e *Edge) AdminHandler() http.Handler {
 	(&journalAPI{e: e}).register(mux)
 	mux.Handle("GET /metrics", e.metrics.handler())
 	mux.HandleFunc("POST /api/v1/reload", e.reloadHandler)
+	mux.HandleFunc("GET /api/v1/alerts", alertsHandler(e.alerts))
+	mux.HandleFunc("GET /api/v1/audit", e.auditHandler)
 	// Profiles of a live edge, behind the same admin token as the API.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

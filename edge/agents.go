@@ -75,6 +75,14 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 			urls = append(urls, cfg.routeURL(name, rt))
 		}
 	}
+	if hello.Probe {
+		// hooktunnel doctor: the same answer, and nothing registered.
+		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: name, URLs: urls, Warnings: warnings}); err == nil {
+			sess.Close()
+		}
+		e.log.Info("agent probe answered", "tunnel", name, "agent", g.name, "remote", r.RemoteAddr)
+		return
+	}
 	as := newAgentSession(nil, g.name, g.tokenHash, r.RemoteAddr, cfg.limits.MaxStreamsPerAgent)
 	sess, err := pending.Admit(tunnel.Welcome{SessionID: as.id, Tunnel: name, URLs: urls, Warnings: warnings})
 	if err != nil {

@@ -26,6 +26,7 @@ func (a *journalAPI) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/messages/{id}", a.show)
 	mux.HandleFunc("POST /api/v1/messages/{id}/replay", a.replay)
 	mux.HandleFunc("GET /api/v1/events", a.stream)
+	mux.HandleFunc("DELETE /api/v1/messages/{id}", a.deleteMessage)
 }
 
 func (a *journalAPI) inScope(tunnel string) bool {
@@ -149,6 +150,7 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 		a.e.events.publish(&m)
 	}
 	a.e.log.Info("replay", "message", m.ID, "replay_of", orig.ID, "tunnel", m.Tunnel, "status", res.status)
+	a.e.audit(r, auditReplay, orig.ID, fmt.Sprintf("as %s on tunnel %s, app answered %d", m.ID, m.Tunnel, res.status))
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID, "replay_of": orig.ID, "status": res.status})
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/certs"
+	"github.com/hooktunnel/hooktunnel/edge/alert"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
@@ -60,6 +61,8 @@ type Config struct {
 	// Retention is how long the journal keeps messages (7 days).
 	Retention time.Duration `yaml:"retention"`
 	Journal   JournalConfig `yaml:"journal"`
+	// Alerts are the anomaly rules and where their alerts go.
+	Alerts alert.Config `yaml:"alerts"`
 
 	Session tunnel.Config `yaml:"-"`
 	// Reload reads the config again (SIGHUP, POST /api/v1/reload): the
@@ -257,6 +260,9 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 	}
 	if c.Limits.MaxStreamsPerAgent <= 0 {
 		return nil, policy.AtField("limits.max_streams_per_agent", fmt.Errorf("must be positive"))
+	}
+	if _, err := c.Alerts.Compile(); err != nil {
+		return nil, policy.AtField("alerts", err)
 	}
 	return out, nil
 }

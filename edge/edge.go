@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/alert"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/edge/web"
 	"github.com/hooktunnel/hooktunnel/policy"
@@ -38,6 +39,7 @@ type Edge struct {
 	reloadMu    sync.Mutex
 	journal     *journaler
 	metrics     *metrics
+	alerts      *alert.Engine
 	ui          http.Handler // the web UI, shared by the admin listener and inspectors
 	queue       store.Queue
 	queueWake   chan struct{}
@@ -99,6 +101,10 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.metrics = newMetrics(e)
 	e.ui = web.Handler()
+	if e.alerts, err = e.newAlerts(cfg.Alerts); err != nil {
+		db.Close()
+		return nil, policy.AtField("alerts", err)
+	}
 	e.journal = newJournaler(db, e.events, func(msg string, args ...any) { e.log.Error(msg, args...) })
 	// Compile again with the store and replay cache behind the policies.
 	if c, err = cfg.compile(e.tunnelEnvWith(cfg.IPLists)); err != nil {
@@ -232,6 +238,7 @@ func (e *Edge) startBackground() {
 	for _, run := range []func(){
 		e.journal.run,
 		func() { q.run(ctx) },
+		func() { _ = e.alerts.Run(ctx) },
 		func() {
 			purgeLoop(ctx, e.db, e.raw.Retention, int64(e.raw.Journal.MaxDatabase), e.raw.Journal.PurgeInterval, warn)
 		},

@@ -43,5 +43,8 @@ func (e *Edge) inspectorHandler(name string) http.Handler {
 	})
 	(&journalAPI{e: e, scope: []string{name}}).register(mux)
 	e.mountUI(mux)
-	return mux
+	actor := "inspector:" + name
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(withActor(r.Context(), actor)))
+	})
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hooktunnel/hooktunnel/edge/alert"
 )
 
 // metrics are the edge's Prometheus series (docs/metrics.md). Label
@@ -103,6 +105,7 @@ func (x *exchange) observe() {
 		route = ""
 	}
 	m.requests.WithLabelValues(tunnel, route, x.msg.Decision, x.msg.Reason).Inc()
+	x.e.alerts.Observe(alert.Event{Tunnel: tunnel, Route: route, Outcome: x.msg.Decision, Reason: x.msg.Reason})
 	m.duration.WithLabelValues(tunnel).Observe(time.Since(x.start).Seconds())
 	m.bytesIn.WithLabelValues(tunnel).Add(float64(x.msg.BodySize))
 	switch x.msg.Reason {

@@ -144,7 +144,11 @@ func (r *registry) add(name string, as *agentSession, declared *policy.Policy) {
 	}
 	list = append(list, as)
 	t.sessions.Store(&list)
-	t.declared.Store(declared)
+	// A newcomer without routes must not wipe the routes the tunnel's
+	// other agents declared.
+	if declared != nil || len(list) == 1 {
+		t.declared.Store(declared)
+	}
 }
 
 // remove unregisters a session; it is idempotent.

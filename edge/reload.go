@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,7 +17,10 @@ var ErrNoReload = errors.New("edge: started without --config: nothing to reload"
 // no longer grants their tunnel) get no new requests at once and are
 // disconnected when their in-flight requests are done. A broken config
 // is refused and the running one stays.
-func (e *Edge) Reload() error {
+func (e *Edge) Reload() error { return e.reload(context.Background(), actorSignal) }
+
+// reload is Reload on behalf of actor, for the audit trail.
+func (e *Edge) reload(ctx context.Context, actor string) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	if e.raw.Reload == nil {
@@ -34,6 +38,7 @@ func (e *Edge) Reload() error {
 					e.log.Warn("config reloaded: listeners, TLS mode and data directory change only at restart")
 				}
 				e.cfg.Store(c)
+				e.auditReload(ctx, actor, old, c, nil)
 				revoked := e.revokeUngranted(c)
 				e.metrics.reloads.WithLabelValues("ok").Inc()
 				e.log.Info("config reloaded", "tunnels", len(c.tunnels), "agents", len(c.grants), "revoked_sessions", revoked)
@@ -43,6 +48,7 @@ func (e *Edge) Reload() error {
 		}
 	}
 	e.metrics.reloads.WithLabelValues("error").Inc()
+	e.auditReload(ctx, actor, nil, nil, err)
 	e.log.Error("config reload refused; the running config stays", "err", err)
 	return err
 }
@@ -90,7 +96,7 @@ func (e *Edge) reloadHandler(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, http.StatusForbidden, "cross_site", "reload must come from the hooktunnel CLI or API, not another site", "")
 		return
 	}
-	if err := e.Reload(); err != nil {
+	if err := e.reload(r.Context(), e.actor(r)); err != nil {
 		status := http.StatusBadRequest
 		if errors.Is(err, ErrNoReload) {
 			status = http.StatusConflict

@@ -174,3 +174,17 @@ func TestEdgeKilledAndRestarted(t *testing.T) {
 		t.Errorf("the tunnel worked again %s after the edge accepted connections, want within 2s", took.Round(time.Millisecond))
 	}
 }
+
+// A second agent that declares no routes joins the tunnel without wiping
+// the routes the first one declared.
+func TestJoiningAgentKeepsDeclaredRoutes(t *testing.T) {
+	t.Parallel()
+	d := demoTunnel(t, "/hook")
+	startAgent(t, d.e, d.tok, d.app.port(), "--name", "demo")
+	c := d.e.client(10 * time.Second)
+	for i := 0; i < 4; i++ {
+		if s := post(c, d.e.hookURL("demo", "/hook"), fmt.Sprint("after-join-", i)); s != http.StatusOK {
+			t.Fatalf("after a routeless agent joined: status %d", s)
+		}
+	}
+}

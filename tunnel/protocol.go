@@ -39,6 +39,9 @@ type Hello struct {
 	// token it keys the name the edge allocates, so a restarted agent gets
 	// its URL back.
 	Target string `json:"target"`
+	// Probe asks the edge to check the token, name and routes and answer
+	// as it would, without serving the tunnel (hooktunnel doctor).
+	Probe bool `json:"probe,omitempty"`
 }
 
 // LogValue keeps the token out of logs.

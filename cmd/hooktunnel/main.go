@@ -41,7 +41,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(edgeCommand(), agentCommand(), devCommand(), tokenCommand(), verifyCommand(), ipsCommand(), messagesCommand(), versionCommand())
+	root.AddCommand(edgeCommand(), agentCommand(), devCommand(), tokenCommand(), verifyCommand(), ipsCommand(), messagesCommand(), auditCommand(), doctorCommand(), versionCommand())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)
 	stop()

@@ -243,3 +243,28 @@ func readAttempts(ctx context.Context, q querier, id string) ([]Attempt, error) 
 	}
 	return attempts, rows.Err()
 }
+
+// PendingByRoute calls each with the pending queued messages per tunnel
+// and route: the alert rules on queue depth and age read it.
+func (s *SQLite) PendingByRoute(ctx context.Context, now time.Time, each func(tunnel, route string, count int, oldest time.Duration)) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT tunnel, route, count(*), min(received_at)
+		FROM messages INDEXED BY messages_pending WHERE queue = 'pending' GROUP BY tunnel, route`)
+	if err != nil {
+		return fmt.Errorf("store: pending by route: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tunnel, route string
+		var count int
+		var oldest sql.NullInt64
+		if err := rows.Scan(&tunnel, &route, &count, &oldest); err != nil {
+			return fmt.Errorf("store: pending by route: %w", err)
+		}
+		var age time.Duration
+		if oldest.Valid {
+			age = max(0, now.Sub(fromUnixNano(oldest.Int64)))
+		}
+		each(tunnel, route, count, age)
+	}
+	return rows.Err()
+}

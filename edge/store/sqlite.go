@@ -101,6 +101,17 @@ var migrations = []string{
 		duration_ns INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (message_id, n)
 	) WITHOUT ROWID`,
+	// The audit trail (audit.go): kept for good, never purged.
+	// AUTOINCREMENT: ids are never reused, so the listing's cursor holds.
+	`CREATE TABLE audit (
+		id     INTEGER PRIMARY KEY AUTOINCREMENT,
+		at     INTEGER NOT NULL,
+		actor  TEXT NOT NULL,
+		action TEXT NOT NULL,
+		target TEXT NOT NULL DEFAULT '',
+		detail TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX audit_action ON audit (action, id)`,
 }
 
 // OpenSQLite opens (creating if needed) the database at path and migrates it.
