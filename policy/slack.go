@@ -1,11 +1,8 @@
 package policy
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"net/http"
-	"strings"
-	"time"
 )
 
 // Slack signs "v0:<X-Slack-Request-Timestamp>:<body>" with the app's
@@ -21,8 +18,7 @@ const (
 )
 
 type slackVerifier struct {
-	secrets   []Secret
-	tolerance time.Duration
+	v0Scheme
 }
 
 var (
@@ -34,46 +30,8 @@ func newSlack(s VerifierSpec) (Verifier, error) {
 	if len(s.Secrets) == 0 {
 		return nil, fieldf("secrets", "slack needs the app's signing secret")
 	}
-	return &slackVerifier{secrets: s.Secrets, tolerance: s.Tolerance}, nil
-}
-
-func (v *slackVerifier) Verify(r *Request, now time.Time) (Result, error) {
-	raw, err := requireHeader(r.Header, slackSignatureHeader)
-	if err != nil {
-		return Result{}, err
-	}
-	mac, err := parseSlackSignature(raw)
-	if err != nil {
-		return Result{}, err
-	}
-	ts, tsText, err := secondsHeader(r.Header, slackTimestampHeader)
-	if err != nil {
-		return Result{}, err
-	}
-	prefix := []byte("v0:" + tsText + ":")
-	i, ok := matchSecret(v.secrets, func(key []byte) []byte {
-		return macOf(sha256.New, key, prefix, r.Body)
-	}, [][]byte{mac})
-	if !ok {
-		return Result{}, refuse(ErrBadSignature, slackSignatureHeader+" does not match the timestamp and body under any configured signing secret; check the app's signing secret and that nothing rewrites the body before the edge")
-	}
-	if err := checkFreshness(ts, now, v.tolerance, slackTimestampHeader); err != nil {
-		return Result{}, err
-	}
-	return Result{Secret: i, DeliveryID: bodyStringAt(r.Body, "event_id"), Signature: raw, Timestamp: ts}, nil
-}
-
-// parseSlackSignature reads "v0=<hex>", the only version Slack has.
-func parseSlackSignature(h string) ([]byte, error) {
-	hexMAC, ok := strings.CutPrefix(h, "v0=")
-	if !ok {
-		return nil, refuse(ErrSignatureMalformed, slackSignatureHeader+" must start with v0=; no other version exists")
-	}
-	mac, ok := sha256Hex(hexMAC)
-	if !ok {
-		return nil, refuse(ErrSignatureMalformed, slackSignatureHeader+" must be v0= followed by 64 hex digits; the header was truncated or altered")
-	}
-	return mac, nil
+	return &slackVerifier{v0Scheme{sigHeader: slackSignatureHeader, tsHeader: slackTimestampHeader,
+		secretName: "signing secret", bodyID: "event_id", secrets: s.Secrets, tolerance: s.Tolerance}}, nil
 }
 
 // Handshake answers the Events API's url_verification, which Slack signs

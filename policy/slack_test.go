@@ -45,7 +45,7 @@ func TestSlackHandshakeWithoutChallenge(t *testing.T) {
 // Seeds are in testdata/fuzz/FuzzParseSlackSignature.
 func FuzzParseSlackSignature(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
-		mac, err := parseSlackSignature(h)
+		mac, err := (&v0Scheme{sigHeader: slackSignatureHeader}).parse(h)
 		if err != nil {
 			var ref *Refusal
 			if !errors.As(err, &ref) {

@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"strings"
-	"time"
 )
 
 // Zoom signs "v0:<x-zm-request-timestamp>:<body>" with the app's secret
@@ -21,8 +19,7 @@ const (
 )
 
 type zoomVerifier struct {
-	secrets   []Secret
-	tolerance time.Duration
+	v0Scheme
 }
 
 var (
@@ -34,46 +31,8 @@ func newZoom(s VerifierSpec) (Verifier, error) {
 	if len(s.Secrets) == 0 {
 		return nil, fieldf("secrets", "zoom needs the app's secret token")
 	}
-	return &zoomVerifier{secrets: s.Secrets, tolerance: s.Tolerance}, nil
-}
-
-func (v *zoomVerifier) Verify(r *Request, now time.Time) (Result, error) {
-	raw, err := requireHeader(r.Header, zoomSignatureHeader)
-	if err != nil {
-		return Result{}, err
-	}
-	mac, err := parseZoomSignature(raw)
-	if err != nil {
-		return Result{}, err
-	}
-	ts, tsText, err := secondsHeader(r.Header, zoomTimestampHeader)
-	if err != nil {
-		return Result{}, err
-	}
-	prefix := []byte("v0:" + tsText + ":")
-	i, ok := matchSecret(v.secrets, func(key []byte) []byte {
-		return macOf(sha256.New, key, prefix, r.Body)
-	}, [][]byte{mac})
-	if !ok {
-		return Result{}, refuse(ErrBadSignature, zoomSignatureHeader+" does not match the timestamp and body under any configured secret token; check the app's secret token and that nothing rewrites the body before the edge")
-	}
-	if err := checkFreshness(ts, now, v.tolerance, zoomTimestampHeader); err != nil {
-		return Result{}, err
-	}
-	return Result{Secret: i, Signature: raw, Timestamp: ts}, nil
-}
-
-// parseZoomSignature reads "v0=<hex>".
-func parseZoomSignature(h string) ([]byte, error) {
-	hexMAC, ok := strings.CutPrefix(h, "v0=")
-	if !ok {
-		return nil, refuse(ErrSignatureMalformed, zoomSignatureHeader+" must start with v0=")
-	}
-	mac, ok := sha256Hex(hexMAC)
-	if !ok {
-		return nil, refuse(ErrSignatureMalformed, zoomSignatureHeader+" must be v0= followed by 64 hex digits; the header was truncated or altered")
-	}
-	return mac, nil
+	return &zoomVerifier{v0Scheme{sigHeader: zoomSignatureHeader, tsHeader: zoomTimestampHeader,
+		secretName: "secret token", bodyID: "", secrets: s.Secrets, tolerance: s.Tolerance}}, nil
 }
 
 // Handshake answers endpoint.url_validation with the HMAC of plainToken

@@ -31,7 +31,7 @@ func TestZoomRefusals(t *testing.T) {
 
 func TestZoomHandshakeEdges(t *testing.T) {
 	t.Parallel()
-	v := &zoomVerifier{secrets: []Secret{{Ref: "test", Value: []byte("k")}}}
+	v := &zoomVerifier{v0Scheme{secrets: []Secret{{Ref: "test", Value: []byte("k")}}}}
 	tests := []struct {
 		name      string
 		body      string
@@ -59,7 +59,7 @@ func TestZoomHandshakeEdges(t *testing.T) {
 // Seeds are in testdata/fuzz/FuzzParseZoomSignature.
 func FuzzParseZoomSignature(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
-		mac, err := parseZoomSignature(h)
+		mac, err := (&v0Scheme{sigHeader: zoomSignatureHeader}).parse(h)
 		if err != nil {
 			var ref *Refusal
 			if !errors.As(err, &ref) {

@@ -1,41 +1,11 @@
 package web
 
 import (
-	"fmt"
-	"os"
-	"runtime"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/hooktunnel/hooktunnel/test/leakcheck"
 )
 
-// TestMain fails the package when a goroutine of its tests outlives them
-// (an event stream of the fake API, a browser's console reader).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := leftBehind(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "goroutines left behind:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func leftBehind(wait time.Duration) string {
-	deadline := time.Now().Add(wait)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "hooktunnel/edge/web.") && !strings.Contains(g, "web.TestMain") && !strings.Contains(g, "web.leftBehind") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 || time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// TestMain fails the package when a goroutine it started outlives its
+// test (a browser driver, a test server).
+func TestMain(m *testing.M) { leakcheck.Main(m, "hooktunnel/edge/web.") }
