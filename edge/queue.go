@@ -62,6 +62,7 @@ type queueWorker struct {
 	mu       sync.Mutex
 	inFlight map[string]int       // tunnel + route → deliveries under way
 	sending  map[string]bool      // ids being delivered: still pending in the store
+	dispatch sync.Mutex           // held while reading what is due, and while recording an attempt
 	heads    map[string]time.Time // ordered route → its blocked head's next try
 	wg       sync.WaitGroup
 }
@@ -91,6 +92,11 @@ func (q *queueWorker) run(ctx context.Context) {
 }
 
 func (q *queueWorker) deliverDue(ctx context.Context) {
+	// Reading what is due and recording an attempt exclude each other: a
+	// listing read while an attempt is being recorded could still show
+	// that message pending after it left the sending set.
+	q.dispatch.Lock()
+	defer q.dispatch.Unlock()
 	due, err := q.e.queue.Due(ctx, time.Now(), 256)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -127,7 +133,6 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 			q.deliver(ctx, p, route, &m)
 			q.mu.Lock()
 			q.inFlight[key]--
-			delete(q.sending, m.ID)
 			q.mu.Unlock()
 			q.e.wakeQueue()
 		}()
@@ -166,9 +171,14 @@ func (q *queueWorker) deliver(ctx context.Context, p *policy.Policy, route *poli
 		delete(q.heads, key)
 	}
 	q.mu.Unlock()
+	q.dispatch.Lock()
 	if err := q.e.queue.Attempted(context.WithoutCancel(ctx), m.ID, a, state, next); err != nil {
 		q.e.log.Error("queue attempt not recorded", "message", m.ID, "err", err)
 	}
+	q.mu.Lock()
+	delete(q.sending, m.ID)
+	q.mu.Unlock()
+	q.dispatch.Unlock()
 	m.Attempts = append(m.Attempts, a)
 	m.Queue, m.Status = state, status
 	result := state

@@ -315,6 +315,14 @@ tunnels:
 		t.Errorf("delivery headers: %v", h)
 	}
 	e.waitMessage(t, "tunnel=q", func(m store.Message) bool { return m.Path == "/fallback" && m.Queue == "delivered" })
+	e.waitMessage(t, "tunnel=q", func(m store.Message) bool { return m.Path == "/bad" && m.Queue == "delivered" })
+	// Five messages, one failed attempt: six deliveries, none twice.
+	app.mu.Lock()
+	total := len(app.headers)
+	app.mu.Unlock()
+	if total != 6 {
+		t.Errorf("the app got %d deliveries, want 6 (5 messages and 1 retry)", total)
+	}
 }
 
 func TestInspectorShowsOnlyItsTunnel(t *testing.T) {
