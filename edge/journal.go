@@ -24,16 +24,26 @@ func newJournaler(s store.Journal, ev *events, log func(string, ...any)) *journa
 	return &journaler{store: s, events: ev, log: log, ch: make(chan *store.Message, 4096), done: make(chan struct{})}
 }
 
-// maxBatch bounds the messages written in one transaction.
-const maxBatch = 256
+// maxBatch bounds the messages written in one transaction, and
+// batchLinger how long the writer waits to fill one: a message shows in
+// the journal at most that much later.
+const (
+	maxBatch    = 256
+	batchLinger = 25 * time.Millisecond
+)
 
 // run writes until the channel is closed by stop, then drains it. What
 // arrived while a write ran goes in the next transaction together.
 func (j *journaler) run() {
 	defer close(j.done)
 	batch := make([]*store.Message, 0, maxBatch)
+	linger := time.NewTimer(0)
+	<-linger.C
 	for m := range j.ch {
 		batch = append(batch[:0], m)
+		// Linger a little for more: one commit per batch instead of one
+		// per webhook is most of the journal's cost on a busy edge.
+		linger.Reset(batchLinger)
 	gather:
 		for len(batch) < maxBatch {
 			select {
@@ -42,8 +52,14 @@ func (j *journaler) run() {
 					break gather
 				}
 				batch = append(batch, next)
-			default:
+			case <-linger.C:
 				break gather
+			}
+		}
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

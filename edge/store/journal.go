@@ -196,12 +196,12 @@ func insertMessage(ctx context.Context, ex execer, m *Message, nextAttempt any) 
 		id, received_at, tunnel, route, source_ip, method, path, query,
 		body_size, body_truncated, decision, reason, detail, provider, secret_ref,
 		delivery_id, client_cert, replay_of, status, duration_ns, queue,
-		next_attempt_at, headers, response_headers, body, response_body
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		next_attempt_at, headers, response_headers, body, response_body, attempts
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
 		m.BodySize, m.BodyTruncated, m.Decision, m.Reason, m.Detail, m.Provider, m.SecretRef,
 		m.DeliveryID, m.ClientCert, m.ReplayOf, m.Status, int64(m.Duration), m.Queue,
-		nextAttempt, header, respHeader, m.Body, m.ResponseBody)
+		nextAttempt, header, respHeader, m.Body, m.ResponseBody, len(m.Attempts))
 	return err
 }
 

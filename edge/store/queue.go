@@ -204,6 +204,15 @@ func insertAttempts(ctx context.Context, ex execer, id string, attempts []Attemp
 	if len(attempts) == 0 {
 		return nil
 	}
+	if err := insertAttemptRows(ctx, ex, id, attempts); err != nil {
+		return err
+	}
+	return recountAttempts(ctx, ex, id)
+}
+
+// insertAttemptRows adds attempts without recounting them: a new message
+// was inserted with its count already.
+func insertAttemptRows(ctx context.Context, ex execer, id string, attempts []Attempt) error {
 	for _, a := range attempts {
 		if _, err := ex.ExecContext(ctx, `INSERT INTO attempts (message_id, n, at, status, error, duration_ns)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, n) DO NOTHING`,
@@ -211,7 +220,7 @@ func insertAttempts(ctx context.Context, ex execer, id string, attempts []Attemp
 			return err
 		}
 	}
-	return recountAttempts(ctx, ex, id)
+	return nil
 }
 
 func recountAttempts(ctx context.Context, ex execer, id string) error {

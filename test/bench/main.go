@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,8 +34,9 @@ func main() {
 	duration := flag.Duration("duration", 4*time.Second, "how long each scenario runs")
 	agents := flag.Int("agents", 1000, "idle agents for the memory figure (0 skips it)")
 	only := flag.String("only", "", "run only the scenarios whose name contains this")
+	journal := flag.String("journal", "full,metadata", "journal levels to measure the tunnel with (full keeps every body in SQLite)")
 	flag.Parse()
-	if err := run(*bin, *duration, *agents, *only); err != nil {
+	if err := run(*bin, *duration, *agents, *only, strings.Split(*journal, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -46,7 +48,7 @@ type scenario struct {
 	conns int
 }
 
-func run(bin string, duration time.Duration, agents int, only string) error {
+func run(bin string, duration time.Duration, agents int, only string, journals []string) error {
 	app, err := startApp()
 	if err != nil {
 		return err
@@ -62,7 +64,27 @@ func run(bin string, duration time.Duration, agents int, only string) error {
 		return err
 	}
 	defer edge.stop()
-	agent, err := startProcess(bin, "agent", app, "--edge", "http://localhost:"+edge.port, "--token", token, "--name", "bench", "--route", "/", "--log-level", "error")
+	fmt.Printf("hooktunnel bench: %s per scenario, %d cores, app, edge and agent on loopback\n", duration, runtime.NumCPU())
+	for _, level := range journals {
+		if err := measure(bin, dir, app, token, edge, level, duration, only); err != nil {
+			return err
+		}
+	}
+	edge.stop()
+	if agents == 0 {
+		return nil
+	}
+	return idleMemory(bin, dir, agents)
+}
+
+// measure runs the scenarios through an agent whose route keeps the given
+// journal level, against the app called directly.
+func measure(bin, dir, app, token string, edge *edgeProcess, level string, duration time.Duration, only string) error {
+	policyFile := filepath.Join(dir, "policy-"+level+".yaml")
+	if err := os.WriteFile(policyFile, []byte("routes:\n  - path: /\n    methods: [\"*\"]\n    journal: "+level+"\n"), 0o600); err != nil {
+		return err
+	}
+	agent, err := startProcess(bin, "agent", app, "--edge", "http://localhost:"+edge.port, "--token", token, "--name", "bench", "--policy", policyFile, "--inspect", "off", "--log-level", "error")
 	if err != nil {
 		return err
 	}
@@ -70,8 +92,8 @@ func run(bin string, duration time.Duration, agents int, only string) error {
 	if err := waitFor(func() bool { return strings.Contains(agent.out.String(), "is online") }, 30*time.Second); err != nil {
 		return fmt.Errorf("agent did not come online: %s", agent.out.String())
 	}
+	fmt.Printf("\njournal: %s\n", level)
 
-	fmt.Printf("hooktunnel bench: %s per scenario, GOMAXPROCS %s, app, edge and agent on loopback\n\n", duration, os.Getenv("GOMAXPROCS"))
 	fmt.Printf("%-22s %-8s %10s %9s %9s %10s   %s\n", "scenario", "path", "req/s", "p50", "p99", "MB/s", "tunnel ÷ direct")
 	for _, sc := range []scenario{{"1 KiB POST, 1 conn", 1 << 10, 1}, {"1 KiB POST, 64 conns", 1 << 10, 64}, {"1 MiB POST, 8 conns", 1 << 20, 8}} {
 		if !strings.Contains(sc.name, only) {
@@ -93,12 +115,7 @@ func run(bin string, duration time.Duration, agents int, only string) error {
 			}
 		}
 	}
-	agent.stop()
-	edge.stop()
-	if agents == 0 {
-		return nil
-	}
-	return idleMemory(bin, dir, agents)
+	return nil
 }
 
 // result is one scenario's measurements.
