@@ -274,6 +274,8 @@ func TestMessagesCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	// The journal is written off the request path: wait until both are in.
+	eventually(t, 20*time.Second, "both webhooks in the journal", func() bool { return len(e.messages(t, "")) == 2 })
 
 	out, errOut, code := runCLI(t, "messages", "list", api)
 	if code != 0 {
