@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -18,79 +19,29 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		return
 	}
 	hello := pending.Hello
-	refuse := func(code, msg string, permanent bool) {
-		e.log.Warn("agent refused", "remote", r.RemoteAddr, "hello", hello, "reason", code)
-		pending.Refuse(tunnel.Refusal{Code: code, Message: msg, Permanent: permanent})
-	}
-	g := cfg.grants[TokenHash(hello.Token)]
-	if g == nil {
-		refuse(tunnel.RefusedBadToken, "the token is not valid on this edge (unknown or revoked)", true)
+	a, refusal := e.admit(r.Context(), cfg, hello)
+	if refusal != nil {
+		e.log.Warn("agent refused", "remote", r.RemoteAddr, "hello", hello, "reason", refusal.Code)
+		pending.Refuse(*refusal)
 		return
-	}
-	name := hello.Name
-	if name == "" {
-		name, err = chooseName(r.Context(), e.names, g, hello.Target)
-		if err != nil {
-			if errors.Is(err, errNoNameFromGrant) || strings.Contains(err.Error(), "pass --name") {
-				refuse(tunnel.RefusedName, err.Error(), true)
-			} else {
-				refuse(tunnel.RefusedBadRequest, "the edge could not allocate a tunnel name", false)
-			}
-			return
-		}
-	}
-	if !g.allows(name) {
-		refuse(tunnel.RefusedName, "the token does not grant tunnel "+name, true)
-		return
-	}
-	if owner := e.reg.owner(name); owner != "" && owner != g.name {
-		refuse(tunnel.RefusedNameInUse, "tunnel "+name+" is being served by another agent", true)
-		return
-	}
-	declared, err := decodeDeclared(hello.Routes, e.tunnelEnv(name))
-	if err != nil {
-		refuse(tunnel.RefusedBadRoutes, "declared routes: "+err.Error(), true)
-		return
-	}
-	var warnings []string
-	configured := cfg.tunnels[name]
-	hasConfigured := configured != nil && len(configured.Routes()) > 0
-	switch {
-	case declared != nil && hasConfigured:
-		warnings = append(warnings, "the edge config has routes for this tunnel; the routes this agent declared are ignored")
-		declared = nil
-	case declared != nil && !g.mayDeclareRoutes:
-		warnings = append(warnings, "this token may not declare routes (may_declare_routes: false); they are ignored")
-		declared = nil
-	}
-	routes := declared
-	if hasConfigured {
-		routes = configured
-	}
-	var urls []string
-	if routes == nil || len(routes.Routes()) == 0 {
-		warnings = append(warnings, "the tunnel has no routes: the edge forwards nothing (add --route PATH or routes in the edge config)")
-	} else {
-		for _, rt := range routes.Routes() {
-			urls = append(urls, cfg.routeURL(name, rt))
-		}
 	}
 	if hello.Probe {
 		// hooktunnel doctor: the same answer, and nothing registered.
-		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: name, URLs: urls, Warnings: warnings}); err == nil {
+		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: a.name, URLs: a.urls, Warnings: a.warnings}); err == nil {
 			sess.Close()
 		}
-		e.log.Info("agent probe answered", "tunnel", name, "agent", g.name, "remote", r.RemoteAddr)
+		e.log.Info("agent probe answered", "tunnel", a.name, "agent", a.grant.name, "remote", r.RemoteAddr)
 		return
 	}
+	name, g := a.name, a.grant
 	as := newAgentSession(nil, g.name, g.tokenHash, r.RemoteAddr, cfg.limits.MaxStreamsPerAgent)
-	sess, err := pending.Admit(tunnel.Welcome{SessionID: as.id, Tunnel: name, URLs: urls, Warnings: warnings})
+	sess, err := pending.Admit(tunnel.Welcome{SessionID: as.id, Tunnel: name, URLs: a.urls, Warnings: a.warnings})
 	if err != nil {
 		e.log.Warn("agent handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	as.attach(sess)
-	e.reg.add(name, as, declared)
+	e.reg.add(name, as, a.declared)
 	e.wakeQueue() // messages queued while the tunnel was offline can go now
 	e.metrics.agentConnects.WithLabelValues(name).Inc()
 	e.metrics.agentsOnline.WithLabelValues(name).Inc()
@@ -109,6 +60,71 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		GoAway:  func() { e.reg.remove(name, as) },
 		Inspect: func() { e.serveInspector(sess, name) },
 	})
+}
+
+// admission is what the edge decided for an agent's Hello.
+type admission struct {
+	grant    *grant
+	name     string
+	declared *policy.Policy // the agent's routes, when the edge uses them
+	urls     []string
+	warnings []string
+}
+
+// admit checks the token and the name and settles the tunnel's routes; a
+// refusal says why the agent may not serve it.
+func (e *Edge) admit(ctx context.Context, cfg *compiled, hello tunnel.Hello) (*admission, *tunnel.Refusal) {
+	refuse := func(code, msg string, permanent bool) (*admission, *tunnel.Refusal) {
+		return nil, &tunnel.Refusal{Code: code, Message: msg, Permanent: permanent}
+	}
+	g := cfg.grants[TokenHash(hello.Token)]
+	if g == nil {
+		return refuse(tunnel.RefusedBadToken, "the token is not valid on this edge (unknown or revoked)", true)
+	}
+	name := hello.Name
+	if name == "" {
+		var err error
+		if name, err = chooseName(ctx, e.names, g, hello.Target); err != nil {
+			if errors.Is(err, errNoNameFromGrant) || strings.Contains(err.Error(), "pass --name") {
+				return refuse(tunnel.RefusedName, err.Error(), true)
+			}
+			return refuse(tunnel.RefusedBadRequest, "the edge could not allocate a tunnel name", false)
+		}
+	}
+	if !g.allows(name) {
+		return refuse(tunnel.RefusedName, "the token does not grant tunnel "+name, true)
+	}
+	if owner := e.reg.owner(name); owner != "" && owner != g.name {
+		return refuse(tunnel.RefusedNameInUse, "tunnel "+name+" is being served by another agent", true)
+	}
+	declared, err := decodeDeclared(hello.Routes, e.tunnelEnv(name))
+	if err != nil {
+		return refuse(tunnel.RefusedBadRoutes, "declared routes: "+err.Error(), true)
+	}
+	a := &admission{grant: g, name: name}
+	configured := cfg.tunnels[name]
+	hasConfigured := configured != nil && len(configured.Routes()) > 0
+	switch {
+	case declared != nil && hasConfigured:
+		a.warnings = append(a.warnings, "the edge config has routes for this tunnel; the routes this agent declared are ignored")
+		declared = nil
+	case declared != nil && !g.mayDeclareRoutes:
+		a.warnings = append(a.warnings, "this token may not declare routes (may_declare_routes: false); they are ignored")
+		declared = nil
+	}
+	a.declared = declared
+	routes := declared
+	if hasConfigured {
+		routes = configured
+	}
+	if routes == nil || len(routes.Routes()) == 0 {
+		a.warnings = append(a.warnings, "the tunnel has no routes: the edge forwards nothing (add --route PATH or routes in the edge config)")
+		return a, nil
+	}
+	for _, rt := range routes.Routes() {
+		a.urls = append(a.urls, cfg.routeURL(name, rt))
+	}
+	return a, nil
 }
 
 // routeURL is the URL to hand to the sender, with the route's generated
