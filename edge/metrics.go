@@ -30,6 +30,7 @@ type metrics struct {
 	agentsOnline  *prometheus.GaugeVec
 	agentConnects *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
+	certExpiry    *prometheus.GaugeVec
 }
 
 // unknownTunnel is the label of requests to hosts that name no tunnel
@@ -62,12 +63,14 @@ func newMetrics(e *Edge) *metrics {
 		Help: "Agent sessions admitted, by tunnel: a fast rise means agents reconnecting."}, []string{"tunnel"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hooktunnel_config_reloads_total",
 		Help: "Config reloads by result (ok, error)."}, []string{"result"})
+	m.certExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hooktunnel_certificate_expiry_timestamp_seconds",
+		Help: "When the certificate last served for a host expires (Unix time); hosts are the apex and tunnel hosts."}, []string{"host"})
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hooktunnel_queue_depth",
 		Help: "Queued messages waiting for delivery."}, func() float64 { n, _ := e.queueDepth(); return float64(n) })
 	queueOldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hooktunnel_queue_oldest_seconds",
 		Help: "Age of the oldest queued message waiting for delivery."}, func() float64 { _, d := e.queueDepth(); return d.Seconds() })
 	m.registry.MustRegister(m.requests, m.duration, m.appDuration, m.bytesIn, m.bytesOut, m.sigFailures, m.sigMatches,
-		m.deliveries, m.agentsOnline, m.agentConnects, m.reloads, queueDepth, queueOldest,
+		m.deliveries, m.agentsOnline, m.agentConnects, m.reloads, m.certExpiry, queueDepth, queueOldest,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

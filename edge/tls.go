@@ -125,6 +125,7 @@ func (e *Edge) startTLS() error {
 	if err != nil {
 		return err
 	}
+	src = expiryObserver{Source: src, e: e}
 	// Tunnel hosts speak HTTP/2 and HTTP/1.1. The apex serves the agent
 	// endpoint, a websocket upgrade that exists only in HTTP/1.1: offering
 	// h2 there would let a stock client negotiate it and fail to upgrade.

@@ -261,6 +261,9 @@ tunnels:
 		}
 		for _, n := range name.FindAllString(string(data), -1) {
 			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_count"), "_sum")
+			if base == "hooktunnel_certificate_expiry_timestamp_seconds" {
+				continue // needs TLS: TestTLSSelfSignedTrustAndVersions checks it
+			}
 			if !exported[base] {
 				t.Errorf("%s names %s, which the edge does not export", file, n)
 			}

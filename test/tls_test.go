@@ -317,6 +317,12 @@ func TestTLSSelfSignedTrustAndVersions(t *testing.T) {
 	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
 		t.Errorf("Strict-Transport-Security = %q", got)
 	}
+	// The metric of the certificate served for the tunnel host says when
+	// it expires; a host nobody configured gets no series.
+	expiry := (&edgeProc{adminPort: e.adminPort}).scrape(t)[`hooktunnel_certificate_expiry_timestamp_seconds{host="demo.hooks.test"}`]
+	if want := float64(caCert.NotAfter.Unix()); expiry <= float64(time.Now().Unix()) || expiry > want {
+		t.Errorf("certificate expiry metric = %v, want a future time no later than the CA's %v", expiry, want)
+	}
 
 	t.Run("protocol versions", func(t *testing.T) {
 		for _, tc := range []struct {
