@@ -5,8 +5,20 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/hooktunnel/hooktunnel/edge/alert"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
+
+// alertsOf keeps the alerts about one tunnel.
+func alertsOf(all []alert.Alert, tunnel string) []alert.Alert {
+	out := []alert.Alert{}
+	for _, a := range all {
+		if a.Tunnel == tunnel {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // serveInspector serves the API (and the UI) on the streams an agent
 // opens, for its local inspector: the same journal, limited to the
@@ -42,6 +54,9 @@ func (e *Edge) inspectorHandler(name string) http.Handler {
 		e.writeTunnels(w, []string{name})
 	})
 	(&journalAPI{e: e, scope: []string{name}}).register(mux)
+	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"active": alertsOf(e.alerts.Active(), name), "recent": []alert.Alert{}})
+	})
 	e.mountUI(mux)
 	actor := "inspector:" + name
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -187,6 +187,10 @@ func TestUIInBrowser(t *testing.T) {
 	if n := eval[int](t, tab, `document.querySelectorAll('#rows tr').length`); n != 100 {
 		t.Errorf("first page: %d rows, want 100", n)
 	}
+	waitFor(t, tab, "the alerts indicator", `!document.getElementById('alerts').hidden`, 10*time.Second)
+	if got := eval[string](t, tab, `document.getElementById('alerts').textContent`); got != "1 alert firing" {
+		t.Errorf("alerts indicator = %q", got)
+	}
 
 	t.Run("escapes what senders control", func(t *testing.T) {
 		sel := fmt.Sprintf(`#rows tr[data-id=%q]`, hostile.ID)

@@ -102,6 +102,9 @@ func (f *fakeAPI) handler() http.Handler {
 			{"name": "stripe", "urls": []string{"http://stripe.localhost:8080/hooks/stripe"}},
 		}})
 	})
+	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONTest(w, http.StatusOK, map[string]any{"active": []map[string]any{{"rule": "bad-signatures", "tunnel": "github", "state": "firing"}}, "recent": []any{}})
+	})
 	mux.HandleFunc("GET /api/v1/messages", f.list)
 	mux.HandleFunc("GET /api/v1/messages/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if m := f.find(r.PathValue("id")); m != nil {

@@ -341,6 +341,21 @@ async function loadTunnels() {
   }
 }
 
+// loadAlerts shows the alerts firing on the edge. The agent's inspector
+// has no alerts API; there the indicator stays hidden.
+async function loadAlerts() {
+  const el = $('alerts');
+  try {
+    const r = await api('alerts?limit=1');
+    const active = r.active || [];
+    el.hidden = active.length === 0;
+    el.textContent = active.length === 1 ? '1 alert firing' : active.length + ' alerts firing';
+    el.title = active.map((a) => [a.rule, a.tunnel, a.route].filter(Boolean).join(' · ')).join('\n');
+  } catch {
+    el.hidden = true;
+  }
+}
+
 function setLive(s, text) {
   const el = $('live');
   el.dataset.state = s;
@@ -466,6 +481,8 @@ function start() {
   const id = readHash();
   connectEvents();
   loadTunnels();
+  loadAlerts();
+  setInterval(loadAlerts, 15000);
   reload();
   if (id) select(id);
 }
