@@ -22,7 +22,9 @@ func (e *Edge) AdminHandler() http.Handler {
 	(&journalAPI{e: e}).register(mux)
 	mux.Handle("GET /metrics", e.metrics.handler())
 	mux.HandleFunc("POST /api/v1/reload", e.reloadHandler)
-	mux.HandleFunc("GET /api/v1/alerts", alertsHandler(e.alerts))
+	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
+		alertsHandler(e.alerts.engine())(w, r)
+	})
 	mux.HandleFunc("GET /api/v1/audit", e.auditHandler)
 	// Profiles of a live edge, behind the same admin token as the API.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hooktunnel/hooktunnel/edge/alert"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/edge/web"
 	"github.com/hooktunnel/hooktunnel/policy"
@@ -39,7 +38,7 @@ type Edge struct {
 	reloadMu    sync.Mutex
 	journal     *journaler
 	metrics     *metrics
-	alerts      *alert.Engine
+	alerts      alerting
 	ui          http.Handler // the web UI, shared by the admin listener and inspectors
 	queue       store.Queue
 	queueWake   chan struct{}
@@ -101,10 +100,13 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.metrics = newMetrics(e)
 	e.ui = web.Handler()
-	if e.alerts, err = e.newAlerts(cfg.Alerts); err != nil {
+	engine, err := e.newAlerts(cfg.Alerts)
+	if err != nil {
 		db.Close()
 		return nil, policy.AtField("alerts", err)
 	}
+	e.alerts.current.Store(engine)
+	e.alerts.cfg = cfg.Alerts
 	e.journal = newJournaler(db, e.events, func(msg string, args ...any) { e.log.Error(msg, args...) })
 	// Compile again with the store and replay cache behind the policies.
 	if c, err = cfg.compile(e.tunnelEnvWith(cfg.IPLists)); err != nil {
@@ -233,12 +235,12 @@ func sortedKeys(m map[string]bool) []string {
 func (e *Edge) startBackground() {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.background = cancel
+	e.alerts.start(ctx, e.alerts.engine())
 	q := &queueWorker{e: e, inFlight: map[string]int{}, heads: map[string]time.Time{}, sending: map[string]bool{}}
 	warn := func(msg string, args ...any) { e.log.Warn(msg, args...) }
 	for _, run := range []func(){
 		e.journal.run,
 		func() { q.run(ctx) },
-		func() { _ = e.alerts.Run(ctx) },
 		func() {
 			purgeLoop(ctx, e.db, e.raw.Retention, int64(e.raw.Journal.MaxDatabase), e.raw.Journal.PurgeInterval, warn)
 		},
@@ -258,4 +260,5 @@ func (e *Edge) stopBackground() {
 	e.background()
 	e.journal.stop()
 	e.bgDone.Wait()
+	e.alerts.wait()
 }

@@ -55,7 +55,7 @@ func (e *Edge) inspectorHandler(name string) http.Handler {
 	})
 	(&journalAPI{e: e, scope: []string{name}}).register(mux)
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"active": alertsOf(e.alerts.Active(), name), "recent": []alert.Alert{}})
+		writeJSON(w, http.StatusOK, map[string]any{"active": alertsOf(e.alerts.engine().Active(), name), "recent": []alert.Alert{}})
 	})
 	e.mountUI(mux)
 	actor := "inspector:" + name

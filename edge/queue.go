@@ -187,7 +187,7 @@ func (q *queueWorker) deliver(ctx context.Context, p *policy.Policy, route *poli
 	}
 	q.e.metrics.deliveries.WithLabelValues(m.Tunnel, m.Route, result).Inc()
 	if state == store.QueueDead {
-		q.e.alerts.Observe(alert.Event{Tunnel: q.e.tunnelLabel(m.Tunnel), Route: m.Route, Outcome: alert.OutcomeDead})
+		q.e.alerts.engine().Observe(alert.Event{Tunnel: q.e.tunnelLabel(m.Tunnel), Route: m.Route, Outcome: alert.OutcomeDead})
 	}
 	q.e.events.publish(m)
 	q.e.log.Info("queued delivery", "message", m.ID, "tunnel", m.Tunnel, "route", m.Route, "attempt", n, "status", status, "queue", state)

@@ -39,6 +39,11 @@ func (e *Edge) reload(ctx context.Context, actor string) error {
 				}
 				e.cfg.Store(c)
 				e.auditReload(ctx, actor, old, c, nil)
+				if swapped, err := e.alerts.replace(next.Alerts, e.newAlerts); err != nil {
+					e.log.Error("alert rules not reloaded; the running ones stay", "err", err)
+				} else if swapped {
+					e.log.Info("alert rules reloaded", "rules", len(next.Alerts.Rules))
+				}
 				revoked := e.revokeUngranted(c)
 				e.metrics.reloads.WithLabelValues("ok").Inc()
 				e.log.Info("config reloaded", "tunnels", len(c.tunnels), "agents", len(c.grants), "revoked_sessions", revoked)

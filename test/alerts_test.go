@@ -7,8 +7,10 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,6 +99,28 @@ alerts:
 	if !e.waitOutput("alert firing", 5*time.Second) {
 		t.Error("the edge logged no warning")
 	}
+
+	// A reload brings new rules in without a restart.
+	os.WriteFile(e.config, []byte(edgeConfig([]agentToken{tok}, `
+tunnels:
+  hooks:
+    routes:
+      - path: /github
+        verify: {provider: github, secrets: [env:HT_GH_NEW]}
+alerts:
+  interval: 200ms
+  webhook: {url: `+url+`, secret: env:HT_ALERT_SECRET}
+  rules:
+    - {name: busy, when: "requests > 1 in 1m"}
+`)), 0o600)
+	e.signal(syscall.SIGHUP)
+	if !e.waitOutput("alert rules reloaded", 10*time.Second) {
+		t.Fatal("the edge did not reload its alert rules")
+	}
+	for i := 0; i < 3; i++ {
+		post(c, e.hookURL("hooks", "/github"), "after-reload")
+	}
+	eventually(t, 20*time.Second, "the reloaded rule to fire", func() bool { return rcv.got("alert.firing", "busy") })
 }
 
 func TestAuditTrail(t *testing.T) {
