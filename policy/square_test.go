@@ -163,7 +163,7 @@ func FuzzSquareRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sig, rawURL, body string) {
 		u, err := url.Parse(rawURL)
 		if err != nil {
-			t.Skip()
+			return // only URLs the edge could have received
 		}
 		r := &Request{Method: http.MethodPost, URL: u, Header: http.Header{"X-Square-Hmacsha256-Signature": {sig}}, Body: []byte(body)}
 		res, err := ver.Verify(r, time.Now())

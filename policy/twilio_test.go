@@ -218,7 +218,7 @@ func FuzzTwilioRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sig, rawURL, contentType, body string) {
 		u, err := url.Parse(rawURL)
 		if err != nil {
-			t.Skip()
+			return // only URLs the edge could have received
 		}
 		h := http.Header{"X-Twilio-Signature": {sig}, "Content-Type": {contentType}}
 		r := &Request{Method: http.MethodPost, URL: u, Header: h, Body: []byte(body)}
