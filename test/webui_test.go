@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,107 +13,23 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	ui "github.com/hooktunnel/hooktunnel/test/browser"
 )
 
-// uiChromium is Debian's browser, which .ci/run installs.
-const uiChromium = "/usr/bin/chromium"
+// The browser helpers are shared with edge/web's tests.
+var (
+	uiBrowser    = ui.Start
+	uiDo         = ui.Do
+	uiScreenshot = ui.Screenshot
+)
 
-// uiBrowser starts a headless Chromium and returns its tab, and a func that
-// reports what the page logged as errors (CSP violations included).
-func uiBrowser(t *testing.T, timeout time.Duration) (context.Context, func() []string) {
-	t.Helper()
-	if _, err := os.Stat(uiChromium); err != nil {
-		t.Fatalf("%s is missing (%v): the web UI is tested in a real browser; .ci/run installs it (apt-get install chromium)", uiChromium, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(uiChromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 900),
-	)
-	t.Cleanup(cancelAlloc)
-	tab, cancelTab := chromedp.NewContext(alloc)
-	t.Cleanup(cancelTab)
-
-	var mu sync.Mutex
-	var problems []string
-	console := chromedp.Console(tab)
-	go func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == chromedp.ConsoleError {
-				mu.Lock()
-				problems = append(problems, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
-	return tab, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), problems...)
-	}
-}
-
-// uiDo runs browser steps within 20 s, failing the test with what was being
-// done and a screenshot of the page.
-func uiDo(t *testing.T, tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		uiScreenshot(t, tab, "failed.png")
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func uiEval[T any](t *testing.T, tab context.Context, js string) T {
-	t.Helper()
-	v, err := chromedp.Run(tab, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", js, err)
-	}
-	return v
-}
+func uiEval[T any](t *testing.T, tab context.Context, js string) T { return ui.Eval[T](t, tab, js) }
 
 // uiWait polls a JavaScript condition in the page for up to 20 s.
 func uiWait(t *testing.T, tab context.Context, what, js string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js)); err != nil {
-		uiScreenshot(t, tab, "failed.png")
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
-}
-
-// uiScreenshot saves the page as PNG in the test's temp dir, and in
-// $HOOKTUNNEL_UI_SHOTS when set, to look at.
-func uiScreenshot(t *testing.T, tab context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Errorf("screenshot: %v", err)
-		return
-	}
-	dirs := []string{t.TempDir()}
-	if d := os.Getenv("HOOKTUNNEL_UI_SHOTS"); d != "" {
-		dirs = append(dirs, d)
-	}
-	for _, d := range dirs {
-		if err := os.WriteFile(filepath.Join(d, name), png, 0o644); err != nil {
-			t.Error(err)
-		}
-	}
+	ui.Wait(t, tab, what, js, 20*time.Second)
 }
 
 // hitCounter is an app that counts the requests of each X-Test-Id.

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,106 +14,18 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
+	ui "github.com/hooktunnel/hooktunnel/test/browser"
 )
 
-// chromium is Debian's browser, which .ci/run installs.
-const chromium = "/usr/bin/chromium"
+// The browser helpers are shared with the end-to-end UI test.
+var (
+	browser    = ui.Start
+	do         = ui.Do
+	waitFor    = ui.Wait
+	screenshot = ui.Screenshot
+)
 
-// browser starts a headless Chromium for the test and returns its tab, and
-// a func that reports the page's console errors (CSP violations included).
-func browser(t *testing.T, timeout time.Duration) (context.Context, func() []string) {
-	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("%s is missing (%v): the web UI is tested in a real browser; .ci/run installs it (apt-get install chromium)", chromium, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 900),
-	)
-	t.Cleanup(cancelAlloc)
-	tab, cancelTab := chromedp.NewContext(alloc)
-	t.Cleanup(cancelTab)
-
-	var mu sync.Mutex
-	var problems []string
-	messages := chromedp.Console(tab)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == chromedp.ConsoleError {
-				mu.Lock()
-				problems = append(problems, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
-	return tab, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), problems...)
-	}
-}
-
-// do runs browser steps, bounded, failing the test with what was being
-// done (and a screenshot of the page then).
-func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, steps...); err != nil {
-		screenshot(t, ctx, "failed.png")
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func eval[T any](t *testing.T, ctx context.Context, js string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", js, err)
-	}
-	return v
-}
-
-// waitFor polls a JavaScript condition in the page, bounded by timeout.
-func waitFor(t *testing.T, ctx context.Context, what, js string, timeout time.Duration) {
-	t.Helper()
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if _, err := chromedp.Run(wctx, chromedp.Poll[bool](js)); err != nil {
-		t.Fatalf("waiting for %s (%s): %v", what, js, err)
-	}
-}
-
-// screenshot saves the page as PNG in the test's temp dir, and in
-// $HOOKTUNNEL_UI_SHOTS when set (to look at while working on the UI).
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	dirs := []string{t.TempDir()}
-	if d := os.Getenv("HOOKTUNNEL_UI_SHOTS"); d != "" {
-		dirs = append(dirs, d)
-	}
-	for _, d := range dirs {
-		if err := os.WriteFile(filepath.Join(d, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+func eval[T any](t *testing.T, ctx context.Context, js string) T { return ui.Eval[T](t, ctx, js) }
 
 func jsonMessage(i int, tunnel string) store.Message {
 	body := fmt.Sprintf(`{"action":"opened","number":%d,"repository":{"full_name":"acme/app","private":true},"sender":{"login":"octocat"}}`, i)
