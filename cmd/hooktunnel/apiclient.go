@@ -121,3 +121,19 @@ func (c *apiClient) call(ctx context.Context, method, path string, query url.Val
 	}
 	return body, nil
 }
+
+// get is a listing's GET: the API's answer to decode and print, or, with
+// --json, the answer printed as it is (then printed is true).
+func (f *apiFlags) get(cmd *cobra.Command, path string, q url.Values) (body []byte, printed bool, err error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, false, err
+	}
+	if body, err = c.call(cmd.Context(), http.MethodGet, path, q); err != nil {
+		return nil, false, err
+	}
+	if f.json {
+		return nil, true, writeRaw(cmd.OutOrStdout(), body)
+	}
+	return body, false, nil
+}

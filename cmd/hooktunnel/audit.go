@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"text/tabwriter"
@@ -38,22 +37,15 @@ kept for good; the journal's retention does not purge it.`,
   hooktunnel audit --api https://admin.example.com --token "$ADMIN_TOKEN" --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := api.client()
-			if err != nil {
-				return err
-			}
 			q, err := f.query(time.Now())
 			if err != nil {
 				return err
 			}
-			body, err := c.call(cmd.Context(), http.MethodGet, "/api/v1/audit", q)
-			if err != nil {
+			body, printed, err := api.get(cmd, "/api/v1/audit", q)
+			if err != nil || printed {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if api.json {
-				return writeRaw(out, body)
-			}
 			var page struct {
 				Entries []store.AuditEntry `json:"entries"`
 				Next    int64              `json:"next"`

@@ -67,22 +67,15 @@ func messagesListCommand(api *apiFlags) *cobra.Command {
 		Short: "List messages, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := api.client()
-			if err != nil {
-				return err
-			}
 			q, err := f.query(time.Now())
 			if err != nil {
 				return err
 			}
-			body, err := c.call(cmd.Context(), http.MethodGet, "/api/v1/messages", q)
-			if err != nil {
+			body, printed, err := api.get(cmd, "/api/v1/messages", q)
+			if err != nil || printed {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if api.json {
-				return writeRaw(out, body)
-			}
 			var page store.Page
 			if err := json.Unmarshal(body, &page); err != nil {
 				return fmt.Errorf("the admin API answered with something else than a page of messages: %w", err)
