@@ -101,7 +101,7 @@ func (e *Edge) writeTunnels(w http.ResponseWriter, scope []string) {
 		}
 		info := TunnelInfo{Name: n, URLs: []string{}, Routes: []RouteInfo{}, Agents: []AgentInfo{}}
 		p := cfg.tunnels[n]
-		if p == nil || len(p.Routes()) == 0 {
+		if p == nil || p.Len() == 0 {
 			if st := e.reg.lookup(n); st != nil && st.declared.Load() != nil {
 				p = st.declared.Load()
 			}

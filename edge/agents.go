@@ -103,7 +103,7 @@ func (e *Edge) admit(ctx context.Context, cfg *compiled, hello tunnel.Hello) (*a
 	}
 	a := &admission{grant: g, name: name}
 	configured := cfg.tunnels[name]
-	hasConfigured := configured != nil && len(configured.Routes()) > 0
+	hasConfigured := configured != nil && configured.Len() > 0
 	switch {
 	case declared != nil && hasConfigured:
 		a.warnings = append(a.warnings, "the edge config has routes for this tunnel; the routes this agent declared are ignored")
@@ -117,7 +117,7 @@ func (e *Edge) admit(ctx context.Context, cfg *compiled, hello tunnel.Hello) (*a
 	if hasConfigured {
 		routes = configured
 	}
-	if routes == nil || len(routes.Routes()) == 0 {
+	if routes == nil || routes.Len() == 0 {
 		a.warnings = append(a.warnings, "the tunnel has no routes: the edge forwards nothing (add --route PATH or routes in the edge config)")
 		return a, nil
 	}

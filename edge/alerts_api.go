@@ -64,7 +64,7 @@ func (e *Edge) alertGauges(now func() time.Time) func() []alert.Gauge {
 		}
 		for name, p := range cfg.tunnels {
 			st := e.reg.lookup(name)
-			if len(p.Routes()) == 0 || (st != nil && st.pick(nil) != nil) {
+			if p.Len() == 0 || (st != nil && st.pick(nil) != nil) {
 				delete(offlineSince, name)
 				continue
 			}

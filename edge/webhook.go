@@ -104,7 +104,7 @@ func (x *exchange) serve() {
 // unknown one.
 func (x *exchange) policyFor(state *tunnelState) *policy.Policy {
 	p := x.cfg.tunnels[x.tunnel]
-	if (p == nil || len(p.Routes()) == 0) && state != nil {
+	if (p == nil || p.Len() == 0) && state != nil {
 		if declared := state.declared.Load(); declared != nil {
 			return declared
 		}

@@ -329,6 +329,9 @@ func validMethod(m string) bool {
 	return true
 }
 
+// Len is the number of routes; zero forwards nothing.
+func (p *Policy) Len() int { return len(p.routes) }
+
 // Routes returns the compiled routes in the order they were configured.
 func (p *Policy) Routes() []*Route {
 	out := append([]*Route(nil), p.routes...)
