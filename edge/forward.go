@@ -134,20 +134,28 @@ func newProxy(e *Edge) *httputil.ReverseProxy {
 // headerRequestID carries the edge's request id to the agent and the app.
 const headerRequestID = "Hooktunnel-Request-Id"
 
+// headerError names why the tunnel, not the app, answered: the agent sets
+// it when the app did not answer, the edge when the agent did not. The
+// journal records it as the forwarded message's reason.
+const headerError = "Hooktunnel-Error"
+
 func (e *Edge) forwardFailed(w http.ResponseWriter, r *http.Request, info *forwardInfo, err error) {
 	var de *dialError
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
+		w.Header().Set(headerError, codeBodyTooLarge)
 		writeRefusal(w, http.StatusRequestEntityTooLarge, codeBodyTooLarge, bodyTooLarge(mbe.Limit).Error(), info.requestID)
 	case errors.Is(err, errNoAgent), errors.As(err, &de):
 		w.Header().Set("Retry-After", retryAfterOffline)
+		w.Header().Set(headerError, codeTunnelOffline)
 		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+info.tunnel.name+"; retry later", info.requestID)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The sender went away; nobody reads an answer.
 		w.WriteHeader(499)
 	default:
 		e.log.Warn("forward failed", "request_id", info.requestID, "tunnel", info.tunnel.name, "err", err)
+		w.Header().Set(headerError, codeAgentLost)
 		writeRefusal(w, http.StatusBadGateway, codeAgentLost, "the agent's connection ended before the app answered", info.requestID)
 	}
 }

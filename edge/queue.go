@@ -255,7 +255,7 @@ func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, m *store.Mes
 	body := &cappedBuffer{max: e.responseCap}
 	_, _ = io.Copy(body, io.LimitReader(resp.Body, 16<<20))
 	res := delivery{status: resp.StatusCode, header: resp.Header, body: body.bytes()}
-	if code := resp.Header.Get("Hooktunnel-Error"); code != "" && resp.StatusCode >= 500 {
+	if code := resp.Header.Get(headerError); code != "" && resp.StatusCode >= 500 {
 		return res, errors.New(code)
 	}
 	return res, nil

@@ -215,7 +215,7 @@ func (x *exchange) forward(state *tunnelState) {
 	if x.d.Route.Journal != policy.JournalMetadata {
 		x.msg.ResponseHeader = redactHeader(capture.Header(), nil)
 	}
-	x.msg.Reason = capture.Header().Get("Hooktunnel-Error")
+	x.msg.Reason = capture.Header().Get(headerError)
 	x.msg.Attempts = []store.Attempt{{N: 1, At: sent.UTC(), Status: capture.status, Duration: time.Since(sent)}}
 	x.finish("forwarded", capture.status)
 }
