@@ -50,6 +50,10 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed (a
 	// load balancer or TLS terminator in front of the edge).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ProxyProtocol reads a PROXY protocol header (v1 or v2) on
+	// connections from trusted_proxies: a TCP load balancer's way of
+	// passing on the sender's address.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
 	// IPLists are the named provider address lists routes may allow; the
 	// command fills them from the embedded snapshot and the data dir.
 	IPLists map[string][]netip.Prefix `yaml:"-"`
@@ -250,6 +254,9 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 		return nil, policy.AtField("trusted_proxies", err)
 	}
 	out.trusted = trusted
+	if c.ProxyProtocol && len(trusted) == 0 {
+		return nil, policy.AtField("proxy_protocol", fmt.Errorf("needs trusted_proxies: only their connections carry the header"))
+	}
 	out.ipLists = c.IPLists
 	out.fixed = fixedSettings{c.Listen, c.HTTPListen, c.AdminListen, c.TLS, c.Data}
 	if c.Retention <= 0 {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -141,6 +142,9 @@ func (e *Edge) Start() error {
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		ErrorLog:          e.errorLog,
+	}
+	if e.raw.ProxyProtocol {
+		e.publicLn = &proxyListener{Listener: e.publicLn, trusted: func() []netip.Prefix { return e.cfg.Load().trusted }, timeout: lim.ReadHeaderTimeout}
 	}
 	if err := e.startTLS(); err != nil {
 		e.publicLn.Close()
