@@ -24,7 +24,7 @@ func TestParseProxyHeader(t *testing.T) {
 	binary.BigEndian.PutUint16(v6[32:], 443)
 	tests := []struct {
 		name, in, want string // want "" with ok false; "error" for an error
-		rest               string
+		rest           string
 	}{
 		{"v1 tcp4", "PROXY TCP4 203.0.113.7 10.0.0.1 12345 443\r\nGET / HTTP/1.1\r\n", "203.0.113.7:12345", "GET / HTTP/1.1\r\n"},
 		{"v1 tcp6", "PROXY TCP6 2001:db8::9 2001:db8::1 40000 443\r\n", "[2001:db8::9]:40000", ""},
