@@ -238,7 +238,7 @@ func BenchmarkEvaluate(b *testing.B) {
 func TestSignStandardWebhookVerifies(t *testing.T) {
 	t.Parallel()
 	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	key, err := decodeWebhookSecret([]byte(secret))
+	key, err := DecodeWebhookSecret([]byte(secret))
 	if err != nil {
 		t.Fatal(err)
 	}

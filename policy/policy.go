@@ -201,7 +201,7 @@ func (c Config) CompileEnv(env Env) (*Policy, error) {
 		if err != nil {
 			return nil, fieldf("forward_secret", "%v", err)
 		}
-		if p.forwardSecret, err = decodeWebhookSecret(s.Value); err != nil {
+		if p.forwardSecret, err = DecodeWebhookSecret(s.Value); err != nil {
 			return nil, fieldf("forward_secret", "%v", err)
 		}
 	}

@@ -37,7 +37,7 @@ func newStandardWebhooks(s VerifierSpec) (Verifier, error) {
 	}
 	keys := make([]Secret, len(s.Secrets))
 	for i, sec := range s.Secrets {
-		key, err := decodeWebhookSecret(sec.Value)
+		key, err := DecodeWebhookSecret(sec.Value)
 		if err != nil {
 			return nil, fieldf(fmt.Sprintf("secrets[%d]", i), "%s %v", sec.Ref, err)
 		}
@@ -111,8 +111,9 @@ func parseStandardSignature(h, name string) ([][]byte, error) {
 	return sigs, nil
 }
 
-// decodeWebhookSecret reads a Standard Webhooks secret: "whsec_" and base64.
-func decodeWebhookSecret(secret []byte) ([]byte, error) {
+// DecodeWebhookSecret reads a Standard Webhooks secret: "whsec_" and base64
+// (the key the edge signs its own messages with: forward_secret, alerts).
+func DecodeWebhookSecret(secret []byte) ([]byte, error) {
 	b64 := strings.TrimPrefix(string(secret), "whsec_")
 	key, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {

@@ -6,7 +6,6 @@
 package alert
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,24 +182,10 @@ func (w WebhookConfig) compile(out *compiled) error {
 	if err != nil {
 		return policy.AtField("secret", err)
 	}
-	if out.key, err = decodeSecret(s.Value); err != nil {
+	if out.key, err = policy.DecodeWebhookSecret(s.Value); err != nil {
 		return policy.AtField("secret", fmt.Errorf("%s %w", s.Ref, err))
 	}
 	return nil
-}
-
-// decodeSecret reads a Standard Webhooks secret, "whsec_" and base64, as
-// the policy package's verifier does.
-func decodeSecret(secret []byte) ([]byte, error) {
-	b64 := strings.TrimPrefix(string(secret), "whsec_")
-	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		key, err = base64.RawStdEncoding.DecodeString(b64)
-	}
-	if err != nil || len(key) == 0 {
-		return nil, errors.New("is not a Standard Webhooks secret: expected whsec_ followed by base64")
-	}
-	return key, nil
 }
 
 func (r Rule) compile() (*rule, error) {
