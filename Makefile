@@ -28,6 +28,8 @@ bench: build
 	$(GO) run ./test/bench -bin $(BIN)
 	@echo; echo "policy evaluation per request (route, allowlist, GitHub signature):"
 	@$(GO) test -run '^$$' -bench Evaluate -benchmem ./policy | grep Benchmark
+	@echo; echo "journal write per webhook (batches of 256, 1 KiB bodies):"
+	@$(GO) test -run '^$$' -bench RecordAll -benchtime 40x ./edge/store | grep Benchmark
 
 # Every fuzz target, FUZZTIME each.
 fuzz:
