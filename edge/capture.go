@@ -21,11 +21,13 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// bytes hands over what was kept; the buffer is not used afterwards, so
+// no copy is made.
 func (c *cappedBuffer) bytes() []byte {
 	if c == nil || c.buf.Len() == 0 {
 		return nil
 	}
-	return bytes.Clone(c.buf.Bytes())
+	return c.buf.Bytes()
 }
 
 func (c *cappedBuffer) truncated() bool { return c != nil && c.total > int64(c.buf.Len()) }

@@ -31,8 +31,9 @@ type forwardInfo struct {
 // tell: delivery is at least once, as a provider's own retry would be.
 type tunnelTransport struct{}
 
-// maxRetryBody bounds the request bodies kept in memory for a retry.
-const maxRetryBody = 1 << 20
+// maxRetryBody bounds the request bodies kept in memory for a retry:
+// webhooks are small; a large body streams, so it is not copied.
+const maxRetryBody = 64 << 10
 
 func (tunnelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	info := req.Context().Value(forwardKey{}).(*forwardInfo)
@@ -90,8 +91,8 @@ func retryableBody(req *http.Request) (body func() io.ReadCloser, replayable boo
 	if req.ContentLength < 0 || req.ContentLength > maxRetryBody {
 		return func() io.ReadCloser { return io.NopCloser(req.Body) }, false, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(req.Body, req.ContentLength))
-	if err != nil {
+	data := make([]byte, req.ContentLength)
+	if _, err := io.ReadFull(req.Body, data); err != nil {
 		return nil, false, err
 	}
 	return func() io.ReadCloser { return io.NopCloser(bytes.NewReader(data)) }, true, nil

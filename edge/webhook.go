@@ -195,6 +195,9 @@ func (x *exchange) forward(state *tunnelState) {
 	var tee *cappedBuffer
 	if x.keepsBodies() && x.body == nil && x.r.Body != nil && x.r.Body != http.NoBody {
 		tee = &cappedBuffer{max: x.d.Route.MaxBody}
+		if n := x.r.ContentLength; n > 0 {
+			tee.buf.Grow(int(min(n, tee.max))) // one allocation, not a doubling series
+		}
 		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
 	}
 	x.e.signForApp(x.r.Header, x.pol, x.id, 1, x.body)
