@@ -364,10 +364,11 @@ func anySlice(ss []string) []any {
 	return out
 }
 
-// purgeByAgeQuery selects a batch of messages older than a cutoff, along
-// messages_received_at.
+// purgeByAgeQuery selects a batch of messages older than a cutoff along
+// the primary key: ids sort by the time they were made for, so an id bound
+// (widened by idHintSlack) finds them, and received_at decides exactly.
 const purgeByAgeQuery = `SELECT rowid FROM messages
-	WHERE received_at < ? AND queue <> 'pending' ORDER BY received_at LIMIT ?`
+	WHERE id < ? AND received_at < ? AND queue <> 'pending' ORDER BY id LIMIT ?`
 
 // purgeBatch bounds each purge transaction, so writers (Record, Enqueue)
 // wait at most one batch for the single writer connection.
@@ -380,7 +381,7 @@ const purgeBatch = 1000
 func (s *SQLite) Purge(ctx context.Context, cutoff time.Time, maxBytes int64) (int, error) {
 	total := 0
 	for !cutoff.IsZero() {
-		n, err := s.purgeBatch(ctx, purgeByAgeQuery, cutoff.UnixNano(), purgeBatch)
+		n, err := s.purgeBatch(ctx, purgeByAgeQuery, idFloor(cutoff.Add(idHintSlack)), cutoff.UnixNano(), purgeBatch)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("store: purge: %w", err)

@@ -590,9 +590,9 @@ func TestQueryPlans(t *testing.T) {
 		queueSizeQuery:  "COVERING INDEX messages_pending",
 		depthQuery:      "COVERING INDEX messages_pending",
 		dueQuery:        "messages_due",
-		purgeByAgeQuery: "messages_received_at",
+		purgeByAgeQuery: "sqlite_autoindex_messages_1",
 	} {
-		if plan := explain(t, s, query, "x", "y"); !strings.Contains(plan, index) {
+		if plan := explain(t, s, query, "x", "y", "z"); !strings.Contains(plan, index) {
 			t.Errorf("plan of %s\n= %q; want %s", query, plan, index)
 		}
 	}
