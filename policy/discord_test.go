@@ -1,62 +1,16 @@
 package policy
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
-// discordFixture is testdata/vectors/discord.json, made by gen/discord.mjs.
-type discordFixture struct {
-	Source  string            `json:"source"`
-	Secrets map[string]string `json:"secrets"`
-	Vectors []struct {
-		Name      string            `json:"name"`
-		Secret    string            `json:"secret"`
-		Timestamp string            `json:"timestamp"`
-		Headers   map[string]string `json:"headers"`
-		Body      string            `json:"body"`
-	} `json:"vectors"`
-}
-
-func loadDiscordFixture(t *testing.T) discordFixture {
-	t.Helper()
-	b, err := os.ReadFile("testdata/vectors/discord.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f discordFixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	if f.Source == "" || len(f.Vectors) == 0 {
-		t.Fatal("discord.json has no source or no vectors")
-	}
-	return f
-}
-
-func discordRequest(t *testing.T, f discordFixture, name string) *Request {
-	t.Helper()
-	for _, v := range f.Vectors {
-		if v.Name == name {
-			h := http.Header{"Content-Type": {"application/json"}}
-			for k, val := range v.Headers {
-				h.Set(k, val)
-			}
-			return &Request{Method: http.MethodPost, Header: h, Body: []byte(v.Body)}
-		}
-	}
-	t.Fatalf("no vector %q", name)
-	return nil
-}
-
 func TestDiscord(t *testing.T) {
 	t.Parallel()
-	f := loadDiscordFixture(t)
+	f := loadKeyFixture(t, "discord")
 	current, old := f.Secrets["current"], f.Secrets["old"]
 	signedAt := time.Unix(1700000123, 0)
 	const base = "application command"
@@ -104,7 +58,7 @@ func TestDiscord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := discordRequest(t, f, tc.vector)
+			r := f.request(t, tc.vector)
 			if tc.mutate != nil {
 				tc.mutate(r)
 			}
@@ -128,7 +82,7 @@ func TestDiscord(t *testing.T) {
 
 func TestDiscordHandshake(t *testing.T) {
 	t.Parallel()
-	f := loadDiscordFixture(t)
+	f := loadKeyFixture(t, "discord")
 	ver, err := newDiscord(VerifierSpec{Secrets: rotationSecrets(f.Secrets["current"])})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +98,7 @@ func TestDiscordHandshake(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := discordRequest(t, f, tc.vector)
+			r := f.request(t, tc.vector)
 			res, err := ver.Verify(r, time.Unix(1700000000, 0))
 			if err != nil {
 				t.Fatal(err)
@@ -162,7 +116,7 @@ func TestDiscordHandshake(t *testing.T) {
 
 func TestNewDiscordConfig(t *testing.T) {
 	t.Parallel()
-	f := loadDiscordFixture(t)
+	f := loadKeyFixture(t, "discord")
 	tests := []struct {
 		name    string
 		secrets []string

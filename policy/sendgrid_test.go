@@ -2,62 +2,16 @@ package policy
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
-// sendGridFixture is testdata/vectors/sendgrid.json, made by gen/sendgrid.mjs.
-type sendGridFixture struct {
-	Source  string            `json:"source"`
-	Secrets map[string]string `json:"secrets"`
-	Vectors []struct {
-		Name      string            `json:"name"`
-		Secret    string            `json:"secret"`
-		Timestamp string            `json:"timestamp"`
-		Headers   map[string]string `json:"headers"`
-		Body      string            `json:"body"`
-	} `json:"vectors"`
-}
-
-func loadSendGridFixture(t *testing.T) sendGridFixture {
-	t.Helper()
-	b, err := os.ReadFile("testdata/vectors/sendgrid.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f sendGridFixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	if f.Source == "" || len(f.Vectors) == 0 {
-		t.Fatal("sendgrid.json has no source or no vectors")
-	}
-	return f
-}
-
-func sendGridRequest(t *testing.T, f sendGridFixture, name string) *Request {
-	t.Helper()
-	for _, v := range f.Vectors {
-		if v.Name == name {
-			h := http.Header{"Content-Type": {"application/json"}}
-			for k, val := range v.Headers {
-				h.Set(k, val)
-			}
-			return &Request{Method: http.MethodPost, Header: h, Body: []byte(v.Body)}
-		}
-	}
-	t.Fatalf("no vector %q", name)
-	return nil
-}
-
 func TestSendGrid(t *testing.T) {
 	t.Parallel()
-	f := loadSendGridFixture(t)
+	f := loadKeyFixture(t, "sendgrid")
 	published, current, old, pemKey := f.Secrets["published"], f.Secrets["current"], f.Secrets["old"], f.Secrets["current_pem"]
 	signedAt := time.Unix(1700000100, 0)
 	const base = "event batch"
@@ -111,7 +65,7 @@ func TestSendGrid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := sendGridRequest(t, f, tc.vector)
+			r := f.request(t, tc.vector)
 			if tc.mutate != nil {
 				tc.mutate(r)
 			}
@@ -132,7 +86,7 @@ func TestSendGrid(t *testing.T) {
 
 func TestNewSendGridConfig(t *testing.T) {
 	t.Parallel()
-	f := loadSendGridFixture(t)
+	f := loadKeyFixture(t, "sendgrid")
 	// Valid SubjectPublicKeyInfo keys of the wrong kind, made with Node's
 	// crypto.generateKeyPairSync.
 	const (

@@ -1,61 +1,15 @@
 package policy
 
 import (
-	"encoding/json"
 	"errors"
-	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
-// teamsFixture is testdata/vectors/teams.json, made by gen/teams.mjs.
-type teamsFixture struct {
-	Source  string            `json:"source"`
-	Secrets map[string]string `json:"secrets"`
-	Vectors []struct {
-		Name    string            `json:"name"`
-		Secret  string            `json:"secret"`
-		Headers map[string]string `json:"headers"`
-		Body    string            `json:"body"`
-	} `json:"vectors"`
-}
-
-func loadTeamsFixture(t *testing.T) teamsFixture {
-	t.Helper()
-	b, err := os.ReadFile("testdata/vectors/teams.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f teamsFixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	if f.Source == "" || len(f.Vectors) == 0 {
-		t.Fatal("teams.json has no source or no vectors")
-	}
-	return f
-}
-
-func teamsRequest(t *testing.T, f teamsFixture, name string) *Request {
-	t.Helper()
-	for _, v := range f.Vectors {
-		if v.Name == name {
-			h := http.Header{"Content-Type": {"application/json"}}
-			for k, val := range v.Headers {
-				h.Set(k, val)
-			}
-			return &Request{Method: http.MethodPost, Header: h, Body: []byte(v.Body)}
-		}
-	}
-	t.Fatalf("no vector %q", name)
-	return nil
-}
-
 func TestTeams(t *testing.T) {
 	t.Parallel()
-	f := loadTeamsFixture(t)
+	f := loadKeyFixture(t, "teams")
 	current, old := f.Secrets["current"], f.Secrets["old"]
 	const base = "outgoing webhook message"
 	tests := []struct {
@@ -93,7 +47,7 @@ func TestTeams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := teamsRequest(t, f, tc.vector)
+			r := f.request(t, tc.vector)
 			if tc.mutate != nil {
 				tc.mutate(r)
 			}
