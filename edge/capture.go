@@ -45,33 +45,39 @@ func (t *teeBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// responseCapture records the app's answer for the journal as it streams
-// to the sender: status, headers, and the first bytes of the body.
-type responseCapture struct {
+// responseRecorder remembers the status of the answer for the log and the
+// journal and, once body is set (a forwarded request), the first bytes of
+// the app's answer as they stream to the sender. Unwrap lets
+// http.ResponseController reach the real writer to flush streamed bodies.
+type responseRecorder struct {
 	http.ResponseWriter
-	status int
-	body   *cappedBuffer
+	code int
+	body *cappedBuffer
 }
 
-func (c *responseCapture) WriteHeader(code int) {
-	if c.status == 0 {
-		c.status = code
+func (c *responseRecorder) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
 	}
 	c.ResponseWriter.WriteHeader(code)
 }
 
-func (c *responseCapture) Write(p []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
+func (c *responseRecorder) Write(p []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
 	}
-	c.body.Write(p)
+	if c.body != nil {
+		c.body.Write(p)
+	}
 	return c.ResponseWriter.Write(p)
 }
 
-func (c *responseCapture) Flush() {
+func (c *responseRecorder) Flush() {
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
-func (c *responseCapture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+func (c *responseRecorder) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *responseRecorder) status() int { return c.code }

@@ -34,7 +34,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, http.StatusNotFound, codeUnknownHost, "no tunnel is served on this host", id)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &responseRecorder{ResponseWriter: w}
 	x := &exchange{e: e, w: rec, r: r, cfg: cfg, tunnel: name, id: id, start: start}
 	x.serve()
 	e.logWebhook(r, rec.status(), time.Since(start), x.routePath(), x.msg)
@@ -90,37 +90,6 @@ func canonicalHost(hostport string) string {
 	}
 	return strings.TrimSuffix(strings.ToLower(host), ".")
 }
-
-// statusRecorder remembers the status for the request log. Unwrap lets
-// http.ResponseController reach the real writer to flush streamed bodies.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func (s *statusRecorder) status() int { return s.code }
 
 // decodeDeclared compiles the routes an agent declared in its Hello.
 func decodeDeclared(raw json.RawMessage, env policy.Env) (*policy.Policy, error) {

@@ -19,7 +19,7 @@ import (
 // in the journal.
 type exchange struct {
 	e      *Edge
-	w      http.ResponseWriter
+	w      *responseRecorder
 	r      *http.Request
 	cfg    *compiled
 	tunnel string
@@ -201,11 +201,12 @@ func (x *exchange) forward(state *tunnelState) {
 		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
 	}
 	x.e.signForApp(x.r.Header, x.pol, x.id, 1, x.body)
-	capture := &responseCapture{ResponseWriter: x.w, body: &cappedBuffer{max: x.e.responseCap}}
+	capture := x.w
+	capture.body = &cappedBuffer{max: x.e.responseCap}
 	info := &forwardInfo{tunnel: state, requestID: x.id}
 	sent := time.Now()
 	x.e.proxy.ServeHTTP(capture, x.r.WithContext(context.WithValue(x.r.Context(), forwardKey{}, info)))
-	x.pol.Delivered(x.d, capture.status, time.Now())
+	x.pol.Delivered(x.d, capture.status(), time.Now())
 	x.e.metrics.appDuration.WithLabelValues(x.tunnel).Observe(time.Since(sent).Seconds())
 	x.e.metrics.bytesOut.WithLabelValues(x.tunnel).Add(float64(capture.body.total))
 
@@ -219,8 +220,8 @@ func (x *exchange) forward(state *tunnelState) {
 		x.msg.ResponseHeader = redactHeader(capture.Header(), nil)
 	}
 	x.msg.Reason = capture.Header().Get(headerError)
-	x.msg.Attempts = []store.Attempt{{N: 1, At: sent.UTC(), Status: capture.status, Duration: time.Since(sent)}}
-	x.finish("forwarded", capture.status)
+	x.msg.Attempts = []store.Attempt{{N: 1, At: sent.UTC(), Status: capture.status(), Duration: time.Since(sent)}}
+	x.finish("forwarded", capture.status())
 }
 
 // Headers the edge adds to every delivery, so the app can tell deliveries
