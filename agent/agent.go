@@ -33,16 +33,15 @@ type Config struct {
 	Policy policy.Config
 	// HostHeader: "" keeps the public Host, "rewrite" uses the target's,
 	// anything else is sent as is.
-	HostHeader     string
-	TargetTLS      *tls.Config  // for https targets
-	EdgeClient     *http.Client // dials the edge; nil for the default
-	Version        string
-	Session        tunnel.Config
-	Backoff        Backoff
-	ShutdownGrace  time.Duration
-	Logger         *slog.Logger
-	OnConnect      func(tunnel.Welcome) // called on every (re)connection
-	ServerTimeouts ServerTimeouts
+	HostHeader    string
+	TargetTLS     *tls.Config  // for https targets
+	EdgeClient    *http.Client // dials the edge; nil for the default
+	Version       string
+	Session       tunnel.Config
+	Backoff       Backoff
+	ShutdownGrace time.Duration
+	Logger        *slog.Logger
+	OnConnect     func(tunnel.Welcome) // called on every (re)connection
 	// Inspect is the local address of the inspector (web UI and API for
 	// this agent's tunnel); "" turns it off.
 	Inspect string
@@ -56,22 +55,15 @@ type Backoff struct {
 	StableAfter time.Duration
 }
 
-// ServerTimeouts bound how long the agent waits on the edge's streams.
-type ServerTimeouts struct {
-	ReadHeader time.Duration
-	Idle       time.Duration
-}
-
 // DefaultConfig fills everything but the edge, token and target.
 func DefaultConfig() Config {
 	return Config{
-		Version:        "dev",
-		Session:        tunnel.DefaultConfig(),
-		Backoff:        Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second, StableAfter: 10 * time.Second},
-		ShutdownGrace:  15 * time.Second,
-		ServerTimeouts: ServerTimeouts{ReadHeader: 30 * time.Second, Idle: 2 * time.Minute},
-		Logger:         slog.New(slog.DiscardHandler),
-		Inspect:        "127.0.0.1:4040",
+		Version:       "dev",
+		Session:       tunnel.DefaultConfig(),
+		Backoff:       Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second, StableAfter: 10 * time.Second},
+		ShutdownGrace: 15 * time.Second,
+		Logger:        slog.New(slog.DiscardHandler),
+		Inspect:       "127.0.0.1:4040",
 	}
 }
 
@@ -227,11 +219,12 @@ func backoffDelay(b Backoff, failures int) time.Duration {
 // the edge says it is going away, or ctx ends. It reports whether the
 // agent is shutting down.
 func (a *Agent) serve(ctx context.Context, sess *tunnel.Session) (stopping bool) {
+	// No read or idle timeouts: the streams come from the edge, which
+	// closes the idle ones itself (and all of them with the session), and
+	// a deadline would cost every stream read a timer.
 	srv := &http.Server{
-		Handler:           a.proxy,
-		ReadHeaderTimeout: a.cfg.ServerTimeouts.ReadHeader,
-		IdleTimeout:       a.cfg.ServerTimeouts.Idle,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		Handler:  a.proxy,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
 	ln := newSessionListener(sess)
 	go srv.Serve(ln)

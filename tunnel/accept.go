@@ -32,7 +32,7 @@ func Accept(w http.ResponseWriter, r *http.Request, cfg Config) (*Pending, error
 		return nil, fmt.Errorf("tunnel: websocket upgrade: %w", err)
 	}
 	conn := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
-	mux, err := yamux.Server(&coalescingConn{Conn: conn}, cfg.yamux())
+	mux, err := yamux.Server(newBatchingConn(conn), cfg.yamux())
 	if err != nil {
 		conn.Close()
 		return nil, err

@@ -63,7 +63,7 @@ func Dial(ctx context.Context, edge string, hello Hello, cfg Config, client *htt
 	}
 	// The session outlives Dial's ctx only through its own Close.
 	conn := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
-	mux, err := yamux.Client(&coalescingConn{Conn: conn}, cfg.yamux())
+	mux, err := yamux.Client(newBatchingConn(conn), cfg.yamux())
 	if err != nil {
 		conn.Close()
 		return nil, welcome, err

@@ -202,9 +202,15 @@ func corpus(tb testing.TB, s *SQLite, n int) []Message {
 	paths := []string{"/webhooks/github", "/hooks/100%_done", "/hooks/100x done", "/Slack/Events"}
 	events := []string{"push", "ping", `say "hi"`, `back\slash`}
 	var all []Message
+	// Ids from a source of its own: tests running in parallel record
+	// messages at other made-up times, which the shared source would take
+	// for a clock stepped back and forth.
+	var ids IDSource
 	for i := range n {
+		at := t0.Add(time.Duration(i) * time.Second)
 		m := Message{
-			ReceivedAt: t0.Add(time.Duration(i) * time.Second),
+			ID:         ids.New(at),
+			ReceivedAt: at,
 			Tunnel:     tunnels[i%len(tunnels)],
 			Route:      fmt.Sprintf("/r%d", i%2),
 			Method:     "POST",

@@ -35,6 +35,7 @@ func main() {
 	agents := flag.Int("agents", 1000, "idle agents for the memory figure (0 skips it)")
 	only := flag.String("only", "", "run only the scenarios whose name contains this")
 	journal := flag.String("journal", "full,metadata", "journal levels to measure the tunnel with (full keeps every body in SQLite)")
+	flag.StringVar(&tunnelCPUs, "tunnel-cpus", "", "run the edge and agent on these CPUs (taskset list); run the bench itself on the others")
 	flag.Parse()
 	if err := run(*bin, *duration, *agents, *only, strings.Split(*journal, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -64,7 +65,11 @@ func run(bin string, duration time.Duration, agents int, only string, journals [
 		return err
 	}
 	defer edge.stop()
-	fmt.Printf("hooktunnel bench: %s per scenario, %d cores, app, edge and agent on loopback\n", duration, runtime.NumCPU())
+	if tunnelCPUs == "" {
+		fmt.Printf("hooktunnel bench: %s per scenario, %d cores shared by the load generator, app, edge and agent (loopback)\n", duration, runtime.NumCPU())
+	} else {
+		fmt.Printf("hooktunnel bench: %s per scenario; load generator and app on %d core(s), edge and agent on CPUs %s (loopback)\n", duration, runtime.GOMAXPROCS(0), tunnelCPUs)
+	}
 	for _, level := range journals {
 		if err := measure(bin, dir, app, token, edge, level, duration, only); err != nil {
 			return err
@@ -100,7 +105,9 @@ func measure(bin, dir, app, token string, edge *edgeProcess, level string, durat
 			continue
 		}
 		direct := load(directClient(), "http://"+app+"/", "", sc, duration)
+		cpu0 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
 		through := load(edgeClient(edge.port), "http://bench.localhost:"+edge.port+"/", "bench.localhost:"+edge.port, sc, duration)
+		cpu1 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
 		for _, r := range []struct {
 			path string
 			res  result
@@ -110,6 +117,11 @@ func measure(bin, dir, app, token string, edge *edgeProcess, level string, durat
 				ratio = fmt.Sprintf("%.2f req/s, %.2f MB/s", through.rps()/direct.rps(), through.mbps()/direct.mbps())
 			}
 			fmt.Printf("%-22s %-8s %10.0f %9s %9s %10.1f   %s\n", sc.name, r.path, r.res.rps(), r.res.pct(50), r.res.pct(99), r.res.mbps(), ratio)
+			if r.path == "tunnel" {
+				n := time.Duration(len(through.latencies))
+				fmt.Printf("%-22s %-8s CPU per request: load generator + app %s, edge %s, agent %s\n", "", "",
+					((cpu1[0] - cpu0[0]) / n).Round(100*time.Nanosecond), ((cpu1[1] - cpu0[1]) / n).Round(100*time.Nanosecond), ((cpu1[2] - cpu0[2]) / n).Round(100*time.Nanosecond))
+			}
 			if r.res.errors > 0 {
 				fmt.Printf("%-22s %-8s %d errors\n", "", "", r.res.errors)
 			}
@@ -229,8 +241,16 @@ type process struct {
 	once sync.Once
 }
 
+// tunnelCPUs, when set, pins the edge and agent with taskset: the tunnel
+// gets its own CPU, as an edge has on its own machine.
+var tunnelCPUs string
+
 func startProcess(bin string, args ...string) (*process, error) {
-	p := &process{cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	cmd := exec.Command(bin, args...)
+	if tunnelCPUs != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", tunnelCPUs, bin}, args...)...)
+	}
+	p := &process{cmd: cmd, out: &syncBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	return p, p.cmd.Start()
 }
@@ -324,6 +344,26 @@ func idleMemory(bin, dir string, n int) error {
 	fmt.Printf("\nedge memory: %d idle agents added %.1f MiB of RSS: %.1f KiB per idle agent\n", n, float64(after-before)/(1<<20), float64(after-before)/float64(n)/1024)
 	return nil
 }
+
+// cpuTimes reads the user+system CPU time each process has used so far.
+func cpuTimes(pids ...int) []time.Duration {
+	out := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses and may hold spaces.
+		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		out[i] = time.Duration(utime+stime) * time.Second / clockTicks
+	}
+	return out
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times on Linux.
+const clockTicks = 100
 
 // rss reads a process's resident set size in bytes.
 func rss(pid int) (int64, error) {
