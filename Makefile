@@ -25,7 +25,11 @@ lint:
 # Throughput, latency and memory through the tunnel, as ratios against the
 # app called directly in the same run.
 bench: build
-	$(GO) run ./test/bench -bin $(BIN)
+	$(GO) build -o bin/bench ./test/bench
+	./bin/bench -bin $(BIN)
+	@n=$$(nproc); if [ $$n -ge 2 ]; then h=$$((n / 2)); \
+	  echo; echo "Again with the tunnel on CPUs of its own, as an edge has on its own machine:"; \
+	  taskset -c 0-$$((h - 1)) ./bin/bench -bin $(BIN) -tunnel-cpus $$h-$$((n - 1)) -agents 0; fi
 	@echo; echo "policy evaluation per request (route, allowlist, GitHub signature):"
 	@$(GO) test -run '^$$' -bench Evaluate -benchmem ./policy | grep Benchmark
 	@echo; echo "journal write per webhook (batches of 256, 1 KiB bodies):"

@@ -60,22 +60,16 @@ func run(bin string, duration time.Duration, agents int, only string, journals [
 	}
 	defer os.RemoveAll(dir)
 	token := "ht_bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	edge, err := startEdge(bin, dir, token)
-	if err != nil {
-		return err
-	}
-	defer edge.stop()
 	if tunnelCPUs == "" {
 		fmt.Printf("hooktunnel bench: %s per scenario, %d cores shared by the load generator, app, edge and agent (loopback)\n", duration, runtime.NumCPU())
 	} else {
 		fmt.Printf("hooktunnel bench: %s per scenario; load generator and app on %d core(s), edge and agent on CPUs %s (loopback)\n", duration, runtime.GOMAXPROCS(0), tunnelCPUs)
 	}
 	for _, level := range journals {
-		if err := measure(bin, dir, app, token, edge, level, duration, only); err != nil {
+		if err := measure(bin, dir, app, token, level, duration, only); err != nil {
 			return err
 		}
 	}
-	edge.stop()
 	if agents == 0 {
 		return nil
 	}
@@ -83,12 +77,32 @@ func run(bin string, duration time.Duration, agents int, only string, journals [
 }
 
 // measure runs the scenarios through an agent whose route keeps the given
-// journal level, against the app called directly.
-func measure(bin, dir, app, token string, edge *edgeProcess, level string, duration time.Duration, only string) error {
+// journal level, against the app called directly. Each scenario gets a
+// fresh edge, so none pays for the journal an earlier one filled.
+func measure(bin, dir, app, token, level string, duration time.Duration, only string) error {
 	policyFile := filepath.Join(dir, "policy-"+level+".yaml")
 	if err := os.WriteFile(policyFile, []byte("routes:\n  - path: /\n    methods: [\"*\"]\n    journal: "+level+"\n"), 0o600); err != nil {
 		return err
 	}
+	fmt.Printf("\njournal: %s\n", level)
+	fmt.Printf("%-22s %-8s %10s %9s %9s %10s   %s\n", "scenario", "path", "req/s", "p50", "p99", "MB/s", "tunnel ÷ direct")
+	for _, sc := range []scenario{{"1 KiB POST, 1 conn", 1 << 10, 1}, {"1 KiB POST, 64 conns", 1 << 10, 64}, {"1 MiB POST, 8 conns", 1 << 20, 8}} {
+		if !strings.Contains(sc.name, only) {
+			continue
+		}
+		if err := measureScenario(bin, dir, app, token, policyFile, sc, duration); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func measureScenario(bin, dir, app, token, policyFile string, sc scenario, duration time.Duration) error {
+	edge, err := startEdge(bin, dir, token)
+	if err != nil {
+		return err
+	}
+	defer edge.stop()
 	agent, err := startProcess(bin, "agent", app, "--edge", "http://localhost:"+edge.port, "--token", token, "--name", "bench", "--policy", policyFile, "--inspect", "off", "--log-level", "error")
 	if err != nil {
 		return err
@@ -97,34 +111,26 @@ func measure(bin, dir, app, token string, edge *edgeProcess, level string, durat
 	if err := waitFor(func() bool { return strings.Contains(agent.out.String(), "is online") }, 30*time.Second); err != nil {
 		return fmt.Errorf("agent did not come online: %s", agent.out.String())
 	}
-	fmt.Printf("\njournal: %s\n", level)
-
-	fmt.Printf("%-22s %-8s %10s %9s %9s %10s   %s\n", "scenario", "path", "req/s", "p50", "p99", "MB/s", "tunnel ÷ direct")
-	for _, sc := range []scenario{{"1 KiB POST, 1 conn", 1 << 10, 1}, {"1 KiB POST, 64 conns", 1 << 10, 64}, {"1 MiB POST, 8 conns", 1 << 20, 8}} {
-		if !strings.Contains(sc.name, only) {
-			continue
+	direct := load(directClient(), "http://"+app+"/", "", sc, duration)
+	cpu0 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
+	through := load(edgeClient(edge.port), "http://bench.localhost:"+edge.port+"/", "bench.localhost:"+edge.port, sc, duration)
+	cpu1 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
+	for _, r := range []struct {
+		path string
+		res  result
+	}{{"direct", direct}, {"tunnel", through}} {
+		ratio := ""
+		if r.path == "tunnel" {
+			ratio = fmt.Sprintf("%.2f req/s, %.2f MB/s", through.rps()/direct.rps(), through.mbps()/direct.mbps())
 		}
-		direct := load(directClient(), "http://"+app+"/", "", sc, duration)
-		cpu0 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
-		through := load(edgeClient(edge.port), "http://bench.localhost:"+edge.port+"/", "bench.localhost:"+edge.port, sc, duration)
-		cpu1 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
-		for _, r := range []struct {
-			path string
-			res  result
-		}{{"direct", direct}, {"tunnel", through}} {
-			ratio := ""
-			if r.path == "tunnel" {
-				ratio = fmt.Sprintf("%.2f req/s, %.2f MB/s", through.rps()/direct.rps(), through.mbps()/direct.mbps())
-			}
-			fmt.Printf("%-22s %-8s %10.0f %9s %9s %10.1f   %s\n", sc.name, r.path, r.res.rps(), r.res.pct(50), r.res.pct(99), r.res.mbps(), ratio)
-			if r.path == "tunnel" {
-				n := time.Duration(len(through.latencies))
-				fmt.Printf("%-22s %-8s CPU per request: load generator + app %s, edge %s, agent %s\n", "", "",
-					((cpu1[0] - cpu0[0]) / n).Round(100*time.Nanosecond), ((cpu1[1] - cpu0[1]) / n).Round(100*time.Nanosecond), ((cpu1[2] - cpu0[2]) / n).Round(100*time.Nanosecond))
-			}
-			if r.res.errors > 0 {
-				fmt.Printf("%-22s %-8s %d errors\n", "", "", r.res.errors)
-			}
+		fmt.Printf("%-22s %-8s %10.0f %9s %9s %10.1f   %s\n", sc.name, r.path, r.res.rps(), r.res.pct(50), r.res.pct(99), r.res.mbps(), ratio)
+		if r.path == "tunnel" && len(through.latencies) > 0 {
+			n := time.Duration(len(through.latencies))
+			perRequest := func(i int) time.Duration { return ((cpu1[i] - cpu0[i]) / n).Round(100 * time.Nanosecond) }
+			fmt.Printf("%-22s %-8s CPU per request: load generator + app %s, edge %s, agent %s\n", "", "", perRequest(0), perRequest(1), perRequest(2))
+		}
+		if r.res.errors > 0 {
+			fmt.Printf("%-22s %-8s %d errors\n", "", "", r.res.errors)
 		}
 	}
 	return nil
