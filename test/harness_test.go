@@ -201,29 +201,47 @@ func quoteAll(s []string) []string {
 func startEdge(t *testing.T, config string, extraArgs ...string) *edgeProc {
 	t.Helper()
 	dir := t.TempDir()
-	e := &edgeProc{port: freePort(t), adminPort: freePort(t), data: filepath.Join(dir, "data"), config: filepath.Join(dir, "edge.yaml")}
+	e := &edgeProc{data: filepath.Join(dir, "data"), config: filepath.Join(dir, "edge.yaml")}
 	if err := os.WriteFile(e.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.start(t, extraArgs...)
-	return e
+	// A port freePort saw free can be taken (by another test's outgoing
+	// connection) before the edge binds it; then the edge tries fresh ones.
+	for attempt := 1; ; attempt++ {
+		e.port, e.adminPort = freePort(t), freePort(t)
+		if e.launch(t, attempt < 3, extraArgs...) {
+			return e
+		}
+	}
 }
 
-// start (re)starts the edge process on its ports and data directory.
+// start restarts the edge process on its ports and data directory.
 func (e *edgeProc) start(t *testing.T, extraArgs ...string) {
+	t.Helper()
+	e.launch(t, false, extraArgs...)
+}
+
+// launch starts the edge and waits until it is ready. If it cannot bind a
+// port and mayRetry, it reports false instead of failing the test.
+func (e *edgeProc) launch(t *testing.T, mayRetry bool, extraArgs ...string) bool {
 	t.Helper()
 	args := append([]string{"edge", "--domain", "localhost", "--tls", "off",
 		"--listen", "127.0.0.1:" + e.port, "--admin-listen", "127.0.0.1:" + e.adminPort,
 		"--data", e.data, "--config", e.config, "--log-level", "debug"}, extraArgs...)
 	e.proc = startProc(t, "edge", args...)
-	e.waitReady(t)
+	return e.waitReady(t, mayRetry)
 }
 
-func (e *edgeProc) waitReady(t *testing.T) {
+func (e *edgeProc) waitReady(t *testing.T, mayRetry bool) bool {
 	t.Helper()
+	ready := true
 	eventually(t, 60*time.Second, "edge /healthz", func() bool {
 		select {
 		case <-e.done:
+			if mayRetry && strings.Contains(e.stderr.String(), "address already in use") {
+				ready = false
+				return true
+			}
 			t.Fatalf("edge exited: %s", e.stderr.String())
 		default:
 		}
@@ -234,6 +252,7 @@ func (e *edgeProc) waitReady(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	return ready
 }
 
 func (e *edgeProc) url() string { return "http://localhost:" + e.port }
