@@ -1,22 +1,21 @@
 package edge
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 )
 
 // cappedBuffer keeps the first max bytes written to it and counts the rest.
 type cappedBuffer struct {
-	buf   bytes.Buffer
+	buf   []byte
 	max   int64
 	total int64
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
 	c.total += int64(len(p))
-	if room := c.max - int64(c.buf.Len()); room > 0 {
-		c.buf.Write(p[:min(int64(len(p)), room)])
+	if room := c.max - int64(len(c.buf)); room > 0 {
+		c.buf = append(c.buf, p[:min(int64(len(p)), room)]...)
 	}
 	return len(p), nil
 }
@@ -24,13 +23,13 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 // bytes hands over what was kept; the buffer is not used afterwards, so
 // no copy is made.
 func (c *cappedBuffer) bytes() []byte {
-	if c == nil || c.buf.Len() == 0 {
+	if c == nil || len(c.buf) == 0 {
 		return nil
 	}
-	return c.buf.Bytes()
+	return c.buf
 }
 
-func (c *cappedBuffer) truncated() bool { return c != nil && c.total > int64(c.buf.Len()) }
+func (c *cappedBuffer) truncated() bool { return c != nil && c.total > int64(len(c.buf)) }
 
 // teeBody copies what the proxy reads of a request body into a buffer for
 // the journal, without holding up the stream.

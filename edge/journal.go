@@ -15,18 +15,25 @@ type journaler struct {
 	store  store.Journal
 	events *events
 	log    func(msg string, args ...any)
-	ch     chan *store.Message
+	ch     chan journalEntry
 	done   chan struct{}
 	once   sync.Once
 }
 
 func newJournaler(s store.Journal, ev *events, log func(string, ...any)) *journaler {
-	return &journaler{store: s, events: ev, log: log, ch: make(chan *store.Message, 4096), done: make(chan struct{})}
+	return &journaler{store: s, events: ev, log: log, ch: make(chan journalEntry, 4096), done: make(chan struct{})}
 }
 
 // maxBatch bounds the messages written in one transaction, and
 // batchLinger how long the writer waits to fill one: a message shows in
 // the journal at most that much later.
+// journalEntry is a message to write and the body buffer to recycle once
+// it is written (nil for none).
+type journalEntry struct {
+	m       *store.Message
+	recycle []byte
+}
+
 const (
 	maxBatch    = 256
 	batchLinger = 25 * time.Millisecond
@@ -37,10 +44,11 @@ const (
 func (j *journaler) run() {
 	defer close(j.done)
 	batch := make([]*store.Message, 0, maxBatch)
+	var recycle [][]byte
 	linger := time.NewTimer(0)
 	<-linger.C
-	for m := range j.ch {
-		batch = append(batch[:0], m)
+	for entry := range j.ch {
+		batch, recycle = append(batch[:0], entry.m), append(recycle[:0], entry.recycle)
 		// Linger a little for more: one commit per batch instead of one
 		// per webhook is most of the journal's cost on a busy edge.
 		linger.Reset(batchLinger)
@@ -51,7 +59,7 @@ func (j *journaler) run() {
 				if !ok {
 					break gather
 				}
-				batch = append(batch, next)
+				batch, recycle = append(batch, next.m), append(recycle, next.recycle)
 			case <-linger.C:
 				break gather
 			}
@@ -67,16 +75,27 @@ func (j *journaler) run() {
 			j.log("journal write failed", "messages", len(batch), "first", batch[0].ID, "err", err)
 		} else {
 			for _, m := range batch {
-				j.events.publish(m)
+				j.events.publish(m) // a summary, without the bodies
 			}
 		}
 		cancel()
+		// The store copied the bodies; nothing holds these any more.
+		for i, b := range recycle {
+			if b != nil {
+				batch[i].Body = nil
+				putBodyBuffer(b)
+			}
+			recycle[i] = nil
+		}
+		clear(batch)
 	}
 }
 
 // record queues m for writing. When the database falls far behind the
 // edge waits here rather than dropping the record.
-func (j *journaler) record(m *store.Message) { j.ch <- m }
+func (j *journaler) record(m *store.Message, recycle []byte) {
+	j.ch <- journalEntry{m: m, recycle: recycle}
+}
 
 // stop writes what is queued and returns; it is idempotent.
 func (j *journaler) stop() {

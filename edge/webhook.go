@@ -30,6 +30,9 @@ type exchange struct {
 	d    policy.Decision
 	msg  *store.Message
 	body []byte // the whole body, when it had to be read before forwarding
+	// recycle is a body buffer to hand back once the journal has written
+	// the message that holds it.
+	recycle []byte
 }
 
 func (x *exchange) routePath() string { return routePath(x.d) }
@@ -186,7 +189,7 @@ func (x *exchange) finish(decision string, status int) {
 		x.msg.Body = nil
 	}
 	x.observe()
-	x.e.journal.record(x.msg)
+	x.e.journal.record(x.msg, x.recycle)
 }
 
 // forward sends the request to an agent and streams the app's answer
@@ -196,7 +199,10 @@ func (x *exchange) forward(state *tunnelState) {
 	if x.keepsBodies() && x.body == nil && x.r.Body != nil && x.r.Body != http.NoBody {
 		tee = &cappedBuffer{max: x.d.Route.MaxBody}
 		if n := x.r.ContentLength; n > 0 {
-			tee.buf.Grow(int(min(n, tee.max))) // one allocation, not a doubling series
+			// One buffer of the right size, recycled once the journal has
+			// written it, rather than a doubling series.
+			tee.buf = getBodyBuffer(int(min(n, tee.max)))
+			x.recycle = tee.buf
 		}
 		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
 	}
