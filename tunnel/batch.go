@@ -70,16 +70,41 @@ func (c *batchingConn) Close() error {
 // that stopped reading).
 const maxBatch = 512 << 10
 
-// batchBuffers are the queues of every session in the process: a session
-// holds one only while it has something to send.
-var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, maxBatch); return &b }}
+// Queue buffers are shared by every session in the process: a session
+// holds one only while it has something to send. Most batches are a few
+// small frames (a keepalive is one), so a queue starts in a small buffer
+// and moves to a large one when it outgrows it; both sizes are recycled, as
+// a fresh large buffer costs more to zero and fault in than to fill.
+var (
+	smallBatchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, smallBatch); return &b }}
+	largeBatchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, maxBatch); return &b }}
+)
 
-func getBatchBuffer() []byte { return (*batchBuffers.Get().(*[]byte))[:0] }
+const smallBatch = 16 << 10
+
+func getBatchBuffer() []byte { return (*smallBatchBuffers.Get().(*[]byte))[:0] }
 
 func putBatchBuffer(b []byte) {
-	if cap(b) == maxBatch {
-		batchBuffers.Put(&b)
+	switch cap(b) {
+	case smallBatch:
+		smallBatchBuffers.Put(&b)
+	case maxBatch:
+		largeBatchBuffers.Put(&b)
 	}
+}
+
+// enqueue appends p to the queue, moving it to a large buffer when it
+// outgrows a small one.
+func (c *batchingConn) enqueue(p []byte) {
+	if c.queue == nil {
+		c.queue = getBatchBuffer()
+	}
+	if n := len(c.queue) + len(p); n > cap(c.queue) && n <= maxBatch {
+		large := append((*largeBatchBuffers.Get().(*[]byte))[:0], c.queue...)
+		putBatchBuffer(c.queue)
+		c.queue = large
+	}
+	c.queue = append(c.queue, p...)
 }
 
 func newBatchingConn(c net.Conn) *batchingConn {
@@ -97,10 +122,7 @@ func (c *batchingConn) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if c.queue == nil {
-		c.queue = getBatchBuffer()
-	}
-	c.queue = append(c.queue, p...)
+	c.enqueue(p)
 	if isDataHeader(p) {
 		return len(p), nil // wait for the body
 	}
