@@ -50,7 +50,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	e.log.Info("agent connected", "tunnel", name, "agent", g.name, "session", as.id, "remote", r.RemoteAddr, "hello", hello)
 	defer func() {
 		e.reg.remove(name, as)
-		as.transport.CloseIdleConnections()
+		as.streams.close()
 		sess.Close()
 		e.log.Info("agent disconnected", "tunnel", name, "agent", g.name, "session", as.id)
 	}()

@@ -26,9 +26,11 @@ type forwardInfo struct {
 // agent it picked goes away before answering, the request goes to the next
 // agent: at once if the stream could not even be opened (the request never
 // left the edge), and also when the body was small enough to keep
-// (maxRetryBody), since the app cannot have answered. The retry carries the
-// same Hooktunnel-Request-Id, so an app that saw the first attempt can
-// tell: delivery is at least once, as a provider's own retry would be.
+// (maxRetryBody), since the app cannot have answered. A small request whose
+// kept stream the agent had closed goes again once, on a fresh stream. The
+// retry carries the same Hooktunnel-Request-Id, so an app that saw the
+// first attempt can tell: delivery is at least once, as a provider's own
+// retry would be.
 type tunnelTransport struct{}
 
 // maxRetryBody bounds the request bodies kept in memory for a retry:
@@ -43,6 +45,7 @@ func (tunnelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var tried map[*agentSession]bool
 	var lastErr error
+	staleRetried := false
 	for {
 		as := info.tunnel.pick(tried)
 		if as == nil {
@@ -62,12 +65,17 @@ func (tunnelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			*attempt = *req
 			attempt.Body = body()
 		}
-		resp, err := as.transport.RoundTrip(attempt)
+		resp, err := as.streams.RoundTrip(attempt)
 		if err == nil {
 			resp.Body = &releasingBody{ReadCloser: resp.Body, release: func() { <-as.slots }}
 			return resp, nil
 		}
 		<-as.slots
+		if errors.Is(err, errStaleStream) && replayable && !staleRetried {
+			staleRetried = true // once, on a fresh stream of any agent
+			lastErr = err
+			continue
+		}
 		var de *dialError
 		if !errors.As(err, &de) && !(replayable && as.session.IsClosed()) {
 			return nil, err

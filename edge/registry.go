@@ -1,11 +1,8 @@
 package edge
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +19,9 @@ type agentSession struct {
 	remote    string
 	since     time.Time
 	session   *tunnel.Session
-	// transport opens one yamux stream per HTTP connection and keeps them
-	// alive between requests, like any upstream.
-	transport *http.Transport
+	// streams sends requests on the session's streams, keeping them open
+	// between requests.
+	streams *streamTransport
 	// slots bounds concurrent requests on this session.
 	slots chan struct{}
 }
@@ -48,21 +45,7 @@ func (as *agentSession) attach(s *tunnel.Session) {
 		return
 	}
 	as.session = s
-	as.transport = &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := s.Open(ctx)
-			if err != nil {
-				return nil, &dialError{err}
-			}
-			return c, nil
-		},
-		MaxIdleConns:        cap(as.slots),
-		MaxIdleConnsPerHost: cap(as.slots),
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,     // the app's encoding goes back as it is
-		WriteBufferSize:     64 << 10, // request bodies go out in 64 KiB frames
-		ReadBufferSize:      32 << 10,
-	}
+	as.streams = newStreamTransport(s.Open, cap(as.slots))
 }
 
 // dialError marks a failure to open a stream: the request never left the

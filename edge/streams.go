@@ -1,0 +1,218 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// streamTransport sends requests to one agent: each is written as HTTP/1.1
+// on a yamux stream of the agent's session and its response read back on
+// the calling goroutine; a stream whose exchange ended cleanly waits for
+// the next request. It stands in for http.Transport on this hop, which runs
+// two goroutines per connection and hands every request to both: the agent
+// is a known peer on a session of its own, so nothing Transport adds for
+// the open internet (proxies, TLS, HTTP/2, dialing) applies here.
+type streamTransport struct {
+	open    func(context.Context) (net.Conn, error)
+	maxIdle int
+
+	mu     sync.Mutex
+	idle   []*clientStream // most recently used last
+	closed bool
+}
+
+// clientStream is one stream and the reader of its responses, kept with it
+// since it may hold read-ahead bytes.
+type clientStream struct {
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func newStreamTransport(open func(context.Context) (net.Conn, error), maxIdle int) *streamTransport {
+	return &streamTransport{open: open, maxIdle: maxIdle}
+}
+
+// errStaleStream means a kept stream ended before any of the response
+// arrived: the agent closed it while idle. The request can go again on a
+// fresh stream if its body can be sent again.
+var errStaleStream = errors.New("edge: the agent closed an idle stream")
+
+// streamBufferSize is the read buffer of a stream and the write buffer a
+// request is written through: request bodies go out in frames this large.
+const streamBufferSize = 32 << 10
+
+var streamWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
+func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cs, reused, err := t.get(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &dialError{err}
+	}
+	// Cancelling the request ends the stream; the agent sees the request
+	// go away, as it would a closed connection.
+	stop := context.AfterFunc(req.Context(), func() { cs.conn.Close() })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		cs.conn.Close()
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+
+	// Small bodies are written before the answer is read. A large one is
+	// written beside the reading, so the app may answer (a 413, say)
+	// before it has read it all.
+	var written chan error
+	if req.ContentLength < 0 || req.ContentLength > maxRetryBody {
+		written = make(chan error, 1)
+		go func() { written <- writeRequest(cs.conn, req) }()
+	} else if err := writeRequest(cs.conn, req); err != nil {
+		if reused {
+			err = errStaleStream
+		}
+		return fail(err)
+	}
+
+	// ReadResponse reports a stream that ends before its first byte as an
+	// unexpected EOF, like one cut mid-answer; only the first is stale.
+	if _, err := cs.br.Peek(1); err != nil {
+		if reused && errors.Is(err, io.EOF) {
+			err = errStaleStream
+		}
+		return fail(err)
+	}
+	resp, err := readResponse(cs.br, req)
+	if err != nil {
+		return fail(err)
+	}
+	resp.Body = &streamBody{body: resp.Body, t: t, cs: cs, stop: stop, written: written,
+		reusable: !resp.Close && !req.Close}
+	return resp, nil
+}
+
+func writeRequest(w io.Writer, req *http.Request) error {
+	bw := streamWriters.Get().(*bufio.Writer)
+	bw.Reset(w)
+	err := req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil)
+	streamWriters.Put(bw)
+	return err
+}
+
+// readResponse reads the final response, skipping interim 1xx ones (a 100
+// Continue the agent sent while the body was on its way).
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+		resp.Body.Close()
+	}
+}
+
+// get returns a kept stream or opens one.
+func (t *streamTransport) get(ctx context.Context) (cs *clientStream, reused bool, err error) {
+	t.mu.Lock()
+	if n := len(t.idle); n > 0 {
+		cs = t.idle[n-1]
+		t.idle[n-1] = nil
+		t.idle = t.idle[:n-1]
+		t.mu.Unlock()
+		return cs, true, nil
+	}
+	t.mu.Unlock()
+	c, err := t.open(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return &clientStream{conn: c, br: bufio.NewReaderSize(c, streamBufferSize)}, false, nil
+}
+
+// put keeps a stream for the next request, or closes it.
+func (t *streamTransport) put(cs *clientStream) {
+	t.mu.Lock()
+	if !t.closed && len(t.idle) < t.maxIdle {
+		t.idle = append(t.idle, cs)
+		cs = nil
+	}
+	t.mu.Unlock()
+	if cs != nil {
+		cs.conn.Close()
+	}
+}
+
+// close ends the kept streams and keeps none from now on.
+func (t *streamTransport) close() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle, t.closed = nil, true
+	t.mu.Unlock()
+	for _, cs := range idle {
+		cs.conn.Close()
+	}
+}
+
+// streamBody hands the stream back once the response was read to its end
+// and the request written in full; otherwise it closes the stream.
+type streamBody struct {
+	body     io.ReadCloser
+	t        *streamTransport
+	cs       *clientStream
+	stop     func() bool
+	written  chan error // nil when the request was written before reading
+	reusable bool
+	eof      bool
+	once     sync.Once
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *streamBody) Close() error {
+	var err error
+	b.once.Do(func() {
+		if !b.eof {
+			// Closing the body would read the rest of it first.
+			b.cs.conn.Close()
+		}
+		err = b.body.Close()
+		keep := b.stop() && b.eof && b.reusable
+		if b.written != nil {
+			// A write still under way (the app answered before reading the
+			// whole body) ends with the stream.
+			select {
+			case err := <-b.written:
+				keep = keep && err == nil
+			default:
+				keep = false
+			}
+		}
+		if keep {
+			b.t.put(b.cs)
+		} else {
+			b.cs.conn.Close()
+		}
+	})
+	return err
+}

@@ -1,0 +1,256 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/tunnel"
+)
+
+// agentStub serves handler the way an agent serves the edge's streams, each
+// stream a loopback connection here, and counts the streams opened.
+type agentStub struct {
+	srv   *httptest.Server
+	opens atomic.Int32
+	t     *streamTransport
+}
+
+func newAgentStub(t *testing.T, handler http.HandlerFunc) *agentStub {
+	a := &agentStub{srv: httptest.NewServer(handler)}
+	t.Cleanup(a.srv.Close)
+	a.t = newStreamTransport(func(ctx context.Context) (net.Conn, error) {
+		a.opens.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", a.srv.Listener.Addr().String())
+	}, 4)
+	t.Cleanup(a.t.close)
+	return a
+}
+
+func (a *agentStub) post(t *testing.T, ctx context.Context, body string, header http.Header) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://demo/hook", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return a.t.RoundTrip(req)
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func echoBody(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	w.Write(b)
+}
+
+func TestStreamTransportKeepsStreamsBetweenRequests(t *testing.T) {
+	a := newAgentStub(t, echoBody)
+	for i, body := range []string{"one", "two", "three"} {
+		resp, err := a.post(t, context.Background(), body, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != body || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %q, want 200 %q", i, resp.StatusCode, got, body)
+		}
+	}
+	if n := a.opens.Load(); n != 1 {
+		t.Errorf("three requests in a row opened %d streams, want 1", n)
+	}
+}
+
+func TestStreamTransportReportsStaleStreams(t *testing.T) {
+	a := newAgentStub(t, echoBody)
+	resp, err := a.post(t, context.Background(), "first", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	a.srv.CloseClientConnections() // the agent drops the idle stream
+	_, err = a.post(t, context.Background(), "second", nil)
+	if !errors.Is(err, errStaleStream) {
+		t.Fatalf("request on a stream the agent closed: %v, want %v", err, errStaleStream)
+	}
+	resp, err = a.post(t, context.Background(), "third", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, resp); got != "third" {
+		t.Errorf("next request got %q", got)
+	}
+}
+
+func TestStreamTransportTakesAnAnswerBeforeTheBodyIsSent(t *testing.T) {
+	a := newAgentStub(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	})
+	big := strings.Repeat("x", 8<<20) // far beyond the stream's window
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := a.post(t, context.Background(), big, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		readAll(t, resp)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("status %d, want 413", resp.StatusCode)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the early answer never came back")
+	}
+}
+
+func TestStreamTransportSkipsInterimResponses(t *testing.T) {
+	a := newAgentStub(t, echoBody)
+	resp, err := a.post(t, context.Background(), "after continue", http.Header{"Expect": {"100-continue"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, resp); resp.StatusCode != 200 || got != "after continue" {
+		t.Errorf("got %d %q, want 200 and the echo", resp.StatusCode, got)
+	}
+}
+
+func TestStreamTransportCancelEndsTheStream(t *testing.T) {
+	release := make(chan struct{})
+	a := newAgentStub(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first line\n")
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	t.Cleanup(func() { close(release) }) // before the server's Close waits for the handler
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := a.post(t, ctx, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, len("first line\n"))
+	if _, err := io.ReadFull(resp.Body, line); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	readErr := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); readErr <- err }()
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Error("the body ended cleanly after the request was cancelled")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading the body went on after the request was cancelled")
+	}
+	resp.Body.Close()
+	// The cut stream is not kept: the next request opens another.
+	next, err := a.post(t, context.Background(), "", nil)
+	if err == nil {
+		next.Body.Close()
+	}
+	if n := a.opens.Load(); n != 2 {
+		t.Errorf("%d streams opened, want 2 (the cancelled one was not kept)", n)
+	}
+}
+
+func TestStreamTransportCloseEndsKeptStreams(t *testing.T) {
+	a := newAgentStub(t, echoBody)
+	resp, err := a.post(t, context.Background(), "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	a.t.mu.Lock()
+	kept := append([]*clientStream(nil), a.t.idle...)
+	a.t.mu.Unlock()
+	if len(kept) != 1 {
+		t.Fatalf("%d streams kept, want 1", len(kept))
+	}
+	a.t.close()
+	if _, err := kept[0].conn.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err == nil {
+		t.Error("a kept stream is still open after close")
+	}
+	// A stream handed back after close is closed, not kept.
+	resp, err = a.post(t, context.Background(), "y", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	if len(a.t.idle) != 0 {
+		t.Errorf("%d streams kept after close", len(a.t.idle))
+	}
+}
+
+
+// When the agent has closed a kept stream, the request goes again on a
+// fresh one: the sender never sees the stale stream.
+func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
+	edgeSessions := make(chan *tunnel.Session, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig())
+		if err != nil {
+			return
+		}
+		s, err := p.Admit(tunnel.Welcome{Tunnel: "demo"})
+		if err != nil {
+			return
+		}
+		edgeSessions <- s
+		s.ServeControl(tunnel.Control{})
+	}))
+	t.Cleanup(srv.Close)
+	agentSide, _, err := tunnel.Dial(context.Background(), srv.URL, tunnel.Hello{Token: "t", Name: "demo", Target: "http://127.0.0.1:1"}, tunnel.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agent's side closes streams idle for more than 10 ms.
+	agentServer := &http.Server{Handler: http.HandlerFunc(echoBody), IdleTimeout: 10 * time.Millisecond}
+	go agentServer.Serve(agentSide)
+	t.Cleanup(func() { agentServer.Close(); agentSide.Close() })
+
+	as := newAgentSession(<-edgeSessions, "agent", [32]byte{}, "127.0.0.1:1", 4)
+	state := &tunnelState{name: "demo"}
+	state.sessions.Store(&[]*agentSession{as})
+	send := func(body string) (int, string, error) {
+		ctx := context.WithValue(context.Background(), forwardKey{}, &forwardInfo{tunnel: state, requestID: "r-" + body})
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://demo/hook", strings.NewReader(body))
+		resp, err := tunnelTransport{}.RoundTrip(req)
+		if err != nil {
+			return 0, "", err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b), err
+	}
+	if status, got, err := send("first"); err != nil || status != 200 || got != "first" {
+		t.Fatalf("first request: %d %q %v", status, got, err)
+	}
+	time.Sleep(200 * time.Millisecond) // the agent closes the idle stream meanwhile
+	if status, got, err := send("second"); err != nil || status != 200 || got != "second" {
+		t.Fatalf("request after the agent closed the kept stream: %d %q %v; want 200 and the echo", status, got, err)
+	}
+}
