@@ -42,10 +42,11 @@ func newStreamTransport(open func(context.Context) (net.Conn, error), maxIdle in
 // fresh stream if its body can be sent again.
 var errStaleStream = errors.New("edge: the agent closed an idle stream")
 
-// streamBufferSize is the read buffer of a stream and the write buffer a
-// request is written through: request bodies go out in frames this large.
-const streamBufferSize = 32 << 10
+// streamReadBuffer is the read buffer a kept stream holds.
+const streamReadBuffer = 32 << 10
 
+// streamWriters write requests onto streams: request bodies go out in
+// 64 KiB frames, and a kept stream holds no write buffer while it waits.
 var streamWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
 func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -141,7 +142,7 @@ func (t *streamTransport) get(ctx context.Context) (cs *clientStream, reused boo
 	if err != nil {
 		return nil, false, err
 	}
-	return &clientStream{conn: c, br: bufio.NewReaderSize(c, streamBufferSize)}, false, nil
+	return &clientStream{conn: c, br: bufio.NewReaderSize(c, streamReadBuffer)}, false, nil
 }
 
 // put keeps a stream for the next request, or closes it.
