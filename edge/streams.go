@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -31,7 +33,39 @@ type streamTransport struct {
 type clientStream struct {
 	conn net.Conn
 	br   *bufio.Reader
+	in   *limitedReader // what br reads from
 }
+
+// limitedReader lets the edge bound what it reads of a response's head:
+// an agent holds a token, not the edge's trust, and must not make it
+// buffer headers without end.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+// errHeadTooLarge is an agent's answer whose head exceeds maxResponseHead.
+var errHeadTooLarge = errors.New("edge: the agent's answer has more than 1 MiB of headers")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// maxResponseHead bounds a response's status line and headers, interim
+// answers included, as http.Transport's default does; max1xx bounds the
+// interim answers themselves.
+const (
+	maxResponseHead = 1 << 20
+	max1xx          = 5
+)
 
 func newStreamTransport(open func(context.Context) (net.Conn, error), maxIdle int) *streamTransport {
 	return &streamTransport{open: open, maxIdle: maxIdle}
@@ -91,7 +125,9 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return fail(err)
 	}
+	cs.in.left = maxResponseHead
 	resp, err := readResponse(cs.br, req)
+	cs.in.left = math.MaxInt64
 	if err != nil {
 		return fail(err)
 	}
@@ -115,7 +151,7 @@ func writeRequest(w io.Writer, req *http.Request) error {
 // readResponse reads the final response, skipping interim 1xx ones (a 100
 // Continue the agent sent while the body was on its way).
 func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
-	for {
+	for range max1xx + 1 {
 		resp, err := http.ReadResponse(br, req)
 		if err != nil {
 			return nil, err
@@ -125,6 +161,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 		}
 		resp.Body.Close()
 	}
+	return nil, fmt.Errorf("edge: the agent sent more than %d interim answers", max1xx)
 }
 
 // get returns a kept stream or opens one.
@@ -142,7 +179,8 @@ func (t *streamTransport) get(ctx context.Context) (cs *clientStream, reused boo
 	if err != nil {
 		return nil, false, err
 	}
-	return &clientStream{conn: c, br: bufio.NewReaderSize(c, streamReadBuffer)}, false, nil
+	in := &limitedReader{r: c, left: math.MaxInt64}
+	return &clientStream{conn: c, br: bufio.NewReaderSize(in, streamReadBuffer), in: in}, false, nil
 }
 
 // put keeps a stream for the next request, or closes it.

@@ -1,8 +1,11 @@
 package edge
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -253,4 +256,60 @@ func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
 	if status, got, err := send("second"); err != nil || status != 200 || got != "second" {
 		t.Fatalf("request after the agent closed the kept stream: %d %q %v; want 200 and the echo", status, got, err)
 	}
+}
+
+// An agent holds a token, not the edge's trust: what it answers must not
+// make the edge buffer or loop without end.
+func TestStreamTransportBoundsWhatAnAgentSends(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"huge headers", func(w http.ResponseWriter, r *http.Request) {
+			for i := range 40 {
+				w.Header().Set(fmt.Sprintf("X-Filler-%d", i), strings.Repeat("x", 32<<10))
+			}
+		}, "headers"},
+		{"endless interim answers", func(w http.ResponseWriter, r *http.Request) {
+			for range 20 {
+				w.WriteHeader(http.StatusEarlyHints)
+			}
+		}, "interim"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAgentStub(t, tc.handler)
+			resp, err := a.post(t, context.Background(), "x", nil)
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("got status %d, want an error", resp.StatusCode)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzAgentResponse feeds readResponse what an agent could send: it must
+// neither panic nor hand back an interim answer as the final one.
+func FuzzAgentResponse(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 500 Oops\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &limitedReader{r: bytes.NewReader(data), left: maxResponseHead}
+		req, _ := http.NewRequest("POST", "http://demo/hook", nil)
+		resp, err := readResponse(bufio.NewReader(in), req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("interim status %d returned as the answer", resp.StatusCode)
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, int64(len(data))+1))
+	})
 }
