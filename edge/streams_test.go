@@ -208,7 +208,6 @@ func TestStreamTransportCloseEndsKeptStreams(t *testing.T) {
 	}
 }
 
-
 // When the agent has closed a kept stream, the request goes again on a
 // fresh one: the sender never sees the stale stream.
 func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
