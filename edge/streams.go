@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // streamTransport sends requests to one agent: each is written as HTTP/1.1
@@ -20,20 +21,28 @@ import (
 // is a known peer on a session of its own, so nothing Transport adds for
 // the open internet (proxies, TLS, HTTP/2, dialing) applies here.
 type streamTransport struct {
-	open    func(context.Context) (net.Conn, error)
-	maxIdle int
+	open        func(context.Context) (net.Conn, error)
+	maxIdle     int
+	idleTimeout time.Duration
 
 	mu     sync.Mutex
 	idle   []*clientStream // most recently used last
+	expiry *time.Timer     // set while streams are kept
 	closed bool
 }
+
+// streamIdleTimeout is how long a stream is kept unused before it is
+// closed: a burst of requests does not pin its streams (and their buffers
+// on both sides) for the rest of the session.
+const streamIdleTimeout = 90 * time.Second
 
 // clientStream is one stream and the reader of its responses, kept with it
 // since it may hold read-ahead bytes.
 type clientStream struct {
-	conn net.Conn
-	br   *bufio.Reader
-	in   *limitedReader // what br reads from
+	conn      net.Conn
+	br        *bufio.Reader
+	in        *limitedReader // what br reads from
+	idleSince time.Time
 }
 
 // limitedReader lets the edge bound what it reads of a response's head:
@@ -68,7 +77,7 @@ const (
 )
 
 func newStreamTransport(open func(context.Context) (net.Conn, error), maxIdle int) *streamTransport {
-	return &streamTransport{open: open, maxIdle: maxIdle}
+	return &streamTransport{open: open, maxIdle: maxIdle, idleTimeout: streamIdleTimeout}
 }
 
 // errStaleStream means a kept stream ended before any of the response
@@ -187,11 +196,38 @@ func (t *streamTransport) get(ctx context.Context) (cs *clientStream, reused boo
 func (t *streamTransport) put(cs *clientStream) {
 	t.mu.Lock()
 	if !t.closed && len(t.idle) < t.maxIdle {
+		cs.idleSince = time.Now()
 		t.idle = append(t.idle, cs)
+		if t.expiry == nil {
+			t.expiry = time.AfterFunc(t.idleTimeout, t.expire)
+		}
 		cs = nil
 	}
 	t.mu.Unlock()
 	if cs != nil {
+		cs.conn.Close()
+	}
+}
+
+// expire closes the streams kept unused for idleTimeout and comes back
+// when the oldest of the others is due.
+func (t *streamTransport) expire() {
+	t.mu.Lock()
+	cutoff := time.Now().Add(-t.idleTimeout)
+	n := 0
+	for n < len(t.idle) && !t.idle[n].idleSince.After(cutoff) {
+		n++
+	}
+	stale := append([]*clientStream(nil), t.idle[:n]...)
+	kept := copy(t.idle, t.idle[n:])
+	clear(t.idle[kept:])
+	t.idle = t.idle[:kept]
+	t.expiry = nil
+	if len(t.idle) > 0 && !t.closed {
+		t.expiry = time.AfterFunc(time.Until(t.idle[0].idleSince.Add(t.idleTimeout)), t.expire)
+	}
+	t.mu.Unlock()
+	for _, cs := range stale {
 		cs.conn.Close()
 	}
 }
@@ -201,6 +237,10 @@ func (t *streamTransport) close() {
 	t.mu.Lock()
 	idle := t.idle
 	t.idle, t.closed = nil, true
+	if t.expiry != nil {
+		t.expiry.Stop()
+		t.expiry = nil
+	}
 	t.mu.Unlock()
 	for _, cs := range idle {
 		cs.conn.Close()

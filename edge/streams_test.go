@@ -312,3 +312,40 @@ func FuzzAgentResponse(f *testing.F) {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, int64(len(data))+1))
 	})
 }
+
+func TestStreamTransportClosesStreamsKeptTooLong(t *testing.T) {
+	a := newAgentStub(t, echoBody)
+	a.t.idleTimeout = 50 * time.Millisecond
+	resp, err := a.post(t, context.Background(), "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	a.t.mu.Lock()
+	kept := a.t.idle[0]
+	a.t.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.t.mu.Lock()
+		n := len(a.t.idle)
+		a.t.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the unused stream is still kept")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := kept.conn.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err == nil {
+		t.Error("the expired stream is still open")
+	}
+	// The next request opens a fresh stream and works.
+	resp, err = a.post(t, context.Background(), "y", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, resp); got != "y" || a.opens.Load() != 2 {
+		t.Errorf("after expiry: %q with %d streams opened; want \"y\" and 2", got, a.opens.Load())
+	}
+}
