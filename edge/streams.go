@@ -41,32 +41,14 @@ const streamIdleTimeout = 90 * time.Second
 type clientStream struct {
 	conn      net.Conn
 	br        *bufio.Reader
-	in        *limitedReader // what br reads from
+	in        *io.LimitedReader // what br reads from; bounded while a head is read
 	idleSince time.Time
 }
 
-// limitedReader lets the edge bound what it reads of a response's head:
-// an agent holds a token, not the edge's trust, and must not make it
+// errHeadTooLarge is an agent's answer whose head exceeds maxResponseHead:
+// an agent holds a token, not the edge's trust, and must not make the edge
 // buffer headers without end.
-type limitedReader struct {
-	r    io.Reader
-	left int64
-}
-
-// errHeadTooLarge is an agent's answer whose head exceeds maxResponseHead.
 var errHeadTooLarge = errors.New("edge: the agent's answer has more than 1 MiB of headers")
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		return 0, errHeadTooLarge
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	return n, err
-}
 
 // maxResponseHead bounds a response's status line and headers, interim
 // answers included, as http.Transport's default does; max1xx bounds the
@@ -134,12 +116,15 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return fail(err)
 	}
-	cs.in.left = maxResponseHead
+	cs.in.N = maxResponseHead
 	resp, err := readResponse(cs.br, req)
-	cs.in.left = math.MaxInt64
 	if err != nil {
+		if cs.in.N <= 0 {
+			err = errHeadTooLarge
+		}
 		return fail(err)
 	}
+	cs.in.N = math.MaxInt64
 	resp.Body = &streamBody{body: resp.Body, t: t, cs: cs, stop: stop, written: written,
 		reusable: !resp.Close && !req.Close}
 	return resp, nil
@@ -188,7 +173,7 @@ func (t *streamTransport) get(ctx context.Context) (cs *clientStream, reused boo
 	if err != nil {
 		return nil, false, err
 	}
-	in := &limitedReader{r: c, left: math.MaxInt64}
+	in := &io.LimitedReader{R: c, N: math.MaxInt64}
 	return &clientStream{conn: c, br: bufio.NewReaderSize(in, streamReadBuffer), in: in}, false, nil
 }
 

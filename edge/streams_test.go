@@ -299,7 +299,7 @@ func FuzzAgentResponse(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"))
 	f.Add([]byte("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 500 Oops\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		in := &limitedReader{r: bytes.NewReader(data), left: maxResponseHead}
+		in := &io.LimitedReader{R: bytes.NewReader(data), N: maxResponseHead}
 		req, _ := http.NewRequest("POST", "http://demo/hook", nil)
 		resp, err := readResponse(bufio.NewReader(in), req)
 		if err != nil {

@@ -143,9 +143,13 @@ func isDataHeader(p []byte) bool {
 func (c *batchingConn) flush() {
 	c.mu.Lock()
 	for c.ready > 0 && c.err == nil {
-		batch := c.queue[:c.ready]
-		// The rest (at most a held header) starts the next queue.
-		c.queue = append(getBatchBuffer(), c.queue[c.ready:]...)
+		batch, rest := c.queue[:c.ready], c.queue[c.ready:]
+		// The rest (at most a held header) starts the next queue; an empty
+		// queue takes a buffer when something comes.
+		c.queue = nil
+		if len(rest) > 0 {
+			c.queue = append(getBatchBuffer(), rest...)
+		}
 		c.ready = 0
 		c.drained.Broadcast()
 		c.mu.Unlock()
@@ -163,10 +167,6 @@ func (c *batchingConn) flush() {
 	if c.idle != nil {
 		close(c.idle)
 		c.idle = nil
-	}
-	if len(c.queue) == 0 {
-		putBatchBuffer(c.queue)
-		c.queue = nil
 	}
 	c.mu.Unlock()
 }
