@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 )
@@ -86,15 +85,7 @@ func TestSquareRefusals(t *testing.T) {
 	f := loadSquareFixture(t)
 	current, old := f.Secrets["current"], f.Secrets["old"]
 	const base = "published test notification"
-	tests := []struct {
-		name       string
-		vector     string
-		secrets    []string
-		mutate     func(r *Request)
-		wantErr    error
-		wantSecret int
-		wantID     string
-	}{
+	tests := []signatureCase{
 		{name: "valid with event id", vector: base, secrets: []string{current}, wantID: "ac3ac95b-f97d-458c-a6e6-18981597e05f"},
 		{name: "no event id in a body that is not JSON", vector: "published escaped body", secrets: []string{f.Secrets["escaped"]}},
 		{name: "body tampered by one byte", vector: base, secrets: []string{current},
@@ -117,32 +108,7 @@ func TestSquareRefusals(t *testing.T) {
 		{name: "missing signature header", vector: base, secrets: []string{current},
 			mutate: func(r *Request) { r.Header.Del("X-Square-Hmacsha256-Signature") }, wantErr: ErrSignatureMissing},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ver, err := newSquare(VerifierSpec{Secrets: rotationSecrets(tc.secrets...)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := squareRequest(t, f, tc.vector)
-			if tc.mutate != nil {
-				tc.mutate(r)
-			}
-			res, err := ver.Verify(r, time.Now())
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Verify = %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
-				if strings.Contains(err.Error(), current) {
-					t.Errorf("refusal %q holds the secret", err)
-				}
-				return
-			}
-			if res.Secret != tc.wantSecret || res.DeliveryID != tc.wantID || res.Signature != r.Header.Get("X-Square-Hmacsha256-Signature") {
-				t.Errorf("Result = %+v, want secret %d, id %q", res, tc.wantSecret, tc.wantID)
-			}
-		})
-	}
+	runSignatureCases(t, tests, newSquare, func(t *testing.T, v string) *Request { return squareRequest(t, f, v) }, "X-Square-Hmacsha256-Signature", current)
 }
 
 func TestNewSquareNeedsAKey(t *testing.T) {

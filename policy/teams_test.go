@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestTeams(t *testing.T) {
@@ -12,14 +11,7 @@ func TestTeams(t *testing.T) {
 	f := loadKeyFixture(t, "teams")
 	current, old := f.Secrets["current"], f.Secrets["old"]
 	const base = "outgoing webhook message"
-	tests := []struct {
-		name       string
-		vector     string
-		secrets    []string
-		mutate     func(r *Request)
-		wantErr    error
-		wantSecret int
-	}{
+	tests := []signatureCase{
 		{name: "valid sample vector", vector: base, secrets: []string{current}},
 		{name: "lower-case scheme", vector: base, secrets: []string{current},
 			mutate: func(r *Request) { r.Header.Set("Authorization", "hmac "+r.Header.Get("Authorization")[5:]) }},
@@ -40,32 +32,10 @@ func TestTeams(t *testing.T) {
 		{name: "missing authorization", vector: base, secrets: []string{current},
 			mutate: func(r *Request) { r.Header.Del("Authorization") }, wantErr: ErrSignatureMissing},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ver, err := NewVerifier(VerifyConfig{Provider: "teams"}, rotationSecrets(tc.secrets...), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := f.request(t, tc.vector)
-			if tc.mutate != nil {
-				tc.mutate(r)
-			}
-			res, err := ver.Verify(r, time.Now())
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Verify = %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
-				if strings.Contains(err.Error(), current) {
-					t.Errorf("refusal %q holds the secret", err)
-				}
-				return
-			}
-			if res.Secret != tc.wantSecret || res.Signature != r.Header.Get("Authorization") || res.DeliveryID != "" {
-				t.Errorf("Result = %+v, want secret %d", res, tc.wantSecret)
-			}
-		})
+	newTeamsVerifier := func(s VerifierSpec) (Verifier, error) {
+		return NewVerifier(VerifyConfig{Provider: "teams"}, s.Secrets, 0)
 	}
+	runSignatureCases(t, tests, newTeamsVerifier, f.request, "Authorization", current)
 }
 
 func TestNewTeamsConfig(t *testing.T) {

@@ -63,14 +63,6 @@ func twilioRequest(t *testing.T, f twilioFixture, name string) *Request {
 	return nil
 }
 
-func rotationSecrets(values ...string) []Secret {
-	s := make([]Secret, len(values))
-	for i, v := range values {
-		s[i] = Secret{Ref: "test", Value: []byte(v)}
-	}
-	return s
-}
-
 func TestTwilioSDKVectors(t *testing.T) {
 	t.Parallel()
 	f := loadTwilioFixture(t)
@@ -102,15 +94,7 @@ func TestTwilioRefusals(t *testing.T) {
 	t.Parallel()
 	f := loadTwilioFixture(t)
 	current, old := f.Secrets["current"], f.Secrets["old"]
-	tests := []struct {
-		name       string
-		vector     string
-		secrets    []string
-		mutate     func(r *Request)
-		wantErr    error
-		wantSecret int
-		wantID     string
-	}{
+	tests := []signatureCase{
 		{name: "valid form post", vector: "docs example form post", secrets: []string{current}},
 		{name: "delivery id from idempotency token", vector: "docs example form post", secrets: []string{current},
 			mutate: func(r *Request) { r.Header.Set("I-Twilio-Idempotency-Token", "idem-1") }, wantID: "idem-1"},
@@ -138,32 +122,7 @@ func TestTwilioRefusals(t *testing.T) {
 		{name: "missing signature header", vector: "docs example form post", secrets: []string{current},
 			mutate: func(r *Request) { r.Header.Del("X-Twilio-Signature") }, wantErr: ErrSignatureMissing},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ver, err := newTwilio(VerifierSpec{Secrets: rotationSecrets(tc.secrets...)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := twilioRequest(t, f, tc.vector)
-			if tc.mutate != nil {
-				tc.mutate(r)
-			}
-			res, err := ver.Verify(r, time.Now())
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Verify = %v, want %v", err, tc.wantErr)
-			}
-			if err != nil {
-				if strings.Contains(err.Error(), current) {
-					t.Errorf("refusal %q holds the secret", err)
-				}
-				return
-			}
-			if res.Secret != tc.wantSecret || res.DeliveryID != tc.wantID || res.Signature != r.Header.Get("X-Twilio-Signature") {
-				t.Errorf("Result = %+v, want secret %d, id %q", res, tc.wantSecret, tc.wantID)
-			}
-		})
-	}
+	runSignatureCases(t, tests, newTwilio, func(t *testing.T, v string) *Request { return twilioRequest(t, f, v) }, "X-Twilio-Signature", current)
 }
 
 func TestTwilioURLCandidates(t *testing.T) {
