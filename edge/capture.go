@@ -6,18 +6,34 @@ import (
 )
 
 // cappedBuffer keeps the first max bytes written to it and counts the rest.
+// A pooled one grows through the recycled body buffers (bodybuf.go), so its
+// final buffer can be handed back once the journal has written it.
 type cappedBuffer struct {
-	buf   []byte
-	max   int64
-	total int64
+	buf    []byte
+	max    int64
+	total  int64
+	pooled bool
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
 	c.total += int64(len(p))
 	if room := c.max - int64(len(c.buf)); room > 0 {
-		c.buf = append(c.buf, p[:min(int64(len(p)), room)]...)
+		keep := p[:min(int64(len(p)), room)]
+		if c.pooled && len(c.buf)+len(keep) > cap(c.buf) {
+			c.grow(len(c.buf) + len(keep))
+		}
+		c.buf = append(c.buf, keep...)
 	}
 	return len(p), nil
+}
+
+// grow moves the bytes kept into a recycled buffer with room for n, at
+// least twice the current one (never more than max), and recycles the old.
+func (c *cappedBuffer) grow(n int) {
+	size := min(max(n, 2*cap(c.buf), 4<<10), int(c.max))
+	next := append(getBodyBuffer(size), c.buf...)
+	putBodyBuffer(c.buf)
+	c.buf = next
 }
 
 // bytes hands over what was kept; the buffer is not used afterwards, so

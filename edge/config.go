@@ -112,6 +112,16 @@ type LimitsConfig struct {
 	MaxStreamsPerAgent int `yaml:"max_streams_per_agent"`
 	// ShutdownTimeout bounds how long in-flight requests may finish.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// BodyTimeout bounds how long a request body may take to arrive, and
+	// MinBodyRate is the average rate (bytes per second) it must keep
+	// after its first 5 seconds: a sender that trickles its body is cut
+	// off instead of holding a connection and a stream.
+	BodyTimeout time.Duration   `yaml:"body_timeout"`
+	MinBodyRate policy.ByteSize `yaml:"min_body_rate"`
+	// MaxRequestsPerIP bounds the requests one client address may have in
+	// flight at once, over all tunnels: one source cannot take a tunnel's
+	// streams from every other sender.
+	MaxRequestsPerIP int `yaml:"max_requests_per_ip"`
 }
 
 // DefaultConfig is a production edge on the standard ports.
@@ -127,6 +137,9 @@ func DefaultConfig() Config {
 			MaxHeaderBytes:     64 << 10,
 			MaxStreamsPerAgent: 512,
 			ShutdownTimeout:    15 * time.Second,
+			BodyTimeout:        60 * time.Second,
+			MinBodyRate:        16 << 10,
+			MaxRequestsPerIP:   128,
 		},
 		Retention: 7 * 24 * time.Hour,
 		Journal: JournalConfig{
@@ -267,6 +280,15 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 	}
 	if c.Limits.MaxStreamsPerAgent <= 0 {
 		return nil, policy.AtField("limits.max_streams_per_agent", fmt.Errorf("must be positive"))
+	}
+	if c.Limits.BodyTimeout < time.Second {
+		return nil, policy.AtField("limits.body_timeout", fmt.Errorf("must be at least 1s (e.g. 60s)"))
+	}
+	if c.Limits.MinBodyRate < 0 {
+		return nil, policy.AtField("limits.min_body_rate", fmt.Errorf("must not be negative (e.g. 16KiB; 0 turns the rate check off)"))
+	}
+	if c.Limits.MaxRequestsPerIP <= 0 {
+		return nil, policy.AtField("limits.max_requests_per_ip", fmt.Errorf("must be positive"))
 	}
 	if _, err := c.Alerts.Compile(); err != nil {
 		return nil, policy.AtField("alerts", err)

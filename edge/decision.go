@@ -2,7 +2,6 @@ package edge
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -45,23 +44,6 @@ func writeAnswer(w http.ResponseWriter, a *policy.Answer) {
 	w.WriteHeader(status)
 	_, _ = w.Write(a.Body)
 }
-
-// bodyTooLarge is the refusal of a body over the route's limit.
-func bodyTooLarge(limit int64) error {
-	return &policy.Refusal{Kind: policy.ErrBodyTooLarge, Detail: fmt.Sprintf("the body is larger than this route's max_body of %s", policy.ByteSize(limit))}
-}
-
-// readFailed explains why reading a body to verify it failed.
-func readFailed(err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return bodyTooLarge(limit)
-	}
-	return &policy.Refusal{Kind: errBodyRead, Detail: "the request body could not be read: the sender stopped sending it"}
-}
-
-// errBodyRead is a body that ended before its Content-Length.
-var errBodyRead = errors.New("edge: request body read failed")
 
 // logWebhook writes the one line per webhook: never a secret, a token or
 // a body; the secret that matched is named by its reference.

@@ -33,6 +33,7 @@ type Edge struct {
 	reg        *registry
 	names      store.Names
 	replay     policy.ReplayCache
+	clients    *clientCap
 	db         *store.SQLite
 	proxy      *httputil.ReverseProxy
 
@@ -94,6 +95,7 @@ func New(cfg Config) (*Edge, error) {
 		db:          db,
 		closing:     make(chan struct{}),
 		replay:      policy.NewMemoryReplayCache(replayCapacity),
+		clients:     newClientCap(),
 		queue:       db,
 		queueWake:   make(chan struct{}, 1),
 		events:      newEvents(),

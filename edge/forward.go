@@ -99,9 +99,11 @@ func retryableBody(req *http.Request) (body func() io.ReadCloser, replayable boo
 	if req.ContentLength < 0 || req.ContentLength > maxRetryBody {
 		return func() io.ReadCloser { return io.NopCloser(req.Body) }, false, nil
 	}
-	data := make([]byte, req.ContentLength)
-	if _, err := io.ReadFull(req.Body, data); err != nil {
-		return nil, false, err
+	// Read as the bytes arrive, not into a buffer the size the sender
+	// declared: a declaration costs nothing to make.
+	data, err := io.ReadAll(io.LimitReader(req.Body, req.ContentLength))
+	if err != nil {
+		return nil, false, &senderBodyError{err}
 	}
 	return func() io.ReadCloser { return io.NopCloser(bytes.NewReader(data)) }, true, nil
 }
@@ -148,13 +150,22 @@ const headerRequestID = "Hooktunnel-Request-Id"
 // journal records it as the forwarded message's reason.
 const headerError = "Hooktunnel-Error"
 
+// senderBodyError is a request that could not go on because the sender's
+// body failed (too large, too slow, cut off, malformed), not the agent.
+type senderBodyError struct{ err error }
+
+func (e *senderBodyError) Error() string { return "edge: reading the request body: " + e.err.Error() }
+func (e *senderBodyError) Unwrap() error { return e.err }
+
 func (e *Edge) forwardFailed(w http.ResponseWriter, r *http.Request, info *forwardInfo, err error) {
 	var de *dialError
-	var mbe *http.MaxBytesError
+	var sbe *senderBodyError
 	switch {
-	case errors.As(err, &mbe):
-		w.Header().Set(headerError, codeBodyTooLarge)
-		writeRefusal(w, http.StatusRequestEntityTooLarge, codeBodyTooLarge, bodyTooLarge(mbe.Limit).Error(), info.requestID)
+	case errors.As(err, &sbe):
+		refusal := readFailed(sbe.err)
+		status, code := policyStatus(refusal)
+		w.Header().Set(headerError, code)
+		writeRefusal(w, status, code, refusal.Error(), info.requestID)
 	case errors.Is(err, errNoAgent), errors.As(err, &de):
 		w.Header().Set("Retry-After", retryAfterOffline)
 		w.Header().Set(headerError, codeTunnelOffline)

@@ -33,6 +33,9 @@ const (
 	codeRateLimited     = "rate_limited"
 	codeBodyTooLarge    = "body_too_large"
 	codeBodyRead        = "body_incomplete"
+	codeBodyMalformed   = "body_malformed"
+	codeBodyTimeout     = "body_timeout"
+	codeTooManyFromIP   = "too_many_requests_from_ip"
 	codeDuplicate       = "duplicate"
 	codeQueueFull       = "queue_full"
 )
@@ -90,6 +93,10 @@ func policyStatus(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, codeBodyTooLarge
 	case errors.Is(err, errBodyRead):
 		return http.StatusBadRequest, codeBodyRead
+	case errors.Is(err, errBodyMalformed):
+		return http.StatusBadRequest, codeBodyMalformed
+	case errors.Is(err, errBodyTimeout):
+		return http.StatusRequestTimeout, codeBodyTimeout
 	case errors.Is(err, policy.ErrDuplicate):
 		return http.StatusOK, codeDuplicate
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -85,9 +86,21 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Cancelling the request ends the stream; the agent sees the request
 	// go away, as it would a closed connection.
 	stop := context.AfterFunc(req.Context(), func() { cs.conn.Close() })
+	var written chan error
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		cs.conn.Close()
+		// The body's writer ends with the stream, or with the sender's
+		// body, which its deadline bounds; it must be done before the
+		// handler goes on, since the journal's copy of the body fills as
+		// it reads. A sender's body that failed is why the stream was
+		// cut: say so, rather than blame the agent.
+		if written != nil {
+			var sbe *senderBodyError
+			if werr := <-written; errors.As(werr, &sbe) {
+				return nil, werr
+			}
+		}
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
@@ -97,10 +110,9 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Small bodies are written before the answer is read. A large one is
 	// written beside the reading, so the app may answer (a 413, say)
 	// before it has read it all.
-	var written chan error
 	if req.ContentLength < 0 || req.ContentLength > maxRetryBody {
 		written = make(chan error, 1)
-		go func() { written <- writeRequest(cs.conn, req) }()
+		go func() { written <- writeStreaming(cs, req) }()
 	} else if err := writeRequest(cs.conn, req); err != nil {
 		if reused {
 			err = errStaleStream
@@ -128,6 +140,27 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = &streamBody{body: resp.Body, t: t, cs: cs, stop: stop, written: written,
 		reusable: !resp.Close && !req.Close}
 	return resp, nil
+}
+
+// writeStreaming writes a request whose body streams from the sender. When
+// the sender's body fails (over the limit, too slow, cut off, malformed),
+// the request must not reach the app as if it were whole, and the edge must
+// not wait for an answer to it: the stream is ended at once, which the
+// agent sees as a body cut short, and the reading side stops waiting.
+func writeStreaming(cs *clientStream, req *http.Request) error {
+	body := &watchedBody{ReadCloser: req.Body}
+	out := *req
+	out.Body = body
+	err := writeRequest(cs.conn, &out)
+	bodyErr := body.failed()
+	if bodyErr == nil {
+		return err
+	}
+	// Stop reading before the agent can see the body cut short: whatever
+	// the app answers to a half body is not an answer to this request.
+	_ = cs.conn.SetReadDeadline(time.Now())
+	cs.conn.Close()
+	return &senderBodyError{bodyErr}
 }
 
 func writeRequest(w io.Writer, req *http.Request) error {
@@ -160,15 +193,22 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 
 // get returns a kept stream or opens one.
 func (t *streamTransport) get(ctx context.Context) (cs *clientStream, reused bool, err error) {
-	t.mu.Lock()
-	if n := len(t.idle); n > 0 {
+	for {
+		t.mu.Lock()
+		n := len(t.idle)
+		if n == 0 {
+			t.mu.Unlock()
+			break
+		}
 		cs = t.idle[n-1]
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]
 		t.mu.Unlock()
-		return cs, true, nil
+		if cs.atBoundary() {
+			return cs, true, nil
+		}
+		cs.conn.Close()
 	}
-	t.mu.Unlock()
 	c, err := t.open(ctx)
 	if err != nil {
 		return nil, false, err
@@ -177,10 +217,36 @@ func (t *streamTransport) get(ctx context.Context) (cs *clientStream, reused boo
 	return &clientStream{conn: c, br: bufio.NewReaderSize(in, streamReadBuffer), in: in}, false, nil
 }
 
+// atBoundary reports whether nothing has arrived on a kept stream since its
+// last answer ended. Bytes there are an answer to no request (an agent
+// that answered twice, or queued an answer for the next request) and
+// must never be read as the next request's answer; a stream the agent
+// closed is found out here too, before a request is written to it.
+func (cs *clientStream) atBoundary() bool {
+	if cs.br.Buffered() > 0 {
+		return false
+	}
+	// A read deadline already past returns at once: with what the stream
+	// holds, or with a timeout when it holds nothing.
+	if cs.conn.SetReadDeadline(time.Unix(1, 0)) != nil {
+		return false
+	}
+	_, err := cs.br.Peek(1)
+	if cs.conn.SetReadDeadline(time.Time{}) != nil {
+		return false
+	}
+	return errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
 // put keeps a stream for the next request, or closes it.
 func (t *streamTransport) put(cs *clientStream) {
 	t.mu.Lock()
-	if !t.closed && len(t.idle) < t.maxIdle {
+	if !t.closed && len(t.idle) < t.maxIdle && cs.br.Buffered() == 0 {
 		cs.idleSince = time.Now()
 		t.idle = append(t.idle, cs)
 		if t.expiry == nil {
@@ -264,12 +330,15 @@ func (b *streamBody) Close() error {
 		keep := b.stop() && b.eof && b.reusable
 		if b.written != nil {
 			// A write still under way (the app answered before reading the
-			// whole body) ends with the stream.
+			// whole body) ends with the stream; wait for it, as the
+			// journal's copy of the body fills as it reads.
 			select {
 			case err := <-b.written:
 				keep = keep && err == nil
 			default:
 				keep = false
+				b.cs.conn.Close()
+				<-b.written
 			}
 		}
 		if keep {

@@ -30,6 +30,9 @@ type exchange struct {
 	d    policy.Decision
 	msg  *store.Message
 	body []byte // the whole body, when it had to be read before forwarding
+	// sent is the sender's body as the edge reads it, remembering why it
+	// failed if it did; nil for a request without one.
+	sent *watchedBody
 	// recycle is a body buffer to hand back once the journal has written
 	// the message that holds it.
 	recycle []byte
@@ -48,6 +51,12 @@ func (x *exchange) serve() {
 	now := time.Now()
 	preq := x.e.policyRequest(x.r, x.cfg)
 	x.msg.SourceIP = preq.RemoteAddr.String()
+	if !x.e.clients.acquire(preq.RemoteAddr, x.cfg.limits.MaxRequestsPerIP) {
+		x.w.Header().Set("Retry-After", "1")
+		x.refuseWith(http.StatusTooManyRequests, codeTooManyFromIP, "too many requests in flight from "+preq.RemoteAddr.String()+"; retry later")
+		return
+	}
+	defer x.e.clients.release(preq.RemoteAddr)
 	x.d = x.pol.Admit(preq, now)
 	if x.d.Err != nil {
 		x.refuse()
@@ -61,7 +70,13 @@ func (x *exchange) serve() {
 		x.refuse()
 		return
 	}
-	x.r.Body = http.MaxBytesReader(x.w, x.r.Body, route.MaxBody)
+	if x.r.Body != nil && x.r.Body != http.NoBody {
+		// The deadline stays when the body is not read to its end: the
+		// server's discarding of what is left is bounded by it too.
+		paced := newPacedBody(x.r.Body, x.w, x.start, x.cfg.limits)
+		x.sent = &watchedBody{ReadCloser: http.MaxBytesReader(x.w, paced, route.MaxBody)}
+		x.r.Body = x.sent
+	}
 	online := state != nil && state.pick(nil) != nil
 	queue := route.Delivery.Queue || (route.Delivery.QueueOffline && !online)
 	// The signature, the queue and the edge → app signature all need the
@@ -151,7 +166,7 @@ func (x *exchange) keepsBodies() bool {
 func (x *exchange) readBody() bool {
 	body, err := io.ReadAll(x.r.Body)
 	if err != nil {
-		x.d.Err = readFailed(err, x.d.Route.MaxBody)
+		x.d.Err = readFailed(err)
 		x.refuse()
 		return false
 	}
@@ -196,14 +211,10 @@ func (x *exchange) finish(decision string, status int) {
 // back, capturing it for the journal.
 func (x *exchange) forward(state *tunnelState) {
 	var tee *cappedBuffer
-	if x.keepsBodies() && x.body == nil && x.r.Body != nil && x.r.Body != http.NoBody {
-		tee = &cappedBuffer{max: x.d.Route.MaxBody}
-		if n := x.r.ContentLength; n > 0 {
-			// One buffer of the right size, recycled once the journal has
-			// written it, rather than a doubling series.
-			tee.buf = getBodyBuffer(int(min(n, tee.max)))
-			x.recycle = tee.buf
-		}
+	if x.keepsBodies() && x.body == nil && x.sent != nil {
+		// The copy grows with the bytes that arrive, in recycled buffers:
+		// never sized from what the sender declared.
+		tee = &cappedBuffer{max: x.d.Route.MaxBody, pooled: true}
 		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
 	}
 	x.e.signForApp(x.r.Header, x.pol, x.id, 1, x.body)
@@ -217,7 +228,18 @@ func (x *exchange) forward(state *tunnelState) {
 	x.e.metrics.bytesOut.WithLabelValues(x.tunnel).Add(float64(capture.body.total))
 
 	if tee != nil {
+		x.recycle = tee.buf
 		x.msg.Body, x.msg.BodySize, x.msg.BodyTruncated = tee.bytes(), tee.total, tee.truncated()
+	}
+	if err := x.sent.failed(); x.body == nil && err != nil {
+		// The sender's body failed on its way: the app's request was
+		// aborted, whatever the agent answered.
+		x.d.Err = readFailed(err)
+		x.msg.Body = nil
+		_, code := policyStatus(x.d.Err)
+		x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
+		x.finish("refused", capture.status())
+		return
 	}
 	if x.keepsBodies() {
 		x.msg.ResponseBody = capture.body.bytes()
