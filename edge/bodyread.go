@@ -36,11 +36,11 @@ const bodyGrace = 5 * time.Second
 // its connection (and, on a streaming route, a stream to the agent) for
 // bodyGrace at most, not for as long as it likes.
 type pacedBody struct {
-	body     io.ReadCloser
-	conn     *http.ResponseController
-	start    time.Time
-	rate     float64 // bytes per second
-	timeout  time.Duration
+	body    io.ReadCloser
+	conn    *http.ResponseController
+	start   time.Time
+	rate    float64 // bytes per second
+	timeout time.Duration
 
 	// The handler ends the body while a stream may still be writing it.
 	mu       sync.Mutex
