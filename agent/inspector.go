@@ -112,7 +112,7 @@ func guard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		code, msg := "host_not_allowed", "the inspector answers on 127.0.0.1 or localhost only"
+		code, msg := "host_not_allowed", "the inspector answers only an IP address or localhost in Host, such as 127.0.0.1:4040"
 		if errors.Is(err, policy.ErrCrossSite) {
 			code, msg = "cross_site", "a change must come from the inspector's own page, the CLI or the API"
 		}

@@ -72,7 +72,7 @@ func (e *Edge) inspectorHandler(name string) http.Handler {
 	// The agent checks the browser's Host and Origin and passes them on;
 	// checking them here again keeps an agent that does not (an older
 	// one) from serving a rebound page. The inspector has no names.
-	return guardHosts(func() *policy.Hosts { return nil }, "the inspector answers on 127.0.0.1 or localhost only", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return guardHosts(func() *policy.Hosts { return nil }, "the inspector answers only an IP address or localhost in Host, such as 127.0.0.1:4040", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r.WithContext(withActor(r.Context(), actor)))
 	}))
 }
