@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -9,8 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
+
+// inspectorStreams bounds the streams the inspector opens to the edge at a
+// time; requests beyond wait for one. The edge holds at most twice as many.
+const inspectorStreams = 8
 
 // inspector is the agent's local web UI and API (127.0.0.1:4040 by
 // default): every request is carried to the edge over the tunnel session,
@@ -27,11 +33,13 @@ func newInspector() *inspector {
 	in.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "edge"
-			pr.Out.Host = pr.In.Host // same-origin checks compare it to Origin
+			// guard checked Host and Origin; the edge checks them again.
+			pr.Out.Host = pr.In.Host
 		},
 		Transport: &http.Transport{
 			DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return in.dial(ctx) },
-			MaxIdleConnsPerHost: 16,
+			MaxConnsPerHost:     inspectorStreams,
+			MaxIdleConnsPerHost: inspectorStreams,
 			IdleConnTimeout:     30 * time.Second,
 		},
 		FlushInterval: -1, // server-sent events
@@ -79,7 +87,7 @@ func (in *inspector) serve(ctx context.Context, addr string, log func(string, ..
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: in.proxy, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: guard(in.proxy), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -91,4 +99,31 @@ func (in *inspector) serve(ctx context.Context, addr string, log func(string, ..
 		return err
 	}
 	return nil
+}
+
+// guard answers only requests for the inspector's own Host (an IP
+// address or localhost) and takes changes only from its own origin: a page
+// of evil.example whose name now resolves to 127.0.0.1 (DNS rebinding)
+// must not read this tunnel's webhooks or replay them.
+func guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := (*policy.Hosts)(nil).Check(r.Method, r.Header, r.Host)
+		if err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		code, msg := "host_not_allowed", "the inspector answers only an IP address or localhost in Host, such as 127.0.0.1:4040"
+		if errors.Is(err, policy.ErrCrossSite) {
+			code, msg = "cross_site", "a change must come from the inspector's own page, the CLI or the API"
+		}
+		var ref *policy.Refusal
+		if errors.As(err, &ref) {
+			msg = ref.Detail + ": " + msg
+		}
+		body, _ := json.Marshal(map[string]string{"error": code, "message": msg})
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write(append(body, '\n'))
+	})
 }

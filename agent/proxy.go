@@ -58,23 +58,25 @@ func newProxy(target *url.URL, hostHeader string, tlsConfig *tls.Config, errorLo
 }
 
 // appFailed answers for an app that did not: a JSON error that says so,
-// never a hang or a bare Go error string.
+// never a hang or a bare Go error string. The answer goes back to the
+// public sender, so it names no address of the private network: the
+// target and the error are in the agent's log, under the request id.
 func appFailed(w http.ResponseWriter, r *http.Request, target *url.URL, err error, errorLog func(string, ...any)) {
 	if r.Context().Err() != nil {
 		return // the edge or the sender went away; nobody reads this
 	}
-	status, code, msg := http.StatusBadGateway, "app_unreachable", "the app at "+target.String()+" did not answer"
+	status, code, msg := http.StatusBadGateway, "app_unreachable", "the app did not answer"
 	var opErr *net.OpError
 	switch {
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		msg += ": nothing accepts connections there (is it running?)"
+		// Nothing accepts connections there: app_unreachable.
 	case errors.Is(err, context.DeadlineExceeded):
 		status, code = http.StatusGatewayTimeout, "app_timeout"
 		msg += " in time"
 	default:
-		code, msg = "app_error", "the app at "+target.String()+" closed the connection without a complete answer"
+		code, msg = "app_error", "the app closed the connection without a complete answer"
 	}
-	errorLog("app did not answer", "request_id", r.Header.Get(headerRequestID), "target", target.String(), "err", err)
+	errorLog("app did not answer", "request_id", r.Header.Get(headerRequestID), "target", target.String(), "code", code, "err", err)
 	body, _ := json.Marshal(map[string]string{"error": code, "message": msg, "request_id": r.Header.Get(headerRequestID)})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/web"
+	"github.com/hooktunnel/hooktunnel/policy"
 )
 
 // AdminHandler serves the admin API: health and the tunnels.
@@ -30,8 +31,11 @@ func (e *Edge) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	e.mountUI(mux)
-	return e.requireAdmin(mux)
+	return guardHosts(e.adminHosts, "add the name to admin.hosts in the edge's config, or call the admin listener by its address", e.requireAdmin(mux))
 }
+
+// adminHosts are the Host values the admin listener answers.
+func (e *Edge) adminHosts() *policy.Hosts { return e.cfg.Load().adminHosts }
 
 // requireAdmin demands the bearer admin token when one is configured;
 // /healthz stays open for load balancers.

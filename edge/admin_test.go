@@ -3,6 +3,7 @@ package edge
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -68,6 +69,64 @@ func TestAdminAPIChecksTheBearerToken(t *testing.T) {
 			}
 			if strings.Contains(string(body), "admin-secret") {
 				t.Error("the answer echoes the token")
+			}
+		})
+	}
+}
+
+// The admin listener and the inspectors answer only their own Host names,
+// against DNS rebinding, and take changes only from their own origin.
+func TestAdminAndInspectorAnswerOnlyTheirHosts(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Domain, cfg.TLS = "hooks.test", "off"
+	cfg.Admin.Hosts = []string{"hooks-admin.example"}
+	e := newTestEdge(t, cfg)
+	admin, inspector := e.AdminHandler(), e.inspectorHandler("demo")
+	tests := []struct {
+		name         string
+		handler      http.Handler
+		method, path string
+		host, origin string
+		wantStatus   int
+		wantError    string
+	}{
+		{"admin: address", admin, "GET", "/api/v1/messages", "127.0.0.1:9090", "", 200, ""},
+		{"admin: health by address", admin, "GET", "/healthz", "10.0.0.7:9090", "", 200, ""},
+		{"admin: localhost", admin, "GET", "/api/v1/messages", "localhost:9090", "", 200, ""},
+		{"admin: listed name", admin, "GET", "/api/v1/messages", "Hooks-Admin.Example:9090", "", 200, ""},
+		{"admin: rebound name reads", admin, "GET", "/api/v1/messages", "evil.example:9090", "", 403, "host_not_allowed"},
+		{"admin: rebound name, health", admin, "GET", "/healthz", "evil.example:9090", "", 403, "host_not_allowed"},
+		{"admin: rebound name, UI", admin, "GET", "/", "evil.example:9090", "", 403, "host_not_allowed"},
+		{"admin: rebound name reloads", admin, "POST", "/api/v1/reload", "evil.example:9090", "http://evil.example:9090", 403, "host_not_allowed"},
+		{"admin: reload from its own page", admin, "POST", "/api/v1/reload", "127.0.0.1:9090", "http://127.0.0.1:9090", 409, "config_error"},
+		{"admin: reload from the CLI", admin, "POST", "/api/v1/reload", "127.0.0.1:9090", "", 409, "config_error"},
+		{"admin: reload from another site", admin, "POST", "/api/v1/reload", "127.0.0.1:9090", "http://evil.example", 403, "cross_site"},
+		{"admin: delete from another site", admin, "DELETE", "/api/v1/messages/x", "127.0.0.1:9090", "http://evil.example", 403, "cross_site"},
+		{"admin: replay from the listed name", admin, "POST", "/api/v1/messages/x/replay", "127.0.0.1:9090", "https://hooks-admin.example", 404, "not_found"},
+		{"inspector: address", inspector, "GET", "/api/v1/messages", "127.0.0.1:4040", "", 200, ""},
+		{"inspector: rebound name", inspector, "GET", "/api/v1/messages", "evil.example:4040", "", 403, "host_not_allowed"},
+		{"inspector: the admin's names are not its own", inspector, "GET", "/api/v1/messages", "hooks-admin.example", "", 403, "host_not_allowed"},
+		{"inspector: replay from another site", inspector, "POST", "/api/v1/messages/x/replay", "127.0.0.1:4040", "http://evil.example:4040", 403, "cross_site"},
+		{"inspector: replay from its own page", inspector, "POST", "/api/v1/messages/x/replay", "127.0.0.1:4040", "http://127.0.0.1:4040", 404, "not_found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(tc.method, "http://x"+tc.path, nil)
+			req.Host = tc.host
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
+			rec := httptest.NewRecorder()
+			tc.handler.ServeHTTP(rec, req)
+			var body refusal
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			if rec.Code != tc.wantStatus || body.Error != tc.wantError {
+				t.Errorf("%s %s Host %q Origin %q: %d %q, want %d %q: %s", tc.method, tc.path, tc.host, tc.origin, rec.Code, body.Error, tc.wantStatus, tc.wantError, rec.Body)
+			}
+			if tc.wantError == "host_not_allowed" && strings.HasPrefix(tc.name, "admin:") && !strings.Contains(body.Message, "admin.hosts") {
+				t.Errorf("the refusal does not say how to fix it: %s", body.Message)
 			}
 		})
 	}

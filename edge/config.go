@@ -80,6 +80,10 @@ type AdminConfig struct {
 	// TokenSHA256 is the hex SHA-256 of the bearer token the admin API
 	// requires; required when the admin listener is not on loopback.
 	TokenSHA256 string `yaml:"token_sha256"`
+	// Hosts are the names the admin listener answers besides IP addresses
+	// and localhost (the name of a reverse proxy in front of it); a
+	// request for any other Host is refused, against DNS rebinding.
+	Hosts []string `yaml:"hosts"`
 }
 
 // AgentConfig is one agent token and what it may serve.
@@ -167,6 +171,7 @@ type compiled struct {
 	publicScheme string
 	publicPort   string
 	adminToken   []byte // SHA-256, nil when not set
+	adminHosts   *policy.Hosts
 	grants       map[[32]byte]*grant
 	tunnels      map[string]*policy.Policy
 	limits       LimitsConfig
@@ -240,6 +245,11 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 		}
 		out.adminToken = h[:]
 	}
+	hosts, err := policy.CompileHosts(c.Admin.Hosts)
+	if err != nil {
+		return nil, policy.AtField("admin.hosts", err)
+	}
+	out.adminHosts = hosts
 	if err := compileAgents(c.Agents, out); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,8 @@ func TestConfigFileErrors(t *testing.T) {
 		{"route path", "domain: h.test\ntunnels:\n  gh:\n    routes:\n      - path: /ok\n      - path: nope\n", 6, "tunnels.gh.routes[1].path", "must start with /"},
 		{"unknown field", "domain: h.test\nlisten_on: x\n", 2, "", "field listen_on not found"},
 		{"tls mode", "domain: h.test\ntls: maybe\n", 2, "tls", "not one of"},
+		{"admin host with a port", "domain: h.test\nadmin:\n  hosts:\n    - hooks-admin.example\n    - hooks-admin.example:9090\n", 5, "admin.hosts[1]", "has a port"},
+		{"admin host wildcard", "domain: h.test\nadmin:\n  hosts: [\"*.example.com\"]\n", 3, "admin.hosts[0]", "wildcard"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

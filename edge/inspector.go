@@ -4,10 +4,20 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/hooktunnel/hooktunnel/edge/alert"
+	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
+
+// inspectorStreams bounds the streams one agent's inspector may hold open
+// on the edge at a time; further ones are closed at once. An agent holds a
+// token, not the edge's trust: without a bound it could open streams
+// without end, each a goroutine and buffers here. The agent itself opens
+// at most half as many, so a stream it has just closed and the edge has
+// not yet seen end never costs it a refusal.
+const inspectorStreams = 16
 
 // alertsOf keeps the alerts about one tunnel.
 func alertsOf(all []alert.Alert, tunnel string) []alert.Alert {
@@ -38,7 +48,7 @@ func (e *Edge) serveInspector(sess *tunnel.Session, name string) {
 			<-sess.Done()
 			srv.Close()
 		}()
-		if err := srv.Serve(sess); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := srv.Serve(newStreamLimit(sess, inspectorStreams)); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			e.log.Debug("inspector stopped", "tunnel", name, "err", err)
 		}
 	}()
@@ -59,7 +69,53 @@ func (e *Edge) inspectorHandler(name string) http.Handler {
 	})
 	e.mountUI(mux)
 	actor := "inspector:" + name
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The agent checks the browser's Host and Origin and passes them on;
+	// checking them here again keeps an agent that does not (an older
+	// one) from serving a rebound page. The inspector has no names.
+	return guardHosts(func() *policy.Hosts { return nil }, "the inspector answers only an IP address or localhost in Host, such as 127.0.0.1:4040", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r.WithContext(withActor(r.Context(), actor)))
-	})
+	}))
+}
+
+// streamLimit is a listener that holds at most max accepted connections
+// open at a time: one accepted beyond them is closed at once, so a peer
+// that opens without end costs an accept and a close, not a goroutine.
+type streamLimit struct {
+	net.Listener
+	slots chan struct{}
+}
+
+var _ net.Listener = (*streamLimit)(nil)
+
+func newStreamLimit(ln net.Listener, max int) *streamLimit {
+	return &streamLimit{Listener: ln, slots: make(chan struct{}, max)}
+}
+
+// Accept returns the next connection while a slot is free.
+func (l *streamLimit) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+		default:
+			c.Close()
+		}
+	}
+}
+
+// limitedConn frees its slot when closed, once.
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

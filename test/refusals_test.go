@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/store"
 )
 
 // refusalBody is the JSON the edge answers with when it refuses.
@@ -82,22 +84,37 @@ tunnels:
 	}
 }
 
+// The answer for an app that is down goes back to the public sender: it
+// says so with the request id, and names no address of the private
+// network; the agent's log and the journal keep what the operator needs.
 func TestAppDownAnswers502(t *testing.T) {
 	t.Parallel()
 	tok := newToken("demo", true, "demo")
 	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
-	startAgent(t, e, tok, freePort(t), "--name", "demo", "--route", "/hook") // nothing listens there
+	port := freePort(t)
+	ag := startAgent(t, e, tok, port, "--name", "demo", "--route", "/hook") // nothing listens there
 	resp, err := e.client(20*time.Second).Post(e.hookURL("demo", "/hook"), "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
 	var body refusalBody
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("not JSON: %q", raw)
 	}
-	if resp.StatusCode != http.StatusBadGateway || body.Error != "app_unreachable" || !strings.Contains(body.Message, "did not answer") || body.RequestID == "" {
-		t.Errorf("app down: %d %+v", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusBadGateway || body.Error != "app_unreachable" || !strings.Contains(body.Message, "did not answer") || len(body.RequestID) != 26 {
+		t.Errorf("app down: %d %s", resp.StatusCode, raw)
+	}
+	if strings.Contains(string(raw), "127.0.0.1") || strings.Contains(string(raw), ":"+port) {
+		t.Errorf("the public answer names the app's address: %s", raw)
+	}
+	m := e.waitMessage(t, "tunnel=demo", func(m store.Message) bool { return m.ID == body.RequestID })
+	if m.Status != http.StatusBadGateway || m.Reason != "app_unreachable" {
+		t.Errorf("journal: status %d reason %q, want 502 app_unreachable", m.Status, m.Reason)
+	}
+	if !ag.waitOutput("request_id="+body.RequestID, 10*time.Second) || !strings.Contains(ag.stderr.String()+ag.stdout.String(), "127.0.0.1:"+port) {
+		t.Errorf("the agent's log does not name the target under the request id:\n%s", ag.stderr.String())
 	}
 }
 
