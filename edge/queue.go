@@ -43,6 +43,9 @@ func (x *exchange) enqueue(route *policy.Route) {
 		x.refuseWith(http.StatusServiceUnavailable, codeQueueFull, "the edge could not store the message; retry later")
 		return
 	}
+	// Committed: the queue now owes the delivery, so a copy of it is a
+	// duplicate from here on (a failed commit is released by serve).
+	x.pol.Delivered(x.d, http.StatusAccepted, time.Now())
 	x.observe()
 	x.e.events.publish(x.msg)
 	writeJSON(x.w, http.StatusAccepted, map[string]string{"status": "queued", "id": x.id, "request_id": x.id})

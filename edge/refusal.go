@@ -34,6 +34,7 @@ const (
 	codeBodyTooLarge    = "body_too_large"
 	codeBodyRead        = "body_incomplete"
 	codeDuplicate       = "duplicate"
+	codeInFlight        = "in_flight"
 	codeQueueFull       = "queue_full"
 )
 
@@ -92,6 +93,10 @@ func policyStatus(err error) (int, string) {
 		return http.StatusBadRequest, codeBodyRead
 	case errors.Is(err, policy.ErrDuplicate):
 		return http.StatusOK, codeDuplicate
+	case errors.Is(err, policy.ErrInFlight):
+		// Another copy is being forwarded: not this one, and not lost
+		// either if that one fails, since the sender retries a 409.
+		return http.StatusConflict, codeInFlight
 	}
 	return http.StatusForbidden, "refused"
 }
