@@ -130,6 +130,14 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 		if !ok {
 			continue
 		}
+		if route.Delivery.Ordered {
+			// Later messages of this route wait for this one's outcome.
+			// Set before the delivery starts: one that ends at once clears
+			// it, and setting it after would stall the route for retryMax.
+			q.mu.Lock()
+			q.heads[key] = time.Now().Add(retryMax)
+			q.mu.Unlock()
+		}
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
@@ -139,12 +147,6 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 			q.mu.Unlock()
 			q.e.wakeQueue()
 		}()
-		if route.Delivery.Ordered {
-			// Later messages of this route wait for this one's outcome.
-			q.mu.Lock()
-			q.heads[key] = time.Now().Add(retryMax)
-			q.mu.Unlock()
-		}
 	}
 }
 
