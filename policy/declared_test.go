@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -196,4 +197,37 @@ func TestResolveSecretsCoversForwardSecret(t *testing.T) {
 	if _, err := resolved.CompileDeclared(Env{}); err != nil {
 		t.Errorf("a resolved policy is refused as declared: %v", err)
 	}
+}
+
+// FuzzCompileDeclared feeds the JSON an agent may send as its routes: a
+// policy with any secret reference is refused as one, whatever else it
+// holds, and none is ever compiled.
+func FuzzCompileDeclared(f *testing.F) {
+	for _, s := range []string{
+		`{"routes":[{"path":"/a"}]}`,
+		`{"forward_secret":"env:HOME","routes":[{"path":"/a"}]}`,
+		`{"routes":[{"path":"/a","verify":{"provider":"github","secrets":["lit","file:/etc/hostname"]}}]}`,
+		`{"routes":[{"path":"/a","token":{"query":"t","secrets":["env:PATH"]}},{"path":"/b"}]}`,
+		`{"routes":[{"path":"/a","token":{"generate":true}}]}`,
+		`{"routes":[{"path":"bad","verify":{"provider":"nope","secrets":["env:X"]}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Config
+		if json.Unmarshal(data, &c) != nil {
+			return
+		}
+		references := false
+		for _, s := range c.SecretRefs() {
+			references = references || !IsLiteral(s.Ref)
+		}
+		_, err := c.CompileDeclared(Env{})
+		if references && !errors.Is(err, ErrSecretReference) {
+			t.Fatalf("a policy with a secret reference: %v, want ErrSecretReference", err)
+		}
+		if errors.Is(err, ErrSecretReference) && !strings.HasSuffix(err.Error(), ": "+secretReferenceDetail) {
+			t.Fatalf("refusal %q is not the one sentence", err)
+		}
+	})
 }
