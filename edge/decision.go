@@ -20,9 +20,16 @@ func (e *Edge) refuse(w http.ResponseWriter, d policy.Decision, id string) {
 		w.Header().Set("Allow", joinComma(d.Allow))
 	case errors.Is(d.Err, policy.ErrRateLimited):
 		w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter/time.Second)+1))
+	case errors.Is(d.Err, policy.ErrInFlight):
+		w.Header().Set("Retry-After", retryAfterInFlight)
 	}
 	writeRefusal(w, status, code, d.Err.Error(), id)
 }
+
+// retryAfterInFlight is the wait asked of a copy of a delivery being
+// forwarded: by then the first copy has an outcome, and the retry is
+// acknowledged as a duplicate or, if that copy failed, forwarded.
+const retryAfterInFlight = "5"
 
 // writeDuplicate acknowledges a delivery already accepted: the provider
 // gets its 2xx and stops retrying; the app does not get it twice.

@@ -91,7 +91,9 @@ func canonicalHost(hostport string) string {
 	return strings.TrimSuffix(strings.ToLower(host), ".")
 }
 
-// decodeDeclared compiles the routes an agent declared in its Hello.
+// decodeDeclared compiles the routes an agent declared in its Hello. A
+// secret reference in them is refused before anything is resolved: env:
+// and file: would name the edge's environment and files.
 func decodeDeclared(raw json.RawMessage, env policy.Env) (*policy.Policy, error) {
 	if len(raw) == 0 {
 		return nil, nil
@@ -100,5 +102,5 @@ func decodeDeclared(raw json.RawMessage, env policy.Env) (*policy.Policy, error)
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, err
 	}
-	return c.CompileEnv(env)
+	return c.CompileDeclared(env)
 }

@@ -43,6 +43,9 @@ func (x *exchange) enqueue(route *policy.Route) {
 		x.refuseWith(http.StatusServiceUnavailable, codeQueueFull, "the edge could not store the message; retry later")
 		return
 	}
+	// Committed: the queue now owes the delivery, so a copy of it is a
+	// duplicate from here on (a failed commit is released by serve).
+	x.pol.Delivered(x.d, http.StatusAccepted, time.Now())
 	x.observe()
 	x.e.events.publish(x.msg)
 	writeJSON(x.w, http.StatusAccepted, map[string]string{"status": "queued", "id": x.id, "request_id": x.id})
@@ -127,6 +130,14 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 		if !ok {
 			continue
 		}
+		if route.Delivery.Ordered {
+			// Later messages of this route wait for this one's outcome.
+			// Set before the delivery starts: one that ends at once clears
+			// it, and setting it after would stall the route for retryMax.
+			q.mu.Lock()
+			q.heads[key] = time.Now().Add(retryMax)
+			q.mu.Unlock()
+		}
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
@@ -136,12 +147,6 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 			q.mu.Unlock()
 			q.e.wakeQueue()
 		}()
-		if route.Delivery.Ordered {
-			// Later messages of this route wait for this one's outcome.
-			q.mu.Lock()
-			q.heads[key] = time.Now().Add(retryMax)
-			q.mu.Unlock()
-		}
 	}
 }
 

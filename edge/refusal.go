@@ -37,6 +37,7 @@ const (
 	codeBodyTimeout     = "body_timeout"
 	codeTooManyFromIP   = "too_many_requests_from_ip"
 	codeDuplicate       = "duplicate"
+	codeInFlight        = "in_flight"
 	codeQueueFull       = "queue_full"
 )
 
@@ -99,6 +100,10 @@ func policyStatus(err error) (int, string) {
 		return http.StatusRequestTimeout, codeBodyTimeout
 	case errors.Is(err, policy.ErrDuplicate):
 		return http.StatusOK, codeDuplicate
+	case errors.Is(err, policy.ErrInFlight):
+		// Another copy is being forwarded: not this one, and not lost
+		// either if that one fails, since the sender retries a 409.
+		return http.StatusConflict, codeInFlight
 	}
 	return http.StatusForbidden, "refused"
 }

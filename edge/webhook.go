@@ -48,6 +48,9 @@ func (x *exchange) serve() {
 		x.refuseWith(http.StatusNotFound, codeUnknownTunnel, "tunnel "+x.tunnel+" does not exist")
 		return
 	}
+	// A delivery claimed by Verify and handed to neither the app nor the
+	// queue is released, so the provider's retry is not a duplicate.
+	defer func() { x.pol.Abandon(x.d) }()
 	now := time.Now()
 	preq := x.e.policyRequest(x.r, x.cfg)
 	x.msg.SourceIP = preq.RemoteAddr.String()

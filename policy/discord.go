@@ -2,6 +2,7 @@ package policy
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -64,7 +65,8 @@ func (v *discord) Verify(r *Request, now time.Time) (Result, error) {
 	if err := checkFreshness(ts, now, v.tolerance, discordTimestampHeader); err != nil {
 		return Result{}, err
 	}
-	return Result{Secret: index, Signature: r.Header.Get(discordSignatureHeader), Timestamp: ts}, nil
+	fp := sha256.Sum256(message)
+	return Result{Secret: index, Signature: r.Header.Get(discordSignatureHeader), Fingerprint: fp[:], Timestamp: ts}, nil
 }
 
 // parseDiscordHeaders returns the decoded signature and the timestamp, both

@@ -73,7 +73,7 @@ func TestDiscord(t *testing.T) {
 			if tc.vector != base {
 				wantTS = time.Unix(1700000000, 0)
 			}
-			if res.Secret != tc.wantSecret || res.Signature != r.Header.Get("X-Signature-Ed25519") || !res.Timestamp.Equal(wantTS) {
+			if res.Secret != tc.wantSecret || res.Signature != r.Header.Get("X-Signature-Ed25519") || !res.Timestamp.Equal(wantTS) || len(res.Fingerprint) == 0 {
 				t.Errorf("Result = %+v, want secret %d, timestamp %v", res, tc.wantSecret, wantTS)
 			}
 		})

@@ -24,6 +24,10 @@ var (
 	// ErrDuplicate is not a refusal of the sender: the delivery was already
 	// accepted, so the edge acknowledges it without forwarding it again.
 	ErrDuplicate = errors.New("policy: delivery already accepted")
+	// ErrInFlight is a copy of a delivery another copy of which is being
+	// forwarded now: it is not forwarded too, and the sender should retry
+	// later, when the first copy's outcome is known.
+	ErrInFlight = errors.New("policy: delivery is being forwarded")
 )
 
 // Refusal is a refusal with a sentence for the sender that says what to fix.

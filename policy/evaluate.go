@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -25,8 +27,19 @@ type Decision struct {
 	// never queued; Answer, when set, is sent by the edge itself.
 	Handshake bool
 	Answer    *Answer
-	// duplicateKey identifies the delivery for the replay cache.
-	duplicateKey string
+	// claim holds the delivery's keys in the replay cache until Delivered
+	// or Abandon settles it.
+	claim *claim
+}
+
+// claim is a Decision's hold on its delivery's keys. A Decision and its
+// copies are used by one goroutine at a time.
+type claim struct {
+	cache   ReplayCache
+	keys    []string
+	owner   string
+	ttl     time.Duration
+	settled bool
 }
 
 // Verified is the signature check's result, with its provider.
@@ -68,8 +81,10 @@ func (p *Policy) Admit(r *Request, now time.Time) Decision {
 }
 
 // Verify checks the signature and freshness of an admitted request whose
-// body has been read into r.Body, and whether it is a duplicate of a
-// delivery already accepted.
+// body has been read into r.Body, and claims the delivery in the replay
+// cache: a delivery already accepted is ErrDuplicate, one being forwarded
+// now is ErrInFlight. A claimed delivery must be settled, by Delivered
+// once the app or the queue has it, or by Abandon.
 func (p *Policy) Verify(d *Decision, r *Request, now time.Time) {
 	route := d.Route
 	if d.Err != nil || route == nil || route.verifier == nil {
@@ -93,27 +108,71 @@ func (p *Policy) Verify(d *Decision, r *Request, now time.Time) {
 	if p.replay == nil || d.Handshake {
 		return
 	}
-	id := res.DeliveryID
-	if id == "" {
-		id = "sig:" + res.Signature
-	}
-	if id == "sig:" {
+	keys := p.deliveryKeys(route, res)
+	if len(keys) == 0 {
 		return // nothing identifies this delivery
 	}
-	d.duplicateKey = p.scope + "\x00" + strconv.Itoa(route.Index) + "\x00" + id
-	if p.replay.Seen(d.duplicateKey, now) {
-		d.Err = refuse(ErrDuplicate, describeDelivery(id)+" was already accepted; not forwarded again")
+	c := &claim{cache: p.replay, keys: keys, owner: rand.Text(), ttl: replayTTL(route.tolerance)}
+	switch p.replay.Claim(keys, c.owner, now, claimLease) {
+	case Claimed:
+		d.claim = c
+	case ClaimDone:
+		d.Err = refuse(ErrDuplicate, describeDelivery(res)+" was already accepted; not forwarded again")
+	default:
+		d.Err = refuse(ErrInFlight, describeDelivery(res)+" is being forwarded now; retry later")
 	}
 }
 
-// Delivered records a delivery the app answered with status, so a replay
-// of it is recognised: only 2xx answers count, a failed delivery may be
-// retried by its provider.
+// deliveryKeys are the replay cache keys of a verified delivery: its
+// provider delivery id, and its signed content's fingerprint. Either one
+// seen makes it a duplicate, so a replay that changes or drops an unsigned
+// delivery id (X-GitHub-Delivery) is still caught.
+func (p *Policy) deliveryKeys(route *Route, res Result) []string {
+	prefix := p.scope + "\x00" + strconv.Itoa(route.Index) + "\x00"
+	var keys []string
+	if res.DeliveryID != "" {
+		keys = append(keys, prefix+"id:"+res.DeliveryID)
+	}
+	// The fingerprint is a MAC under the route's secret: only its hash is
+	// kept. A verifier that sets none falls back to the signature as sent.
+	signed := res.Fingerprint
+	if len(signed) == 0 && res.Signature != "" {
+		signed = []byte(res.Signature)
+	}
+	if len(signed) > 0 {
+		sum := sha256.Sum256(signed)
+		keys = append(keys, prefix+"sig:"+hex.EncodeToString(sum[:]))
+	}
+	return keys
+}
+
+// claimLease is how long a delivery's keys stay held while it is being
+// forwarded; past it (an edge that died mid-delivery, with a shared
+// store) a copy may claim them again. It outlasts the longest forward.
+const claimLease = 15 * time.Minute
+
+// Delivered settles the claim of a delivery the app answered with status
+// (or the queue committed, with 202): a 2xx records it, so a replay is
+// recognised; anything else releases it, so the provider's retry goes
+// through.
 func (p *Policy) Delivered(d Decision, status int, now time.Time) {
-	if p.replay == nil || d.duplicateKey == "" || status < 200 || status > 299 {
+	c := d.claim
+	if c == nil || c.settled {
 		return
 	}
-	p.replay.Record(d.duplicateKey, now, replayTTL(d.Route.tolerance))
+	c.settled = true
+	if status < 200 || status > 299 {
+		c.cache.Release(c.keys, c.owner)
+		return
+	}
+	c.cache.Confirm(c.keys, c.owner, now, c.ttl)
+}
+
+// Abandon releases the claim of a delivery that reached neither the app
+// nor the queue (no agent, a full queue, a failure on the way); after
+// Delivered it does nothing.
+func (p *Policy) Abandon(d Decision) {
+	p.Delivered(d, 0, time.Time{})
 }
 
 // replayTTL keeps a delivery id long enough that a replay within the
@@ -123,12 +182,13 @@ func replayTTL(tolerance time.Duration) time.Duration {
 	return max(2*tolerance, 72*time.Hour)
 }
 
-func describeDelivery(id string) string {
-	if strings.HasPrefix(id, "sig:") {
-		return "a delivery with the same signature"
+func describeDelivery(res Result) string {
+	id := res.DeliveryID
+	if id == "" {
+		return "a delivery with the same signed content"
 	}
 	if len(id) > 64 {
 		id = id[:64] + "…"
 	}
-	return "delivery " + strconv.Quote(id)
+	return "delivery " + strconv.Quote(id) + " (or one with the same signed content)"
 }

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -88,7 +87,7 @@ func (v *gitlab) verifyToken(r *Request) (Result, error) {
 	// Comparing digests keeps the comparison constant-time in the token's
 	// length too.
 	digest := func(b []byte) []byte { sum := sha256.Sum256(b); return sum[:] }
-	i, ok := matchSecret(v.tokens, digest, [][]byte{digest([]byte(token))})
+	i, _, ok := matchSecret(v.tokens, digest, [][]byte{digest([]byte(token))})
 	if !ok {
 		return Result{}, refuse(ErrBadSignature, "header "+gitlabTokenHeader+" does not equal any configured secret token")
 	}
@@ -112,29 +111,16 @@ func (v *gitlab) verifySigned(r *Request, now time.Time) (Result, error) {
 		return Result{}, err
 	}
 	content := [][]byte{[]byte(id), {'.'}, []byte(tsRaw), {'.'}, r.Body}
-	i, sig, ok := v.match(content, sigs)
+	i, fp, ok := matchSecret(v.keys, func(key []byte) []byte { return macOf(sha256.New, key, content...) }, sigs)
 	if !ok {
 		return Result{}, refuse(ErrBadSignature, gitlabSignatureHeader+" does not match webhook-id.webhook-timestamp.body under any configured signing token; check the token and that nothing rewrites the body before the edge")
 	}
 	if err := checkFreshness(ts, now, v.tolerance, gitlabTimestampHeader); err != nil {
 		return Result{}, err
 	}
-	// The matching entry alone, re-encoded, is the duplicate key: a replay
+	// The matching entry alone, re-encoded, is the signature: a replay
 	// that reorders or drops entries must not look new.
-	return Result{Secret: v.keyAt[i], DeliveryID: id, Signature: "v1," + base64.StdEncoding.EncodeToString(sig), Timestamp: ts}, nil
-}
-
-// match is matchSecret that also reports which candidate matched.
-func (v *gitlab) match(content [][]byte, sigs [][]byte) (int, []byte, bool) {
-	for i, k := range v.keys {
-		want := macOf(sha256.New, k.Value, content...)
-		for _, sig := range sigs {
-			if hmac.Equal(want, sig) {
-				return i, sig, true
-			}
-		}
-	}
-	return -1, nil, false
+	return Result{Secret: v.keyAt[i], DeliveryID: id, Signature: "v1," + base64.StdEncoding.EncodeToString(macOf(sha256.New, v.keys[i].Value, content...)), Fingerprint: fp, Timestamp: ts}, nil
 }
 
 // parseGitLabSignature returns the v1 digests of a Standard Webhooks

@@ -34,18 +34,25 @@ func macOf(h func() hash.Hash, key []byte, parts ...[]byte) []byte {
 }
 
 // matchSecret returns the index of the first secret whose expected MAC,
-// as computed by expected, equals one of the candidate signatures. All
+// as computed by expected, equals one of the candidate signatures, and the
+// fingerprint of the signed content: its MAC under the first secret. The
+// fingerprint is the same for every copy of one signed message, whichever
+// candidate matched and however the header spelled or listed them, so it
+// is what the duplicate check keys on (see Result.Fingerprint). All
 // comparisons are constant-time.
-func matchSecret(secrets []Secret, expected func(key []byte) []byte, candidates [][]byte) (int, bool) {
+func matchSecret(secrets []Secret, expected func(key []byte) []byte, candidates [][]byte) (index int, fingerprint []byte, ok bool) {
 	for i, s := range secrets {
 		want := expected(s.Value)
+		if i == 0 {
+			fingerprint = want
+		}
 		for _, c := range candidates {
 			if hmac.Equal(want, c) {
-				return i, true
+				return i, fingerprint, true
 			}
 		}
 	}
-	return -1, false
+	return -1, nil, false
 }
 
 // checkFreshness refuses a timestamp outside tolerance in either direction.

@@ -59,7 +59,7 @@ func (v *hubspotVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	content := []byte(r.Method + hubspotURI(r.URL))
 	content = append(content, r.Body...)
 	content = append(content, tsText...)
-	i, ok := matchSecret(v.secrets, func(key []byte) []byte {
+	i, fp, ok := matchSecret(v.secrets, func(key []byte) []byte {
 		return macOf(sha256.New, key, content)
 	}, [][]byte{mac})
 	if !ok {
@@ -69,7 +69,7 @@ func (v *hubspotVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	if err := checkFreshness(ts, now, v.tolerance, hubspotTimestampHeader); err != nil {
 		return Result{}, err
 	}
-	return Result{Secret: i, Signature: raw, Timestamp: ts}, nil
+	return Result{Secret: i, Signature: raw, Fingerprint: fp, Timestamp: ts}, nil
 }
 
 func parseHubSpotSignature(h string) ([]byte, error) {

@@ -83,7 +83,7 @@ func (s *macScheme) Verify(r *Request, now time.Time) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	i, ok := matchSecret(s.secrets, func(key []byte) []byte { return macOf(s.hash, key, content...) }, [][]byte{sig})
+	i, fp, ok := matchSecret(s.secrets, func(key []byte) []byte { return macOf(s.hash, key, content...) }, [][]byte{sig})
 	if !ok {
 		return Result{}, refuse(ErrBadSignature, "signature in "+s.header+" does not match the "+s.hashName+" of the signed content under any configured secret; check the secret and that nothing rewrites the body before the edge")
 	}
@@ -92,7 +92,7 @@ func (s *macScheme) Verify(r *Request, now time.Time) (Result, error) {
 			return Result{}, err
 		}
 	}
-	res := Result{Secret: i, DeliveryID: firstHeader(r.Header, s.idHeaders), Signature: s.canonical(sig), Timestamp: ts}
+	res := Result{Secret: i, DeliveryID: firstHeader(r.Header, s.idHeaders), Signature: s.canonical(sig), Fingerprint: fp, Timestamp: ts}
 	if res.DeliveryID == "" && s.bodyID != "" {
 		res.DeliveryID = bodyStringAt(r.Body, s.bodyID)
 	}

@@ -215,6 +215,9 @@ func checkResult(t *testing.T, v macVector, res Result, wantSecret int, wantID s
 	if res.DeliveryID != wantID {
 		t.Errorf("DeliveryID = %q, want %q", res.DeliveryID, wantID)
 	}
+	if res.Signature != "" && len(res.Fingerprint) == 0 {
+		t.Error("a verified signature has no Fingerprint: its duplicates would go by the header's spelling")
+	}
 	var ts time.Time
 	if v.Want.TimestampMS != 0 {
 		ts = time.UnixMilli(v.Want.TimestampMS)

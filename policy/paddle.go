@@ -40,7 +40,7 @@ func (v *paddleVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	}
 	// The SDK signs the parsed integer, not the text of ts=.
 	prefix := []byte(strconv.FormatInt(sig.timestamp.Unix(), 10) + ":")
-	i, ok := matchSecret(v.secrets, func(key []byte) []byte {
+	i, fp, ok := matchSecret(v.secrets, func(key []byte) []byte {
 		return macOf(sha256.New, key, prefix, r.Body)
 	}, sig.h1)
 	if !ok {
@@ -49,7 +49,7 @@ func (v *paddleVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	if err := checkFreshness(sig.timestamp, now, v.tolerance, paddleSignatureHeader); err != nil {
 		return Result{}, err
 	}
-	return Result{Secret: i, DeliveryID: bodyStringAt(r.Body, "notification_id"), Signature: raw, Timestamp: sig.timestamp}, nil
+	return Result{Secret: i, DeliveryID: bodyStringAt(r.Body, "notification_id"), Signature: raw, Fingerprint: fp, Timestamp: sig.timestamp}, nil
 }
 
 type paddleSignature struct {

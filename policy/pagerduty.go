@@ -41,7 +41,7 @@ func (v *pagerDutyVerifier) Verify(r *Request, _ time.Time) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	i, ok := matchSecret(v.secrets, func(key []byte) []byte {
+	i, fp, ok := matchSecret(v.secrets, func(key []byte) []byte {
 		return macOf(sha256.New, key, r.Body)
 	}, sigs)
 	if !ok {
@@ -51,7 +51,7 @@ func (v *pagerDutyVerifier) Verify(r *Request, _ time.Time) (Result, error) {
 	if id == "" {
 		id = bodyStringAt(r.Body, "event", "id")
 	}
-	return Result{Secret: i, DeliveryID: id, Signature: raw}, nil
+	return Result{Secret: i, DeliveryID: id, Signature: raw, Fingerprint: fp}, nil
 }
 
 // parsePagerDutySignature reads comma-separated "v1=<hex>" entries and

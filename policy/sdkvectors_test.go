@@ -155,6 +155,9 @@ func runSDKVectors(t *testing.T, provider string, signatureHeaders ...string) {
 				res.Signature != wantRes.Signature || !res.Timestamp.Equal(wantRes.Timestamp) {
 				t.Errorf("Result = %+v, want %+v", res, wantRes)
 			}
+			if len(res.Fingerprint) == 0 {
+				t.Error("a verified signature has no Fingerprint")
+			}
 			sdkCheckHandshake(t, v, r, res, vec)
 		})
 	}

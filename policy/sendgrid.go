@@ -93,7 +93,9 @@ func (v *sendGrid) Verify(r *Request, now time.Time) (Result, error) {
 	if err := checkFreshness(ts, now, v.tolerance, sendGridTimestampHeader); err != nil {
 		return Result{}, err
 	}
-	return Result{Secret: index, Signature: r.Header.Get(sendGridSignatureHeader), Timestamp: ts}, nil
+	// An ECDSA signature is malleable ((r, s) and (r, n-s) both verify), so
+	// the signed digest, not the signature, identifies the message.
+	return Result{Secret: index, Signature: r.Header.Get(sendGridSignatureHeader), Fingerprint: digest, Timestamp: ts}, nil
 }
 
 // parseSendGridHeaders returns the DER signature, checked to be one, and

@@ -77,7 +77,7 @@ func TestSendGrid(t *testing.T) {
 				return
 			}
 			wantTS, _ := unixSeconds(r.Header.Get("X-Twilio-Email-Event-Webhook-Timestamp"))
-			if res.Secret != tc.wantSecret || res.Signature != r.Header.Get("X-Twilio-Email-Event-Webhook-Signature") || !res.Timestamp.Equal(wantTS) {
+			if res.Secret != tc.wantSecret || res.Signature != r.Header.Get("X-Twilio-Email-Event-Webhook-Signature") || !res.Timestamp.Equal(wantTS) || len(res.Fingerprint) == 0 {
 				t.Errorf("Result = %+v, want secret %d, timestamp %v", res, tc.wantSecret, wantTS)
 			}
 		})

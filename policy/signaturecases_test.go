@@ -58,7 +58,7 @@ func runSignatureCases(t *testing.T, cases []signatureCase, newVerifier func(Ver
 				}
 				return
 			}
-			if res.Secret != tc.wantSecret || res.DeliveryID != tc.wantID || res.Signature != r.Header.Get(sigHeader) {
+			if res.Secret != tc.wantSecret || res.DeliveryID != tc.wantID || res.Signature != r.Header.Get(sigHeader) || len(res.Fingerprint) == 0 {
 				t.Errorf("Result = %+v, want secret %d, id %q", res, tc.wantSecret, tc.wantID)
 			}
 		})

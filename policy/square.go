@@ -41,13 +41,13 @@ func (v *square) Verify(r *Request, _ time.Time) (Result, error) {
 	u := *r.URL
 	u.User, u.Fragment, u.RawFragment = nil, "", ""
 	signedURL := []byte(u.String())
-	index, ok := matchSecret(v.secrets, func(key []byte) []byte {
+	index, fp, ok := matchSecret(v.secrets, func(key []byte) []byte {
 		return macOf(sha256.New, key, signedURL, r.Body)
 	}, [][]byte{sig})
 	if !ok {
 		return Result{}, refuse(ErrBadSignature, squareSignatureHeader+" does not match the notification URL and body signed with any configured signature key; check that the subscription's notification URL is exactly the URL this endpoint receives")
 	}
-	return Result{Secret: index, DeliveryID: squareEventID(r.Body), Signature: header}, nil
+	return Result{Secret: index, DeliveryID: squareEventID(r.Body), Signature: header, Fingerprint: fp}, nil
 }
 
 // parseSquareSignature decodes the header strictly: the SDK compares the

@@ -78,7 +78,7 @@ func (v *standardVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	}
 	// The SDKs sign the parsed integer, not the header's text.
 	prefix := []byte(id + "." + strconv.FormatInt(ts.Unix(), 10) + ".")
-	i, ok := matchSecret(v.keys, func(key []byte) []byte {
+	i, fp, ok := matchSecret(v.keys, func(key []byte) []byte {
 		return macOf(sha256.New, key, prefix, r.Body)
 	}, sigs)
 	if !ok {
@@ -87,7 +87,7 @@ func (v *standardVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	if err := checkFreshness(ts, now, v.tolerance, tsName); err != nil {
 		return Result{}, err
 	}
-	return Result{Secret: i, DeliveryID: id, Signature: raw, Timestamp: ts}, nil
+	return Result{Secret: i, DeliveryID: id, Signature: raw, Fingerprint: fp, Timestamp: ts}, nil
 }
 
 // parseStandardSignature reads space-separated "v1,<base64>" entries and

@@ -52,7 +52,7 @@ func (v *stripeVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	}
 	// The SDKs sign the parsed integer, not the text of t=.
 	prefix := []byte(strconv.FormatInt(sig.timestamp.Unix(), 10) + ".")
-	i, ok := matchSecret(v.secrets, func(key []byte) []byte {
+	i, fp, ok := matchSecret(v.secrets, func(key []byte) []byte {
 		return macOf(sha256.New, key, prefix, r.Body)
 	}, sig.v1)
 	if !ok {
@@ -61,7 +61,7 @@ func (v *stripeVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	if err := checkFreshness(sig.timestamp, now, v.tolerance, stripeSignatureHeader); err != nil {
 		return Result{}, err
 	}
-	return Result{Secret: i, DeliveryID: bodyStringAt(r.Body, "id"), Signature: raw, Timestamp: sig.timestamp}, nil
+	return Result{Secret: i, DeliveryID: bodyStringAt(r.Body, "id"), Signature: raw, Fingerprint: fp, Timestamp: sig.timestamp}, nil
 }
 
 type stripeSignature struct {

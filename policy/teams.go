@@ -47,13 +47,13 @@ func (v *teams) Verify(r *Request, _ time.Time) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	index, ok := matchSecret(v.secrets, func(key []byte) []byte {
+	index, fp, ok := matchSecret(v.secrets, func(key []byte) []byte {
 		return macOf(sha256.New, key, r.Body)
 	}, [][]byte{sig})
 	if !ok {
 		return Result{}, refuse(ErrBadSignature, "the HMAC in "+teamsHeader+" does not match the body signed with any configured security token")
 	}
-	return Result{Secret: index, Signature: header}, nil
+	return Result{Secret: index, Signature: header, Fingerprint: fp}, nil
 }
 
 // parseTeamsAuthorization reads "HMAC <base64 of 32 bytes>". The scheme is

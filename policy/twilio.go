@@ -53,7 +53,7 @@ func (v *twilio) Verify(r *Request, _ time.Time) (Result, error) {
 	if !hasBodyHash && twilioIsFormPost(r) {
 		params = twilioParamString(parseLegacyQuery(string(r.Body)))
 	}
-	index, ok := v.match(twilioURLCandidates(r.URL), params, sig)
+	index, fp, ok := v.match(twilioURLCandidates(r.URL), params, sig)
 	if !ok {
 		return Result{}, refuse(ErrBadSignature, twilioSignatureHeader+" does not match the URL and POST parameters signed with any configured auth token; check that the URL configured in Twilio (scheme, host, path, query) is the one this endpoint receives")
 	}
@@ -64,21 +64,24 @@ func (v *twilio) Verify(r *Request, _ time.Time) (Result, error) {
 			return Result{}, refuse(ErrBadSignature, "the body's SHA-256 does not match the bodySHA256 query parameter signed by "+twilioSignatureHeader+"; the body was changed in transit")
 		}
 	}
-	return Result{Secret: index, DeliveryID: r.Header.Get(twilioIDHeader), Signature: header}, nil
+	return Result{Secret: index, DeliveryID: r.Header.Get(twilioIDHeader), Signature: header, Fingerprint: fp}, nil
 }
 
 // match returns the index of the first auth token that signed any of the
 // candidate URLs. Twilio signs the URL as configured, which may differ from
 // the received one by the default port or escaping, so the SDK tries each.
-func (v *twilio) match(urls []string, params, sig []byte) (int, bool) {
+// It also returns the fingerprint of what was signed (see matchSecret).
+func (v *twilio) match(urls []string, params, sig []byte) (int, []byte, bool) {
 	for i, s := range v.secrets {
 		for _, u := range urls {
 			if hmac.Equal(macOf(sha1.New, s.Value, []byte(u), params), sig) {
-				return i, true
+				// The fingerprint, as matchSecret's: the MAC under the
+				// first secret of the URL that was signed.
+				return i, macOf(sha1.New, v.secrets[0].Value, []byte(u), params), true
 			}
 		}
 	}
-	return -1, false
+	return -1, nil, false
 }
 
 // parseTwilioSignature decodes the header. Strict decoding keeps base64 text

@@ -78,7 +78,7 @@ func (v *twitchVerifier) Verify(r *Request, now time.Time) (Result, error) {
 		return Result{}, refuse(ErrTimestampMissing, "timestamp header "+twitchTimestampHeader+" must be an RFC 3339 time")
 	}
 	prefix := []byte(id + tsText)
-	i, ok := matchSecret(v.secrets, func(key []byte) []byte {
+	i, fp, ok := matchSecret(v.secrets, func(key []byte) []byte {
 		return macOf(sha256.New, key, prefix, r.Body)
 	}, [][]byte{mac})
 	if !ok {
@@ -87,7 +87,7 @@ func (v *twitchVerifier) Verify(r *Request, now time.Time) (Result, error) {
 	if err := checkFreshness(ts, now, v.tolerance, twitchTimestampHeader); err != nil {
 		return Result{}, err
 	}
-	return Result{Secret: i, DeliveryID: id, Signature: raw, Timestamp: ts}, nil
+	return Result{Secret: i, DeliveryID: id, Signature: raw, Fingerprint: fp, Timestamp: ts}, nil
 }
 
 // parseTwitchSignature reads "sha256=<hex>".

@@ -31,7 +31,7 @@ func (v *v0Scheme) Verify(r *Request, now time.Time) (Result, error) {
 		return Result{}, err
 	}
 	prefix := []byte("v0:" + tsText + ":")
-	i, ok := matchSecret(v.secrets, func(key []byte) []byte {
+	i, fp, ok := matchSecret(v.secrets, func(key []byte) []byte {
 		return macOf(sha256.New, key, prefix, r.Body)
 	}, [][]byte{mac})
 	if !ok {
@@ -40,7 +40,7 @@ func (v *v0Scheme) Verify(r *Request, now time.Time) (Result, error) {
 	if err := checkFreshness(ts, now, v.tolerance, v.tsHeader); err != nil {
 		return Result{}, err
 	}
-	res := Result{Secret: i, Signature: raw, Timestamp: ts}
+	res := Result{Secret: i, Signature: raw, Fingerprint: fp, Timestamp: ts}
 	if v.bodyID != "" {
 		res.DeliveryID = bodyStringAt(r.Body, v.bodyID)
 	}

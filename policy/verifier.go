@@ -22,9 +22,18 @@ type Result struct {
 	// webhook-id, ...), used to detect duplicates; empty when the provider
 	// sends none, in which case the signature itself is used.
 	DeliveryID string
-	// Signature is the signature value as received; the duplicate key when
-	// there is no DeliveryID.
+	// Signature is the signature value as received.
 	Signature string
+	// Fingerprint identifies the signed content: the same for every copy
+	// of one signed message, however its signature header is spelled,
+	// reordered or trimmed, and whichever secret matched. It is the MAC of
+	// the content under the route's first secret (for public-key schemes,
+	// the SHA-256 of the signed message), so only the provider can make a
+	// new one. With DeliveryID it is a duplicate key: a replay that changes
+	// or drops an unsigned delivery id keeps its fingerprint. It may be
+	// used as a signature under the first secret, so it is never stored or
+	// shown as is.
+	Fingerprint []byte
 	// Timestamp is the signed timestamp, zero when the scheme has none.
 	Timestamp time.Time
 }

@@ -77,10 +77,18 @@ type proc struct {
 
 func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, name, nil, args...)
+}
+
+// startProcEnv is startProc with extra environment variables ("NAME=value"),
+// which win over the test's own: an agent whose machine differs from the
+// edge's.
+func startProcEnv(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
+	p.cmd.Env = append(append(os.Environ(), "GORACE=halt_on_error=1"), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -269,9 +277,16 @@ func startAgent(t *testing.T, e *edgeProc, tok agentToken, target string, args .
 
 func startAgentNoWait(t *testing.T, e *edgeProc, tok agentToken, target string, args ...string) *proc {
 	t.Helper()
+	return startAgentEnv(t, e, tok, target, nil, args...)
+}
+
+// startAgentEnv starts an agent with extra environment variables and does
+// not wait for it.
+func startAgentEnv(t *testing.T, e *edgeProc, tok agentToken, target string, env []string, args ...string) *proc {
+	t.Helper()
 	// Agents share this machine: no inspector unless a test asks for one.
 	all := append([]string{"agent", target, "--edge", e.url(), "--token", tok.token, "--log-level", "debug", "--inspect", "off"}, args...)
-	return startProc(t, "agent", all...)
+	return startProcEnv(t, "agent", env, all...)
 }
 
 // client sends requests to tunnel hosts of an edge: it dials the edge's

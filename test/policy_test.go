@@ -77,6 +77,7 @@ func TestPolicyThroughTheEdge(t *testing.T) {
 	genToken := genURL.Query().Get("token")
 
 	body := []byte(`{"action":"opened","number":1}`)
+	bodyOld := []byte(`{"action":"opened","number":2}`) // another delivery: the same body would be a duplicate
 	now := time.Now().Unix()
 	stripeSig := func(ts int64, payload []byte) string {
 		m := hmac.New(sha256.New, []byte(stripeKey))
@@ -108,8 +109,13 @@ func TestPolicyThroughTheEdge(t *testing.T) {
 					t.Errorf("a replayed delivery was not marked duplicate: %s", raw)
 				}
 			}},
-		{name: "github signed with the old secret", path: "/github", body: body,
-			headers: []header{{"X-Hub-Signature-256", githubSign(ghOld, body)}, {"X-GitHub-Delivery", "d-2"}}, wantStatus: 200},
+		{name: "github signed with the old secret", path: "/github", body: bodyOld,
+			headers: []header{{"X-Hub-Signature-256", githubSign(ghOld, bodyOld)}, {"X-GitHub-Delivery", "d-2"}}, wantStatus: 200,
+			check: func(t *testing.T, resp *http.Response, raw []byte) {
+				if resp.Header.Get("Hooktunnel-Duplicate") != "" {
+					t.Errorf("another delivery was taken for a duplicate: %s", raw)
+				}
+			}},
 		{name: "github tampered body", path: "/github", body: append([]byte(" "), body...),
 			headers: []header{{"X-Hub-Signature-256", githubSign(ghNew, body)}, {"X-GitHub-Delivery", "d-3"}}, wantStatus: 401, wantError: "bad_signature"},
 		{name: "github unsigned", path: "/github", body: body, wantStatus: 401, wantError: "signature_missing",

@@ -15,6 +15,7 @@ func tokenCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage agent tokens"}
 	var name string
 	var tunnels []string
+	var mayDeclare bool
 	newCmd := &cobra.Command{
 		Use:   "new",
 		Short: "Create an agent token and print the config entry for it",
@@ -31,12 +32,13 @@ func tokenCommand() *cobra.Command {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Token (shown once; give it to the agent as --token or HOOKTUNNEL_TOKEN):\n\n  %s\n\n", token)
 			fmt.Fprintf(out, "Add this to the edge config under agents:\n\n")
-			fmt.Fprintf(out, "  - name: %s\n    token_sha256: %s\n    tunnels: [%s]\n    may_declare_routes: true\n", name, hex.EncodeToString(h[:]), joinQuoted(tunnels))
+			fmt.Fprintf(out, "  - name: %s\n    token_sha256: %s\n    tunnels: [%s]\n    may_declare_routes: %t\n", name, hex.EncodeToString(h[:]), joinQuoted(tunnels), mayDeclare)
 			return nil
 		},
 	}
 	newCmd.Flags().StringVar(&name, "name", "", "agent name (also the tunnel it may serve, unless --tunnel is given)")
 	newCmd.Flags().StringSliceVar(&tunnels, "tunnel", nil, "tunnel names or globs the token grants (repeatable)")
+	newCmd.Flags().BoolVar(&mayDeclare, "may-declare-routes", false, "let the agent define its tunnel's routes with --route/--policy (off: routes come from the edge config only)")
 	_ = newCmd.MarkFlagRequired("name")
 	cmd.AddCommand(newCmd)
 	return cmd

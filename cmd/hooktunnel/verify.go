@@ -165,7 +165,8 @@ func (f *verifyFlags) verifier(stderr io.Writer, files int) (*verifier, error) {
 		Verify:    vc,
 		Tolerance: f.tolerance,
 	}}}
-	v.policy, err = cfg.CompileEnv(policy.Env{Replay: policy.NewMemoryReplayCache(max(files, 1)), Scope: "verify"})
+	// Two keys a delivery: its delivery id and its fingerprint.
+	v.policy, err = cfg.CompileEnv(policy.Env{Replay: policy.NewMemoryReplayCache(2 * max(files, 1)), Scope: "verify"})
 	if err != nil {
 		return nil, f.configError(err)
 	}
