@@ -88,6 +88,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("agent: no token: pass --token or set HOOKTUNNEL_TOKEN")
 	}
+	if !tunnel.ValidToken(cfg.Token) {
+		return nil, tunnel.ErrInvalidToken
+	}
 	if _, err := tunnel.ConnectURL(cfg.Edge); err != nil {
 		return nil, err
 	}

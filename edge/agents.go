@@ -12,14 +12,26 @@ import (
 )
 
 // serveAgent admits an agent and serves its tunnel until the session ends.
+// The token is checked on the upgrade request: one the config does not
+// grant is answered 401 before any session, or memory for one, exists.
 func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled) {
-	pending, err := tunnel.Accept(w, r, e.sessionCfg)
+	var g *grant
+	pending, err := tunnel.Accept(w, r, e.sessionCfg, func(_ *http.Request, token string) error {
+		if g = cfg.grants[TokenHash(token)]; g == nil {
+			return errUnknownToken
+		}
+		return nil
+	})
+	if errors.Is(err, tunnel.ErrUnauthorized) {
+		e.log.Warn("agent refused at the upgrade", "remote", r.RemoteAddr, "reason", tunnel.RefusedBadToken)
+		return
+	}
 	if err != nil {
 		e.log.Warn("agent handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	hello := pending.Hello
-	a, refusal := e.admit(r.Context(), cfg, hello)
+	a, refusal := e.admit(r.Context(), cfg, g, hello)
 	if refusal != nil {
 		e.log.Warn("agent refused", "remote", r.RemoteAddr, "hello", hello, "reason", refusal.Code)
 		pending.Refuse(*refusal)
@@ -71,15 +83,15 @@ type admission struct {
 	warnings []string
 }
 
-// admit checks the token and the name and settles the tunnel's routes; a
-// refusal says why the agent may not serve it.
-func (e *Edge) admit(ctx context.Context, cfg *compiled, hello tunnel.Hello) (*admission, *tunnel.Refusal) {
+// errUnknownToken is an upgrade whose token no agent in the config has.
+var errUnknownToken = errors.New("edge: unknown agent token")
+
+// admit checks the name against g, the grant of the token the upgrade
+// was authenticated with, and settles the tunnel's routes; a refusal says
+// why the agent may not serve it.
+func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.Hello) (*admission, *tunnel.Refusal) {
 	refuse := func(code, msg string, permanent bool) (*admission, *tunnel.Refusal) {
 		return nil, &tunnel.Refusal{Code: code, Message: msg, Permanent: permanent}
-	}
-	g := cfg.grants[TokenHash(hello.Token)]
-	if g == nil {
-		return refuse(tunnel.RefusedBadToken, "the token is not valid on this edge (unknown or revoked)", true)
 	}
 	name := hello.Name
 	if name == "" {

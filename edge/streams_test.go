@@ -213,7 +213,7 @@ func TestStreamTransportCloseEndsKeptStreams(t *testing.T) {
 func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
 	edgeSessions := make(chan *tunnel.Session, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig())
+		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig(), func(*http.Request, string) error { return nil })
 		if err != nil {
 			return
 		}

@@ -126,10 +126,11 @@ func (v *gitlab) verifySigned(r *Request, now time.Time) (Result, error) {
 // parseGitLabSignature returns the v1 digests of a Standard Webhooks
 // signature list ("v1,<base64> v1,<base64>"). Entries of other versions
 // are skipped, as the specification says; a list with no usable v1 entry
-// is malformed.
+// is malformed. Entries are separated by " " only, as the Standard
+// Webhooks libraries split them (see parseStandardSignature).
 func parseGitLabSignature(raw string) ([][]byte, error) {
 	var sigs [][]byte
-	for _, entry := range strings.Fields(raw) {
+	for entry := range strings.SplitSeq(raw, " ") {
 		enc, ok := strings.CutPrefix(entry, "v1,")
 		if !ok {
 			continue

@@ -43,6 +43,8 @@ func TestGitLabSigningToken(t *testing.T) {
 				macCase{name: "webhook-id changed", edit: setHeader("webhook-id", "another-delivery"), wantErr: ErrBadSignature},
 				macCase{name: "no v1 entry", edit: setHeader("webhook-signature", "v2,"+strings.TrimPrefix(v.Want.Signature, "v1,")), wantErr: ErrSignatureMalformed},
 				macCase{name: "a forged entry next to the real one", edit: setHeader("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= "+v.Headers["webhook-signature"])},
+				// Standard Webhooks libraries split entries on " " only.
+				macCase{name: "entries separated by a tab", edit: setHeader("webhook-signature", "v2,AAAA\t"+v.Want.Signature), wantErr: ErrSignatureMalformed},
 				// Held to the signature even when a token header comes too.
 				macCase{name: "wrong X-Gitlab-Token beside a good signature", secrets: []string{v.Secret, gitlabTestToken}, edit: setHeader("X-Gitlab-Token", "wrong")},
 				macCase{name: "signing token configured after a secret token", secrets: []string{gitlabTestToken, v.Secret}, wantSecret: 1},

@@ -57,14 +57,17 @@ type paddleSignature struct {
 	h1        [][]byte
 }
 
-// parsePaddleSignature reads "ts=<unix>;h1=<hex>[;h1=<hex>...]". Unknown
-// keys are skipped so Paddle can add schemes; a second ts= is refused
-// because it is ambiguous which one was signed.
+// parsePaddleSignature reads "ts=<unix>;h1=<hex>[;h1=<hex>...]" as
+// Paddle's SDKs do (paddle-node-sdk splits on ";" and "=" and compares the
+// keys exactly; paddle-go-sdk matches ^ts=(\d+);h1=(\w+)$): no spaces are
+// trimmed, so " h1=<hex>" is an unknown key. Unknown keys are skipped so
+// Paddle can add schemes; a second ts= is refused because it is ambiguous
+// which one was signed.
 func parsePaddleSignature(h string) (paddleSignature, error) {
 	var sig paddleSignature
 	seenTS := false
 	for item := range strings.SplitSeq(h, ";") {
-		key, val, _ := strings.Cut(strings.TrimSpace(item), "=")
+		key, val, _ := strings.Cut(item, "=")
 		switch key {
 		case "ts":
 			ts, ok := unixSeconds(val)

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,6 +25,10 @@ func TestPaddleRefusals(t *testing.T) {
 		{name: "no h1=", edit: sdkSetHeader(h, "ts=1735689600"), want: ErrSignatureMissing},
 		{name: "two ts=", edit: sdkSetHeader(h, "ts=1735689600;ts=1735689600;h1="+sdkZeroMAC), want: ErrSignatureMalformed},
 		{name: "timestamp changed", edit: sdkSetHeaderPart(h, "ts=1735689600", "ts=1735689601"), want: ErrBadSignature},
+		// paddle-node-sdk compares the keys exactly; paddle-go-sdk's
+		// pattern ^ts=(\d+);h1=(\w+)$ has no room for spaces.
+		{name: "space after the semicolon", edit: sdkSetHeaderPart(h, ";h1=", "; h1="), want: ErrSignatureMissing},
+		{name: "space after ts=", edit: sdkSetHeaderPart(h, "ts=", "ts= "), want: ErrSignatureMalformed},
 		{name: "at the SDK's 5 s tolerance", clock: sdkAged(5 * time.Second), want: nil},
 		{name: "stale", clock: sdkAged(6 * time.Second), want: ErrStaleTimestamp},
 		{name: "future", clock: sdkAged(-6 * time.Second), want: ErrFutureTimestamp},
@@ -56,6 +61,16 @@ func FuzzParsePaddleSignature(f *testing.F) {
 			if len(mac) != 32 {
 				t.Fatalf("accepted a %d-byte h1 from %q", len(mac), h)
 			}
+		}
+		// As paddle-node-sdk reads it: keys compared as sent.
+		h1 := 0
+		for item := range strings.SplitSeq(h, ";") {
+			if key, _, _ := strings.Cut(item, "="); key == "h1" {
+				h1++
+			}
+		}
+		if h1 != len(sig.h1) {
+			t.Fatalf("found %d h1 signatures in %q, the SDK's split finds %d", len(sig.h1), h, h1)
 		}
 	})
 }

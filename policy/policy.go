@@ -342,10 +342,11 @@ func (p *Policy) Routes() []*Route {
 // Match finds the route for a request. A path no route covers is
 // ErrNoRoute; a path some route covers for other methods is
 // ErrMethodNotAllowed, with those methods in allow; a path that is not
-// canonical is ErrBadPath. A policy with no routes matches nothing.
+// canonical (see canonicalPath) is ErrBadPath. A policy with no routes
+// matches nothing.
 func (p *Policy) Match(method, path string) (r *Route, allow []string, err error) {
-	if !canonicalPath(path) {
-		return nil, nil, refuse(ErrBadPath, "path "+quoteShort(path)+" is not canonical (empty, . or .. segments)")
+	if why := pathProblem(path); why != "" {
+		return nil, nil, refuse(ErrBadPath, "path "+quoteShort(path)+" is refused: it has "+why)
 	}
 	seen := map[string]bool{}
 	for _, r := range p.routes {

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // pattern is a compiled route path: literal segments, {name} wildcards that
@@ -31,10 +32,8 @@ func parsePattern(p string) (pattern, error) {
 	for i, seg := range strings.Split(rest, "/") {
 		last := i == strings.Count(rest, "/")
 		switch {
-		case seg == "":
-			return pattern{}, fmt.Errorf("%q has an empty segment", p)
-		case seg == "." || seg == "..":
-			return pattern{}, fmt.Errorf("%q has a %q segment", p, seg)
+		case badSegment(seg) != "":
+			return pattern{}, fmt.Errorf("%q has %s, which no request may have", p, badSegment(seg))
 		case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}"):
 			name := seg[1 : len(seg)-1]
 			if strings.HasSuffix(name, "...") {
@@ -119,23 +118,54 @@ func (pat pattern) specificity() int {
 	return score
 }
 
-// canonicalPath reports whether a request path is in the form an app would
-// see after cleaning it: absolute, no empty, "." or ".." segments. Matching
-// anything else could let "/hooks/../admin" through a "/hooks/" route.
-func canonicalPath(p string) bool {
+// canonicalPath reports whether a request path (decoded) is in the form
+// an app would see after cleaning it, and that no common server reads as
+// another path. Matching anything else could let "/hooks/../admin" or
+// "/hooks/..;/admin" through a "/hooks/" route.
+func canonicalPath(p string) bool { return pathProblem(p) == "" }
+
+// pathProblem says why a request path is not canonical, or "": it must be
+// absolute and every segment pass badSegment.
+func pathProblem(p string) string {
 	if !strings.HasPrefix(p, "/") {
-		return false
+		return "no leading /"
 	}
 	rest := p[1:]
 	for rest != "" {
 		seg, after, found := strings.Cut(rest, "/")
-		if seg == "" || seg == "." || seg == ".." {
-			return false
+		if why := badSegment(seg); why != "" {
+			return why
 		}
 		if !found {
 			break
 		}
 		rest = after
 	}
-	return true
+	return ""
+}
+
+// badSegment says what makes a path segment (decoded) unsafe to route on,
+// or "" when nothing does:
+//   - empty, "." or "..";
+//   - the same followed by ";" parameters ("..;x"): Tomcat and Spring drop
+//     them, so "/hooks/..;/admin" is "/admin" to the app;
+//   - a backslash, raw or sent as %5c: Windows servers and some frameworks
+//     read it as "/";
+//   - control characters (NUL ends the path for C code) and bytes that
+//     are not UTF-8 (old decoders read the overlong "%c0%ae" as ".").
+func badSegment(seg string) string {
+	switch name, _, _ := strings.Cut(seg, ";"); {
+	case name == "" || name == "." || name == "..":
+		if name != seg {
+			return "path parameters on an empty, . or .. segment"
+		}
+		return "an empty, . or .. segment"
+	case strings.ContainsRune(seg, '\\'):
+		return "a backslash"
+	case strings.ContainsFunc(seg, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "a control character"
+	case !utf8.ValidString(seg):
+		return "bytes that are not UTF-8"
+	}
+	return ""
 }

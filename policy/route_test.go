@@ -2,7 +2,9 @@ package policy
 
 import (
 	"errors"
+	"path"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -41,6 +43,19 @@ func TestRouteMatch(t *testing.T) {
 		{name: "dot dot refused", method: "POST", path: "/stripe/../admin", wantErr: ErrBadPath},
 		{name: "dot refused", method: "POST", path: "/stripe/./x", wantErr: ErrBadPath},
 		{name: "relative refused", method: "POST", path: "stripe/x", wantErr: ErrBadPath},
+		{name: "dot dot with a path parameter refused", method: "POST", path: "/stripe/..;/admin", wantErr: ErrBadPath},
+		{name: "dot dot with a named path parameter refused", method: "POST", path: "/stripe/..;jsessionid=1/admin", wantErr: ErrBadPath},
+		{name: "dot with a path parameter refused", method: "POST", path: "/stripe/.;x/a", wantErr: ErrBadPath},
+		{name: "empty segment with a path parameter refused", method: "POST", path: "/stripe/;x/a", wantErr: ErrBadPath},
+		{name: "trailing dot dot with a path parameter refused", method: "POST", path: "/stripe/a/..;", wantErr: ErrBadPath},
+		{name: "backslash refused", method: "POST", path: `/stripe/..\admin`, wantErr: ErrBadPath},
+		{name: "backslash alone refused", method: "POST", path: `/stripe/a\b`, wantErr: ErrBadPath},
+		{name: "NUL refused", method: "POST", path: "/stripe/a\x00", wantErr: ErrBadPath},
+		{name: "DEL refused", method: "POST", path: "/stripe/a\x7f", wantErr: ErrBadPath},
+		{name: "overlong UTF-8 dot refused", method: "POST", path: "/stripe/\xc0\xae\xc0\xae/admin", wantErr: ErrBadPath},
+		{name: "path parameter on a name matches", method: "POST", path: "/stripe/a;v=1", wantIndex: 2},
+		{name: "dots inside a name match", method: "POST", path: "/stripe/..a/b..", wantIndex: 2},
+		{name: "UTF-8 matches", method: "POST", path: "/stripe/caf\u00e9", wantIndex: 2},
 		{name: "root unmatched", method: "POST", path: "/", wantErr: ErrNoRoute},
 	}
 	for _, tc := range tests {
@@ -106,6 +121,8 @@ func TestRouteConfigErrors(t *testing.T) {
 		{"relative path", RouteConfig{Path: "hooks"}, "routes[0].path"},
 		{"empty segment", RouteConfig{Path: "/a//b"}, "routes[0].path"},
 		{"dot dot", RouteConfig{Path: "/a/../b"}, "routes[0].path"},
+		{"dot dot with a path parameter", RouteConfig{Path: "/a/..;/b"}, "routes[0].path"},
+		{"backslash", RouteConfig{Path: `/a\b`}, "routes[0].path"},
 		{"partial wildcard", RouteConfig{Path: "/a/x{id}"}, "routes[0].path"},
 		{"rest not last", RouteConfig{Path: "/a/{r...}/b"}, "routes[0].path"},
 		{"bad method", RouteConfig{Path: "/a", Methods: []string{"POST", "GE T"}}, "routes[0].methods[1]"},
@@ -129,6 +146,9 @@ func FuzzRouteMatch(f *testing.F) {
 	for _, s := range []string{"/", "/a/b", "/a/{x}/c", "/a/", "/a/{r...}"} {
 		f.Add(s, "/a/b/c")
 	}
+	for _, req := range []string{"/a/..;/b", "/a/.;x/b", "/a/;x/b", `/a/..\b`, "/a/b;v=1", "/a/\xc0\xae/b", "/a/b\x00"} {
+		f.Add("/a/", req)
+	}
 	f.Fuzz(func(t *testing.T, routePath, reqPath string) {
 		p, err := Config{Routes: []RouteConfig{{Path: routePath, Methods: []string{"*"}}}}.Compile()
 		if err != nil {
@@ -141,6 +161,13 @@ func FuzzRouteMatch(f *testing.F) {
 		if err == nil && r.Path != routePath {
 			t.Fatalf("matched wrong route")
 		}
+		// What a lenient app server makes of a matched path stays within
+		// the route (for routes that do not spell out ";" themselves).
+		if err == nil && !strings.Contains(routePath, ";") {
+			if _, _, err := p.Match("POST", appView(reqPath)); err != nil {
+				t.Fatalf("%q matched %q, but an app reads it as %q, outside the route: %v", reqPath, routePath, appView(reqPath), err)
+			}
+		}
 		// A literal route matches its own path.
 		if canonicalPath(routePath) && !containsBrace(routePath) {
 			if _, _, err := p.Match("POST", routePath); err != nil {
@@ -148,6 +175,22 @@ func FuzzRouteMatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// appView is the path a lenient app server makes of p: ";" parameters
+// dropped from every segment (Tomcat, Spring), `\` read as "/" (IIS),
+// then dot segments resolved.
+func appView(p string) string {
+	segs := strings.Split(strings.ReplaceAll(p, `\`, "/"), "/")
+	for i, s := range segs {
+		segs[i], _, _ = strings.Cut(s, ";")
+	}
+	joined := strings.Join(segs, "/")
+	clean := path.Clean(joined)
+	if strings.HasSuffix(joined, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean
 }
 
 func containsBrace(s string) bool {

@@ -91,10 +91,15 @@ func (v *standardVerifier) Verify(r *Request, now time.Time) (Result, error) {
 }
 
 // parseStandardSignature reads space-separated "v1,<base64>" entries and
-// skips other versions.
+// skips other versions. Entries are separated by " " only, as the
+// official libraries split them (standard-webhooks' Go, svix): a tab or
+// other white space is part of an entry, which then cannot match.
 func parseStandardSignature(h, name string) ([][]byte, error) {
 	var sigs [][]byte
-	for _, entry := range strings.Fields(h) {
+	for entry := range strings.SplitSeq(h, " ") {
+		if entry == "" {
+			continue // runs of spaces
+		}
 		version, b64, _ := strings.Cut(entry, ",")
 		if version != "v1" {
 			continue

@@ -43,6 +43,10 @@ func TestStandardWebhooksRefusals(t *testing.T) {
 		{name: "missing timestamp", edit: sdkDelHeader(standardTimestampHeader), want: ErrTimestampMissing},
 		{name: "timestamp not a number", edit: sdkSetHeader(standardTimestampHeader, "yesterday"), want: ErrTimestampMissing},
 		{name: "only v1a and v2 entries", edit: sdkSetHeader(sig, "v1a,AAAA v2,AAAA"), want: ErrSignatureMissing},
+		// The libraries split entries on " " only: after a tab, the v1
+		// entry is part of the v2 one.
+		{name: "entries separated by a tab", edit: sdkSetHeaderPart(sig, "v1,", "v2,AAAA\tv1,"), want: ErrSignatureMissing},
+		{name: "entries separated by two spaces", edit: sdkSetHeaderPart(sig, "v1,", "v2,AAAA  v1,"), want: nil},
 		{name: "id changed", edit: sdkSetHeader(standardIDHeader, "msg_other"), want: ErrBadSignature},
 		{name: "timestamp changed", edit: sdkSetHeader(standardTimestampHeader, "1735689601"), want: ErrBadSignature},
 		{name: "svix-signature preferred over webhook-signature", edit: sdkSetHeader("svix-signature", "v1,"+strings.Repeat("A", 43)+"="), want: ErrBadSignature},
@@ -115,6 +119,16 @@ func FuzzParseStandardWebhooksSignature(f *testing.F) {
 			if len(mac) != 32 {
 				t.Fatalf("accepted a %d-byte v1 from %q", len(mac), h)
 			}
+		}
+		// As the libraries read it: entries separated by " " only.
+		v1 := 0
+		for entry := range strings.SplitSeq(h, " ") {
+			if strings.HasPrefix(entry, "v1,") {
+				v1++
+			}
+		}
+		if v1 != len(sigs) {
+			t.Fatalf("found %d v1 entries in %q, the libraries' split finds %d", len(sigs), h, v1)
 		}
 	})
 }

@@ -69,14 +69,22 @@ type stripeSignature struct {
 	v1        [][]byte
 }
 
-// parseStripeSignature reads "t=<unix>,v1=<hex>[,v1=<hex>...]". Unknown
-// schemes are skipped so Stripe can add some; a t= given twice is refused
-// because it is ambiguous which one was signed.
+// parseStripeSignature reads "t=<unix>,v1=<hex>[,v1=<hex>...]" as the
+// official libraries do (stripe-go's parseSignatureHeader, stripe-node's
+// parseHeader): split on "," and then on "=", with no spaces trimmed, so
+// " v1=<hex>" is an unknown key and not a signature. Unknown schemes are
+// skipped so Stripe can add some. Stricter than the libraries: an item
+// that is not exactly one key=value (stripe-go refuses the header too), a
+// t= given twice (ambiguous which one was signed) and a v1 that is not 64
+// hex digits are refused.
 func parseStripeSignature(h string) (stripeSignature, error) {
 	var sig stripeSignature
 	seenT := false
 	for item := range strings.SplitSeq(h, ",") {
-		key, val, _ := strings.Cut(strings.TrimSpace(item), "=")
+		key, val, ok := strings.Cut(item, "=")
+		if !ok || strings.Contains(val, "=") {
+			return stripeSignature{}, refuse(ErrSignatureMalformed, stripeSignatureHeader+" must be key=value items separated by commas, with no spaces")
+		}
 		switch key {
 		case "t":
 			ts, ok := unixSeconds(val)

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,6 +25,19 @@ func TestStripeRefusals(t *testing.T) {
 		{name: "no v1=", edit: sdkSetHeader(h, "t=1735689600,v0="+sdkZeroMAC), want: ErrSignatureMissing},
 		{name: "two t=", edit: sdkSetHeader(h, "t=1735689600,t=1735689601,v1="+sdkZeroMAC), want: ErrSignatureMalformed},
 		{name: "timestamp moved", edit: sdkSetHeaderPart(h, "t=1735689600", "t=1735689601"), want: ErrBadSignature},
+		// stripe-go and stripe-node split on "," and "=" and trim nothing:
+		// " v1" is an unknown key, so no signature is found.
+		{name: "space after the comma", edit: sdkSetHeaderPart(h, ",v1=", ", v1="), want: ErrSignatureMissing},
+		{name: "space before the equals sign", edit: sdkSetHeaderPart(h, ",v1=", ",v1 ="), want: ErrSignatureMissing},
+		{name: "space after t=", edit: sdkSetHeaderPart(h, "t=", "t= "), want: ErrSignatureMalformed},
+		{name: "space before the comma", edit: sdkSetHeaderPart(h, ",v1=", " ,v1="), want: ErrSignatureMalformed},
+		{name: "tab after the comma", edit: sdkSetHeaderPart(h, ",v1=", ",\tv1="), want: ErrSignatureMissing},
+		// stripe-go refuses the whole header for an item that is not one key=value.
+		{name: "item without =", edit: sdkSetHeaderPart(h, ",v1=", ",v0,v1="), want: ErrSignatureMalformed},
+		{name: "item with two =", edit: sdkSetHeaderPart(h, ",v1=", ",v0=a=b,v1="), want: ErrSignatureMalformed},
+		{name: "trailing comma", edit: sdkSetHeader(h, "t=1735689600,v1="+sdkZeroMAC+","), want: ErrSignatureMalformed},
+		// Both libraries read t= with a sign (strconv.ParseInt, parseInt) and sign the number.
+		{name: "plus-signed t= as the libraries parse it", edit: sdkSetHeaderPart(h, "t=", "t=+"), want: nil},
 		{name: "at the 300 s tolerance", clock: sdkAged(300 * time.Second), want: nil},
 		{name: "stale", clock: sdkAged(301 * time.Second), want: ErrStaleTimestamp},
 		{name: "future", clock: sdkAged(-301 * time.Second), want: ErrFutureTimestamp},
@@ -78,6 +92,20 @@ func FuzzParseStripeSignature(f *testing.F) {
 			if len(mac) != 32 {
 				t.Fatalf("accepted a %d-byte v1 from %q", len(mac), h)
 			}
+		}
+		// As stripe-go reads it: key=value items, keys compared as sent.
+		v1 := 0
+		for item := range strings.SplitSeq(h, ",") {
+			parts := strings.Split(item, "=")
+			if len(parts) != 2 {
+				t.Fatalf("accepted %q with an item %q that is not one key=value", h, item)
+			}
+			if parts[0] == "v1" {
+				v1++
+			}
+		}
+		if v1 != len(sig.v1) {
+			t.Fatalf("found %d v1 signatures in %q, stripe-go finds %d", len(sig.v1), h, v1)
 		}
 	})
 }

@@ -127,6 +127,9 @@ func TestPolicyThroughTheEdge(t *testing.T) {
 		{name: "stripe fresh", path: "/stripe", body: body, headers: []header{{"Stripe-Signature", stripeSig(now, body)}}, wantStatus: 200},
 		{name: "stripe stale", path: "/stripe", body: body, headers: []header{{"Stripe-Signature", stripeSig(now-3600, body)}}, wantStatus: 401, wantError: "stale_timestamp"},
 		{name: "stripe from the future", path: "/stripe", body: body, headers: []header{{"Stripe-Signature", stripeSig(now+3600, body)}}, wantStatus: 401, wantError: "future_timestamp"},
+		// stripe-go and stripe-node find no v1 in " v1=": nor does the edge.
+		{name: "stripe with a space after the comma", path: "/stripe", body: body,
+			headers: []header{{"Stripe-Signature", strings.Replace(stripeSig(now, body), ",v1=", ", v1=", 1)}}, wantStatus: 401, wantError: "signature_missing"},
 		{name: "slack url_verification answered", path: "/slack", body: slackBody,
 			headers: []header{{"X-Slack-Signature", slackSig(now)}, {"X-Slack-Request-Timestamp", strconv.FormatInt(now, 10)}}, wantStatus: 200,
 			check: func(t *testing.T, _ *http.Response, raw []byte) {

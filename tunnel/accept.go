@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"time"
@@ -17,12 +18,19 @@ type Pending struct {
 	cfg     Config
 }
 
-// Accept upgrades an agent's request, starts the yamux session and reads
-// its Hello. The caller decides and then calls Admit or Refuse. The session
-// lives on after the handler returns only if the handler keeps running:
-// wait on Session.Done before returning from ServeHTTP.
-func Accept(w http.ResponseWriter, r *http.Request, cfg Config) (*Pending, error) {
+// Accept authenticates an agent's upgrade request with authorize, and
+// only then upgrades it, starts the yamux session and reads its Hello. A
+// request authorize refuses is answered 401 and the error is
+// ErrUnauthorized; no websocket exists then. The caller decides on the
+// Hello and then calls Admit or Refuse. The session lives on after the
+// handler returns only if the handler keeps running: wait on Session.Done
+// before returning from ServeHTTP.
+func Accept(w http.ResponseWriter, r *http.Request, cfg Config, authorize Authorize) (*Pending, error) {
 	if err := VerifyConfig(cfg); err != nil {
+		return nil, err
+	}
+	token, err := authorizeUpgrade(w, r, authorize)
+	if err != nil {
 		return nil, err
 	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
@@ -59,6 +67,12 @@ func Accept(w http.ResponseWriter, r *http.Request, cfg Config) (*Pending, error
 		}
 		p.Refuse(Refusal{Code: code, Message: err.Error(), Permanent: true})
 		return nil, err
+	}
+	// The Hello may repeat the token (agents send it for edges older than
+	// the upgrade's authentication); it must then be the same one.
+	if hello.Token != "" && subtle.ConstantTimeCompare([]byte(hello.Token), []byte(token)) != 1 {
+		p.Refuse(Refusal{Code: RefusedBadToken, Message: "the hello's token is not the one the upgrade request carried", Permanent: true})
+		return nil, ErrTokenMismatch
 	}
 	return p, nil
 }

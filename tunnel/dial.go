@@ -37,9 +37,11 @@ func ConnectURL(edge string) (string, error) {
 	return u.String(), nil
 }
 
-// Dial connects to the edge, sends hello and waits for the Welcome. A
-// refusal is returned as a *Refusal error; anything else is a network or
-// protocol error worth retrying. client may be nil.
+// Dial connects to the edge with hello.Token in the upgrade request's
+// Authorization header, sends hello and waits for the Welcome. A refusal
+// (a 401 to the upgrade included) is returned as a *Refusal error; an
+// answer other than an upgrade as an *UpgradeError; anything else is a
+// network or protocol error worth retrying. client may be nil.
 func Dial(ctx context.Context, edge string, hello Hello, cfg Config, client *http.Client) (*Session, Welcome, error) {
 	var welcome Welcome
 	if err := VerifyConfig(cfg); err != nil {
@@ -51,13 +53,20 @@ func Dial(ctx context.Context, edge string, hello Hello, cfg Config, client *htt
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
+	if !ValidToken(hello.Token) {
+		return nil, welcome, ErrInvalidToken
+	}
 	ws, resp, err := websocket.Dial(dialCtx, wsURL, &websocket.DialOptions{
 		HTTPClient:      client,
+		HTTPHeader:      http.Header{"Authorization": {"Bearer " + hello.Token}},
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, welcome, fmt.Errorf("tunnel: %s answered %s: is it a hooktunnel edge?", wsURL, resp.Status)
+		switch {
+		case resp != nil && resp.StatusCode == http.StatusUnauthorized:
+			return nil, welcome, &Refusal{Code: RefusedBadToken, Message: badTokenMessage, Permanent: true}
+		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+			return nil, welcome, &UpgradeError{URL: wsURL, Status: resp.Status, StatusCode: resp.StatusCode}
 		}
 		return nil, welcome, fmt.Errorf("tunnel: dial %s: %w", wsURL, err)
 	}
@@ -99,10 +108,25 @@ func Dial(ctx context.Context, edge string, hello Hello, cfg Config, client *htt
 	return s, welcome, nil
 }
 
-// IsPermanent reports whether err is a refusal that retrying cannot fix.
+// UpgradeError is an answer other than 101 (and 401) to the websocket
+// upgrade: the URL is not a hooktunnel edge, or something in front of it
+// does not pass upgrades on. Retrying may help (an edge restarting behind
+// a proxy answers 502 for a moment).
+type UpgradeError struct {
+	URL        string
+	Status     string
+	StatusCode int
+}
+
+func (e *UpgradeError) Error() string {
+	return fmt.Sprintf("tunnel: %s answered %s: is it a hooktunnel edge?", e.URL, e.Status)
+}
+
+// IsPermanent reports whether err is a refusal, or a token, that retrying
+// cannot fix.
 func IsPermanent(err error) bool {
 	var r *Refusal
-	return errors.As(err, &r) && r.Permanent
+	return errors.As(err, &r) && r.Permanent || errors.Is(err, ErrInvalidToken)
 }
 
 // IsUpgrade reports whether r asks to open an agent session.

@@ -27,7 +27,11 @@ const maxMessage = 64 << 10
 type Hello struct {
 	Protocol     int    `json:"protocol"`
 	AgentVersion string `json:"agent_version"`
-	Token        string `json:"token"`
+	// Token is the agent's token. Dial sends it in the upgrade request's
+	// Authorization header, where the edge checks it; the Hello repeats
+	// it for edges that predate that check. An edge accepts a Hello with
+	// no token or the upgrade's.
+	Token string `json:"token"`
 	// Name is the tunnel name asked for; empty lets the edge choose.
 	Name string `json:"name,omitempty"`
 	// Routes is the agent's declared policy (the --route flags or the
@@ -99,8 +103,8 @@ func DecodeHello(b []byte) (Hello, error) {
 	if h.Protocol != ProtocolVersion {
 		return h, fmt.Errorf("tunnel: hello speaks protocol %d, this edge speaks %d", h.Protocol, ProtocolVersion)
 	}
-	if h.Token == "" {
-		return h, errors.New("tunnel: hello has no token")
+	if len(h.Token) > maxTokenLen {
+		return h, errors.New("tunnel: hello token too long")
 	}
 	if h.Name != "" && !ValidName(h.Name) {
 		return h, fmt.Errorf("tunnel: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", h.Name)

@@ -14,8 +14,9 @@ import (
 	"github.com/hashicorp/yamux"
 )
 
-// pair runs an edge-side handler that admits or refuses with decide, and
-// dials it as an agent.
+// pair runs an edge-side handler that accepts the token "tok" on the
+// upgrade, admits or refuses the Hello with decide, and dials it as an
+// agent.
 func pair(t *testing.T, hello Hello, decide func(Hello) (Welcome, *Refusal)) (agent, edge *Session, welcome Welcome, err error) {
 	t.Helper()
 	edgeCh := make(chan *Session, 1)
@@ -24,7 +25,7 @@ func pair(t *testing.T, hello Hello, decide func(Hello) (Welcome, *Refusal)) (ag
 			http.NotFound(w, r)
 			return
 		}
-		p, err := Accept(w, r, DefaultConfig())
+		p, err := Accept(w, r, DefaultConfig(), acceptToken("tok"))
 		if err != nil {
 			edgeCh <- nil
 			return
@@ -96,12 +97,12 @@ func TestHandshakeAdmits(t *testing.T) {
 
 func TestHandshakeRefusal(t *testing.T) {
 	t.Parallel()
-	_, _, _, err := pair(t, Hello{Token: "bad"}, func(Hello) (Welcome, *Refusal) {
-		return Welcome{}, &Refusal{Code: RefusedBadToken, Message: "no such token", Permanent: true}
+	_, _, _, err := pair(t, Hello{Token: "tok"}, func(Hello) (Welcome, *Refusal) {
+		return Welcome{}, &Refusal{Code: RefusedName, Message: "not this name", Permanent: true}
 	})
 	var r *Refusal
-	if !errors.As(err, &r) || r.Code != RefusedBadToken || !IsPermanent(err) {
-		t.Fatalf("Dial error = %v, want a permanent bad_token refusal", err)
+	if !errors.As(err, &r) || r.Code != RefusedName || !IsPermanent(err) {
+		t.Fatalf("Dial error = %v, want a permanent name_not_granted refusal", err)
 	}
 }
 
@@ -129,7 +130,8 @@ func TestDialRefusesNonEdge(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(srv.Close)
 	_, _, err := Dial(context.Background(), srv.URL, Hello{Token: "t"}, DefaultConfig(), nil)
-	if err == nil || !strings.Contains(err.Error(), "is it a hooktunnel edge") || IsPermanent(err) {
+	var ue *UpgradeError
+	if !errors.As(err, &ue) || ue.StatusCode != http.StatusNotFound || !strings.Contains(err.Error(), "is it a hooktunnel edge") || IsPermanent(err) {
 		t.Fatalf("Dial to a non-edge = %v", err)
 	}
 }
@@ -201,7 +203,7 @@ func FuzzDecodeHello(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if h.Protocol != ProtocolVersion || h.Token == "" || (h.Name != "" && !ValidName(h.Name)) {
+		if h.Protocol != ProtocolVersion || len(h.Token) > maxTokenLen || (h.Name != "" && !ValidName(h.Name)) {
 			t.Fatalf("accepted an invalid hello: %+v", h)
 		}
 	})

@@ -380,7 +380,8 @@ func (d *doctor) checkEdge(ctx context.Context) {
 			return
 		}
 		fix := "check that --edge is the edge's apex URL (https://<domain>, not a tunnel's URL) and that the edge's --domain is " + d.edge.Hostname()
-		if strings.Contains(err.Error(), "is it a hooktunnel edge") {
+		var notUpgraded *tunnel.UpgradeError
+		if errors.As(err, &notUpgraded) {
 			fix += ", and that no proxy or CDN in front of the edge drops websocket upgrades"
 		}
 		d.report(checkFail, "edge", err.Error(), fix)
