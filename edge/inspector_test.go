@@ -17,7 +17,7 @@ import (
 func inspectorSession(t *testing.T, e *Edge) *tunnel.Session {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig())
+		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig(), func(*http.Request, string) error { return nil })
 		if err != nil {
 			return
 		}
