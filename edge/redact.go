@@ -42,7 +42,7 @@ func redactHeader(h http.Header, extra []string) http.Header {
 // looksSecret catches headers named like credentials that no list knows.
 func looksSecret(name string) bool {
 	n := strings.ToLower(name)
-	for _, word := range []string{"secret", "token", "signature", "password", "api-key", "apikey"} {
+	for _, word := range []string{"secret", "token", "signature", "password", "api-key", "api_key", "apikey"} {
 		if strings.Contains(n, word) {
 			return true
 		}
@@ -52,14 +52,17 @@ func looksSecret(name string) bool {
 
 // redactQuery masks the named parameters of a raw query, keeping the rest
 // byte for byte.
+// Parameters named like credentials are masked too, and so is every
+// parameter whose name cannot be decoded: the journal cannot tell what it
+// holds.
 func redactQuery(raw string, names []string) string {
-	if raw == "" || len(names) == 0 {
+	if raw == "" {
 		return raw
 	}
 	parts := strings.Split(raw, "&")
 	for i, p := range parts {
 		key, _, _ := strings.Cut(p, "=")
-		if k, err := url.QueryUnescape(key); err == nil && contains(names, k) {
+		if k, err := url.QueryUnescape(key); err != nil || contains(names, k) || looksSecret(k) {
 			parts[i] = key + "=" + url.QueryEscape(redacted)
 		}
 	}

@@ -44,6 +44,8 @@ func TestRedactQuery(t *testing.T) {
 		{"tok%65n=abc", "tok%65n=%5Bredacted%5D"},
 		{"x=1", "x=1"},
 		{"", ""},
+		{"access_token=abc&api_key=k&x=1", "access_token=%5Bredacted%5D&api_key=%5Bredacted%5D&x=1"},
+		{"%zz=abc&x=1", "%zz=%5Bredacted%5D&x=1"}, // a name the journal cannot read
 	}
 	for _, tc := range tests {
 		if got := redactQuery(tc.in, []string{"token"}); got != tc.want {

@@ -136,13 +136,16 @@ func (x *exchange) policyFor(state *tunnelState) *policy.Policy {
 	return p
 }
 
-// newMessage starts the journal entry with what any request has.
+// newMessage starts the journal entry with what any request has, masked
+// before anything else happens: every token any route of the tunnel
+// takes, whether or not this request gets as far as its route.
 func (x *exchange) newMessage() *store.Message {
+	query, headers := x.pol.Credentials()
 	return &store.Message{
 		ID: x.id, ReceivedAt: x.start.UTC(), Tunnel: x.tunnel,
 		Method: x.r.Method, Path: x.r.URL.Path,
-		Query:      redactQuery(x.r.URL.RawQuery, nil),
-		Header:     redactHeader(x.r.Header, nil),
+		Query:      redactQuery(x.r.URL.RawQuery, query),
+		Header:     redactHeader(x.r.Header, headers),
 		BodySize:   max(x.r.ContentLength, 0),
 		ClientCert: clientSubject(x.r),
 	}

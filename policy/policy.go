@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -179,6 +180,36 @@ type Policy struct {
 	forwardSecret []byte
 	replay        ReplayCache
 	scope         string
+	// credentialQuery and credentialHeaders name where any route of the
+	// tunnel takes a token, or asks for redaction; see Credentials.
+	credentialQuery   []string
+	credentialHeaders []string
+}
+
+// Credentials names the query parameters and headers (canonical) in which
+// any route of p takes a token or asks for redaction. The journal masks
+// them in every request to the tunnel, refused or not: a request refused
+// before its route is known (a wrong method, a rate limit) may still carry
+// a route's real token. A nil Policy has none.
+func (p *Policy) Credentials() (query, headers []string) {
+	if p == nil {
+		return nil, nil
+	}
+	return p.credentialQuery, p.credentialHeaders
+}
+
+func (p *Policy) addCredentials(r *Route) {
+	// A route's redactions include where its token goes.
+	for _, q := range r.RedactQuery {
+		if !slices.Contains(p.credentialQuery, q) {
+			p.credentialQuery = append(p.credentialQuery, q)
+		}
+	}
+	for _, h := range r.RedactHeaders {
+		if !slices.Contains(p.credentialHeaders, h) {
+			p.credentialHeaders = append(p.credentialHeaders, h)
+		}
+	}
 }
 
 // Compile validates c once and returns its compiled form. Errors are
@@ -211,6 +242,7 @@ func (c Config) CompileEnv(env Env) (*Policy, error) {
 			return nil, AtField(fmt.Sprintf("routes[%d]", i), err)
 		}
 		p.routes = append(p.routes, r)
+		p.addCredentials(r)
 	}
 	sort.SliceStable(p.routes, func(i, j int) bool {
 		return p.routes[i].pattern.specificity() > p.routes[j].pattern.specificity()
