@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -37,6 +38,9 @@ func newProxy(target *url.URL, hostHeader string, tlsConfig *tls.Config, errorLo
 					pr.Out.Header[h] = v
 				}
 			}
+			if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
+				pr.Out.Body = &edgeBody{ReadCloser: pr.Out.Body}
+			}
 		},
 		Transport: &http.Transport{
 			DialContext:           dialer.DialContext,
@@ -61,13 +65,19 @@ func newProxy(target *url.URL, hostHeader string, tlsConfig *tls.Config, errorLo
 // never a hang or a bare Go error string. The answer goes back to the
 // public sender, so it names no address of the private network: the
 // target and the error are in the agent's log, under the request id.
+//
+// It always answers: a handler that returns without writing makes the
+// server send an implicit 200, which the edge would journal as delivered.
+// A request whose body the edge cut short (the sender aborted it) is told
+// apart from an app that failed.
 func appFailed(w http.ResponseWriter, r *http.Request, target *url.URL, err error, errorLog func(string, ...any)) {
-	if r.Context().Err() != nil {
-		return // the edge or the sender went away; nobody reads this
-	}
 	status, code, msg := http.StatusBadGateway, "app_unreachable", "the app did not answer"
 	var opErr *net.OpError
 	switch {
+	case bodyFailed(r):
+		status, code, msg = http.StatusBadRequest, "body_aborted", "the request body ended before it was complete; the app's request was aborted"
+	case r.Context().Err() != nil:
+		status, code, msg = http.StatusBadGateway, "request_cancelled", "the edge cancelled the request"
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		// Nothing accepts connections there: app_unreachable.
 	case errors.Is(err, context.DeadlineExceeded):
@@ -76,13 +86,46 @@ func appFailed(w http.ResponseWriter, r *http.Request, target *url.URL, err erro
 	default:
 		code, msg = "app_error", "the app closed the connection without a complete answer"
 	}
-	errorLog("app did not answer", "request_id", r.Header.Get(headerRequestID), "target", target.String(), "code", code, "err", err)
+	if code == "body_aborted" || code == "request_cancelled" {
+		errorLog("request ended by the edge", "request_id", r.Header.Get(headerRequestID), "code", code, "err", err)
+	} else {
+		errorLog("app did not answer", "request_id", r.Header.Get(headerRequestID), "target", target.String(), "code", code, "err", err)
+	}
 	body, _ := json.Marshal(map[string]string{"error": code, "message": msg, "request_id": r.Header.Get(headerRequestID)})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.Header().Set("Hooktunnel-Error", code)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// edgeBody is a request body as the edge sends it; it remembers whether
+// reading it failed, which means the edge ended it early.
+type edgeBody struct {
+	io.ReadCloser
+	mu  sync.Mutex
+	err bool
+}
+
+func (b *edgeBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = true
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func bodyFailed(r *http.Request) bool {
+	b, ok := r.Body.(*edgeBody)
+	return ok && b.failed()
+}
+
+func (b *edgeBody) failed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 type bufferPool struct{}
