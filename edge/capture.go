@@ -8,19 +8,27 @@ import (
 // cappedBuffer keeps the first max bytes written to it and counts the rest.
 // A pooled one grows through the recycled body buffers (bodybuf.go), so its
 // final buffer can be handed back once the journal has written it.
+//
+// With a budget, every byte of capacity it holds is reserved there first;
+// when the budget has no room, it drops what it kept and keeps nothing
+// more (dropped), counting on.
 type cappedBuffer struct {
 	buf    []byte
 	max    int64
 	total  int64
 	pooled bool
+
+	budget   *bodyBudget
+	reserved int64 // of budget, for buf's capacity
+	dropped  bool
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
 	c.total += int64(len(p))
-	if room := c.max - int64(len(c.buf)); room > 0 {
+	if room := c.max - int64(len(c.buf)); room > 0 && !c.dropped {
 		keep := p[:min(int64(len(p)), room)]
-		if c.pooled && len(c.buf)+len(keep) > cap(c.buf) {
-			c.grow(len(c.buf) + len(keep))
+		if c.pooled && len(c.buf)+len(keep) > cap(c.buf) && !c.grow(len(c.buf)+len(keep)) {
+			return len(p), nil
 		}
 		c.buf = append(c.buf, keep...)
 	}
@@ -28,12 +36,30 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 // grow moves the bytes kept into a recycled buffer with room for n, at
-// least twice the current one (never more than max), and recycles the old.
-func (c *cappedBuffer) grow(n int) {
+// least twice the current one (never more than max), and recycles the
+// old; false when the budget had no room and the copy was dropped.
+func (c *cappedBuffer) grow(n int) bool {
 	size := min(max(n, 2*cap(c.buf), 4<<10), int(c.max))
-	next := append(getBodyBuffer(size), c.buf...)
+	next := getBodyBuffer(size)
+	if c.budget != nil && !c.budget.take(int64(cap(next))-c.reserved) {
+		putBodyBuffer(next)
+		c.drop()
+		return false
+	}
+	next = append(next, c.buf...)
 	putBodyBuffer(c.buf)
-	c.buf = next
+	c.buf, c.reserved = next, int64(cap(next))
+	return true
+}
+
+// drop lets go of what was kept and of its reservation.
+func (c *cappedBuffer) drop() {
+	putBodyBuffer(c.buf)
+	c.buf = nil
+	if c.budget != nil {
+		c.budget.give(c.reserved)
+	}
+	c.reserved, c.dropped = 0, true
 }
 
 // bytes hands over what was kept; the buffer is not used afterwards, so

@@ -105,6 +105,11 @@ type JournalConfig struct {
 	MaxResponseBody policy.ByteSize `yaml:"max_response_body"`
 	// PurgeInterval is how often retention runs.
 	PurgeInterval time.Duration `yaml:"purge_interval"`
+	// MaxPending bounds the memory of bodies the journal holds: copies of
+	// bodies on their way to the app and bodies waiting to be written.
+	// A body that does not fit is not kept (the message is, with
+	// body_dropped: journal_backlog); forwarding goes on.
+	MaxPending policy.ByteSize `yaml:"max_pending"`
 }
 
 type LimitsConfig struct {
@@ -143,13 +148,14 @@ func DefaultConfig() Config {
 			ShutdownTimeout:    15 * time.Second,
 			BodyTimeout:        60 * time.Second,
 			MinBodyRate:        16 << 10,
-			MaxRequestsPerIP:   128,
+			MaxRequestsPerIP:   256,
 		},
 		Retention: 7 * 24 * time.Hour,
 		Journal: JournalConfig{
 			MaxDatabase:     4 << 30,
 			MaxResponseBody: 64 << 10,
 			PurgeInterval:   10 * time.Minute,
+			MaxPending:      64 << 20,
 		},
 		Session: edgeSessionConfig(),
 	}
@@ -287,6 +293,9 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 	}
 	if c.Journal.PurgeInterval <= 0 || c.Journal.MaxResponseBody < 0 || c.Journal.MaxDatabase < 0 {
 		return nil, policy.AtField("journal", fmt.Errorf("purge_interval must be positive and sizes not negative"))
+	}
+	if c.Journal.MaxPending < 1<<20 {
+		return nil, policy.AtField("journal.max_pending", fmt.Errorf("must be at least 1MiB (e.g. 64MiB)"))
 	}
 	if c.Limits.MaxStreamsPerAgent <= 0 {
 		return nil, policy.AtField("limits.max_streams_per_agent", fmt.Errorf("must be positive"))

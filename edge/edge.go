@@ -110,7 +110,8 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.alerts.current.Store(engine)
 	e.alerts.cfg = cfg.Alerts
-	e.journal = newJournaler(db, e.events, func(msg string, args ...any) { e.log.Error(msg, args...) })
+	e.journal = newJournaler(db, e.events, newBodyBudget(int64(cfg.Journal.MaxPending)), e.metrics.bodiesDropped.Inc,
+		func(msg string, args ...any) { e.log.Warn(msg, args...) })
 	// Compile again with the store and replay cache behind the policies.
 	if c, err = cfg.compile(e.tunnelEnvWith(cfg.IPLists)); err != nil {
 		db.Close()

@@ -3,14 +3,21 @@ package edge
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
+	"github.com/hooktunnel/hooktunnel/policy"
 )
 
 // journaler writes messages of forwarded requests off the request path: a
 // webhook's answer does not wait on the database. Queued messages are
 // different: they are committed before the 202 (see queue.go).
+//
+// The bodies it holds, from the copy made while a body streams to the app
+// until the database has written it, are bounded by budget (see
+// bodybudget.go): a body that does not fit is not kept, and the message
+// says so.
 type journaler struct {
 	store  store.Journal
 	events *events
@@ -18,10 +25,21 @@ type journaler struct {
 	ch     chan journalEntry
 	done   chan struct{}
 	once   sync.Once
+
+	budget  *bodyBudget
+	dropped func() // counts a body not kept (the metric)
+	// droppedSince counts the bodies not kept since the last log line,
+	// which says so once per dropLogInterval at most.
+	droppedSince atomic.Int64
+	lastDropLog  atomic.Int64 // Unix nanoseconds
 }
 
-func newJournaler(s store.Journal, ev *events, log func(string, ...any)) *journaler {
-	return &journaler{store: s, events: ev, log: log, ch: make(chan journalEntry, 4096), done: make(chan struct{})}
+// dropLogInterval is how often at most the log says bodies were dropped.
+const dropLogInterval = time.Minute
+
+func newJournaler(s store.Journal, ev *events, budget *bodyBudget, dropped func(), log func(string, ...any)) *journaler {
+	return &journaler{store: s, events: ev, log: log, budget: budget, dropped: dropped,
+		ch: make(chan journalEntry, 4096), done: make(chan struct{})}
 }
 
 // maxBatch bounds the messages written in one transaction, and
@@ -32,6 +50,9 @@ func newJournaler(s store.Journal, ev *events, log func(string, ...any)) *journa
 type journalEntry struct {
 	m       *store.Message
 	recycle []byte
+	// reserved is what the entry's bodies hold of the budget, given back
+	// once they are written.
+	reserved int64
 }
 
 const (
@@ -45,10 +66,12 @@ func (j *journaler) run() {
 	defer close(j.done)
 	batch := make([]*store.Message, 0, maxBatch)
 	var recycle [][]byte
+	var reserved int64
 	linger := time.NewTimer(0)
 	<-linger.C
 	for entry := range j.ch {
 		batch, recycle = append(batch[:0], entry.m), append(recycle[:0], entry.recycle)
+		reserved = entry.reserved
 		// Linger a little for more: one commit per batch instead of one
 		// per webhook is most of the journal's cost on a busy edge.
 		linger.Reset(batchLinger)
@@ -60,6 +83,7 @@ func (j *journaler) run() {
 					break gather
 				}
 				batch, recycle = append(batch, next.m), append(recycle, next.recycle)
+				reserved += next.reserved
 			case <-linger.C:
 				break gather
 			}
@@ -87,14 +111,52 @@ func (j *journaler) run() {
 			}
 			recycle[i] = nil
 		}
+		j.budget.give(reserved)
 		clear(batch)
 	}
 }
 
-// record queues m for writing. When the database falls far behind the
-// edge waits here rather than dropping the record.
-func (j *journaler) record(m *store.Message, recycle []byte) {
-	j.ch <- journalEntry{m: m, recycle: recycle}
+// hold makes m's bodies fit the budget before m is written: it reserves
+// what they hold beyond reserved (what a body copy reserved as it grew),
+// or drops them when the budget has no room, marking m. It returns the
+// entry to record; recycle is the body buffer to hand back after the
+// write, whose capacity reserved covers.
+func (j *journaler) hold(m *store.Message, recycle []byte, reserved int64) journalEntry {
+	held := int64(cap(m.ResponseBody))
+	if recycle == nil {
+		held += int64(cap(m.Body))
+	} else {
+		held += int64(cap(recycle)) // m.Body, if kept, is in it
+	}
+	if j.budget.take(held - reserved) {
+		return journalEntry{m: m, recycle: recycle, reserved: max(held, reserved)}
+	}
+	j.budget.give(reserved)
+	putBodyBuffer(recycle)
+	j.drop(m)
+	return journalEntry{m: m}
+}
+
+// drop marks m's bodies as not kept for the backlog, counts it and says
+// so in the log, once per dropLogInterval.
+func (j *journaler) drop(m *store.Message) {
+	m.Body, m.ResponseBody, m.BodyTruncated = nil, nil, false
+	m.BodyDropped = bodyDroppedBacklog
+	j.dropped()
+	n := j.droppedSince.Add(1)
+	now := time.Now().UnixNano()
+	if last := j.lastDropLog.Load(); now-last >= int64(dropLogInterval) && j.lastDropLog.CompareAndSwap(last, now) {
+		j.droppedSince.Add(-n)
+		j.log("journal backlog full: bodies not kept (their messages are); raise journal.max_pending or lower the body rate",
+			"bodies", n, "max_pending", policy.ByteSize(j.budget.max.Load()).String())
+	}
+}
+
+// record queues an entry from hold for writing. When the database falls
+// far behind the edge waits here rather than dropping the record (the
+// bodies are bounded by the budget; the queue holds metadata).
+func (j *journaler) record(entry journalEntry) {
+	j.ch <- entry
 }
 
 // stop writes what is queued and returns; it is idempotent.

@@ -31,6 +31,7 @@ type metrics struct {
 	agentConnects *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	certExpiry    *prometheus.GaugeVec
+	bodiesDropped prometheus.Counter
 }
 
 // unknownTunnel is the label of requests to hosts that name no tunnel
@@ -65,12 +66,14 @@ func newMetrics(e *Edge) *metrics {
 		Help: "Config reloads by result (ok, error)."}, []string{"result"})
 	m.certExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hooktunnel_certificate_expiry_timestamp_seconds",
 		Help: "When the certificate last served for a host expires (Unix time); hosts are the apex and tunnel hosts."}, []string{"host"})
+	m.bodiesDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "hooktunnel_journal_bodies_dropped_total",
+		Help: "Bodies the journal did not keep because its memory budget (journal.max_pending) was full; their messages are kept."})
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hooktunnel_queue_depth",
 		Help: "Queued messages waiting for delivery."}, func() float64 { n, _ := e.queueDepth(); return float64(n) })
 	queueOldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hooktunnel_queue_oldest_seconds",
 		Help: "Age of the oldest queued message waiting for delivery."}, func() float64 { _, d := e.queueDepth(); return d.Seconds() })
 	m.registry.MustRegister(m.requests, m.duration, m.appDuration, m.bytesIn, m.bytesOut, m.sigFailures, m.sigMatches,
-		m.deliveries, m.agentsOnline, m.agentConnects, m.reloads, m.certExpiry, queueDepth, queueOldest,
+		m.deliveries, m.agentsOnline, m.agentConnects, m.reloads, m.certExpiry, m.bodiesDropped, queueDepth, queueOldest,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

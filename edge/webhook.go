@@ -34,8 +34,10 @@ type exchange struct {
 	// failed if it did; nil for a request without one.
 	sent *watchedBody
 	// recycle is a body buffer to hand back once the journal has written
-	// the message that holds it.
-	recycle []byte
+	// the message that holds it, and reserved what it holds of the
+	// journal's body budget.
+	recycle  []byte
+	reserved int64
 }
 
 func (x *exchange) routePath() string { return routePath(x.d) }
@@ -209,8 +211,9 @@ func (x *exchange) finish(decision string, status int) {
 	if decision == "refused" {
 		x.msg.Body = nil
 	}
+	entry := x.e.journal.hold(x.msg, x.recycle, x.reserved)
 	x.observe()
-	x.e.journal.record(x.msg, x.recycle)
+	x.e.journal.record(entry)
 }
 
 // forward sends the request to an agent and streams the app's answer
@@ -220,7 +223,7 @@ func (x *exchange) forward(state *tunnelState) {
 	if x.keepsBodies() && x.body == nil && x.sent != nil {
 		// The copy grows with the bytes that arrive, in recycled buffers:
 		// never sized from what the sender declared.
-		tee = &cappedBuffer{max: x.d.Route.MaxBody, pooled: true}
+		tee = &cappedBuffer{max: x.d.Route.MaxBody, pooled: true, budget: x.e.journal.budget}
 		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
 	}
 	x.e.signForApp(x.r.Header, x.pol, x.id, 1, x.body)
@@ -234,8 +237,11 @@ func (x *exchange) forward(state *tunnelState) {
 	x.e.metrics.bytesOut.WithLabelValues(x.tunnel).Add(float64(capture.body.total))
 
 	if tee != nil {
-		x.recycle = tee.buf
+		x.recycle, x.reserved = tee.buf, tee.reserved
 		x.msg.Body, x.msg.BodySize, x.msg.BodyTruncated = tee.bytes(), tee.total, tee.truncated()
+		if tee.dropped {
+			x.e.journal.drop(x.msg)
+		}
 	}
 	if err := x.sent.failed(); x.body == nil && err != nil {
 		// The sender's body failed on its way: the app's request was

@@ -199,10 +199,31 @@ func insertMessage(ctx context.Context, ex execer, m *Message, nextAttempt any) 
 		next_attempt_at, headers, response_headers, body, response_body, attempts
 	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
-		m.BodySize, m.BodyTruncated, m.Decision, m.Reason, m.Detail, m.Provider, m.SecretRef,
+		m.BodySize, bodyState(m), m.Decision, m.Reason, m.Detail, m.Provider, m.SecretRef,
 		m.DeliveryID, m.ClientCert, m.ReplayOf, m.Status, int64(m.Duration), m.Queue,
 		nextAttempt, header, respHeader, m.Body, m.ResponseBody, len(m.Attempts))
 	return err
+}
+
+// The body_truncated column says what became of the body: kept whole (or
+// not kept, by the journal level), truncated, or dropped because the
+// edge's budget for bodies waiting to be written was full. It sits with
+// the small columns, where a listing reads it without touching the bodies
+// at the end of the row.
+const (
+	bodyWhole          = 0
+	bodyTruncated      = 1
+	bodyDroppedBacklog = 2
+)
+
+func bodyState(m *Message) int {
+	switch {
+	case m.BodyDropped != "":
+		return bodyDroppedBacklog
+	case m.BodyTruncated:
+		return bodyTruncated
+	}
+	return bodyWhole
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -210,10 +231,10 @@ type scanner interface{ Scan(dest ...any) error }
 // scanMessage reads listColumns into m, then extra (the bodies, for
 // fullColumns).
 func scanMessage(sc scanner, m *Message, extra ...any) error {
-	var received, dur int64
+	var received, dur, state int64
 	var header, respHeader sql.NullString
 	dest := append([]any{&m.ID, &received, &m.Tunnel, &m.Route, &m.SourceIP,
-		&m.Method, &m.Path, &m.Query, &m.BodySize, &m.BodyTruncated, &m.Decision,
+		&m.Method, &m.Path, &m.Query, &m.BodySize, &state, &m.Decision,
 		&m.Reason, &m.Detail, &m.Provider, &m.SecretRef, &m.DeliveryID,
 		&m.ClientCert, &m.ReplayOf, &m.Status, &dur, &m.Queue,
 		&header, &respHeader}, extra...)
@@ -221,6 +242,10 @@ func scanMessage(sc scanner, m *Message, extra ...any) error {
 		return err
 	}
 	m.ReceivedAt, m.Duration = fromUnixNano(received), time.Duration(dur)
+	m.BodyTruncated, m.BodyDropped = state == bodyTruncated, ""
+	if state == bodyDroppedBacklog {
+		m.BodyDropped = "journal_backlog"
+	}
 	var err error
 	if m.Header, err = decodeHeader(header); err != nil {
 		return fmt.Errorf("message %s: header: %w", m.ID, err)

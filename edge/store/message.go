@@ -24,6 +24,10 @@ type Message struct {
 	BodySize   int64       `json:"body_size"`
 	// BodyTruncated is set when the body kept is shorter than BodySize.
 	BodyTruncated bool `json:"body_truncated,omitempty"`
+	// BodyDropped says why a body the journal level would keep is not
+	// kept: "journal_backlog" when the edge's memory budget for bodies
+	// waiting to be written was full.
+	BodyDropped string `json:"body_dropped,omitempty"`
 
 	// Decision is forwarded, queued, refused, duplicate or answered;
 	// Reason is the refusal's stable code and Detail its sentence.
