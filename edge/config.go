@@ -96,7 +96,6 @@ type AgentConfig struct {
 	MayDeclareRoutes bool     `yaml:"may_declare_routes"`
 }
 
-// LimitsConfig keeps the edge alive under bad input.
 // JournalConfig bounds what the journal keeps.
 type JournalConfig struct {
 	// MaxDatabase caps the database file; the oldest messages go first.
@@ -107,6 +106,7 @@ type JournalConfig struct {
 	PurgeInterval time.Duration `yaml:"purge_interval"`
 }
 
+// LimitsConfig keeps the edge alive under bad input.
 type LimitsConfig struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
