@@ -96,7 +96,6 @@ type AgentConfig struct {
 	MayDeclareRoutes bool     `yaml:"may_declare_routes"`
 }
 
-// LimitsConfig keeps the edge alive under bad input.
 // JournalConfig bounds what the journal keeps.
 type JournalConfig struct {
 	// MaxDatabase caps the database file; the oldest messages go first.
@@ -112,6 +111,7 @@ type JournalConfig struct {
 	MaxPending policy.ByteSize `yaml:"max_pending"`
 }
 
+// LimitsConfig keeps the edge alive under bad input.
 type LimitsConfig struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
