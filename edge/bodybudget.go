@@ -14,6 +14,8 @@ import (
 type bodyBudget struct {
 	max  atomic.Int64
 	used atomic.Int64
+	// peak is the most used since the last time memory was handed back.
+	peak atomic.Int64
 }
 
 func newBodyBudget(max int64) *bodyBudget {
@@ -27,12 +29,28 @@ func (b *bodyBudget) take(n int64) bool {
 	if n <= 0 {
 		return true
 	}
-	if b.used.Add(n) > b.max.Load() {
+	used := b.used.Add(n)
+	if used > b.max.Load() {
 		b.used.Add(-n)
 		return false
 	}
+	for p := b.peak.Load(); used > p && !b.peak.CompareAndSwap(p, used); p = b.peak.Load() {
+	}
 	return true
 }
+
+// drained reports, once per burst, that the budget is empty again after
+// holding more than burstBytes: the time to hand memory back.
+func (b *bodyBudget) drained() bool {
+	if b.used.Load() != 0 || b.peak.Load() < burstBytes {
+		return false
+	}
+	return b.peak.Swap(0) >= burstBytes
+}
+
+// burstBytes is the peak of bodies held after which, once they are all
+// written, the journal hands the memory back to the system.
+const burstBytes = 16 << 20
 
 // give returns n bytes reserved by take.
 func (b *bodyBudget) give(n int64) {

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,7 +115,20 @@ func (j *journaler) run() {
 		}
 		j.budget.give(reserved)
 		clear(batch)
+		if j.budget.drained() {
+			j.release()
+		}
 	}
+}
+
+// release hands the memory of a burst of bodies back to the system once
+// they are written. Left to itself the runtime keeps it for minutes (the
+// recycled body buffers survive a collection, and a quiet edge collects
+// rarely); an edge on a small VM needs it back for the next burst. Two
+// collections empty the buffer pools; the second returns the pages.
+func (j *journaler) release() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // hold makes m's bodies fit the budget before m is written: it reserves
