@@ -111,7 +111,7 @@ func (x *exchange) observe() {
 		route = ""
 	}
 	m.requests.WithLabelValues(tunnel, route, x.msg.Decision, x.msg.Reason).Inc()
-	x.e.alerts.engine().Observe(alert.Event{Tunnel: tunnel, Route: route, Outcome: x.msg.Decision, Reason: x.msg.Reason})
+	x.e.alerts.engine().Observe(alert.Event{Tunnel: tunnel, Route: route, Outcome: x.msg.Decision, Reason: x.msg.Reason, BodyDropped: x.msg.BodyDropped != ""})
 	m.duration.WithLabelValues(tunnel).Observe(time.Since(x.start).Seconds())
 	m.bytesIn.WithLabelValues(tunnel).Add(float64(x.msg.BodySize))
 	switch x.msg.Reason {

@@ -244,6 +244,7 @@ func TestPerRouteAndRatio(t *testing.T) {
 		{Name: "per-route", When: "requests > 2 in 1m", Route: "*"},
 		{Name: "one-route", When: "requests > 2 in 1m", Route: "/a/*"},
 		{Name: "dead", When: "dead_letters > 0 in 1h", Tunnel: "b"},
+		{Name: "backlog", When: "bodies_dropped > 1 in 10m"},
 	}})
 	ok := func(tunnel, route string) Event { return Event{Tunnel: tunnel, Route: route, Outcome: "forwarded"} }
 	// Tunnel a: 6 refused of 10 across two routes and no route.
@@ -255,9 +256,11 @@ func TestPerRouteAndRatio(t *testing.T) {
 	te.observe(2, ok("b", "/a/y"))
 	te.observe(2, refusal("b", "/a/y", "rate_limited"))
 	te.observe(1, Event{Tunnel: "b", Route: "/a/y", Outcome: OutcomeDead})
+	// Tunnel b: two bodies the journal could not keep.
+	te.observe(2, Event{Tunnel: "b", Route: "/a/y", Outcome: "forwarded", BodyDropped: true})
 	te.evaluate()
 
-	want := []string{"dead/b:firing", "one-route/a/a/x:firing", "one-route/b/a/y:firing",
+	want := []string{"backlog/b:firing", "dead/b:firing", "one-route/a/a/x:firing", "one-route/b/a/y:firing",
 		"per-route/a/a/x:firing", "per-route/a/b:firing", "per-route/b/a/y:firing", "ratio/a:firing"}
 	active := te.Active()
 	if !equal(subjects(active), want) {

@@ -49,6 +49,7 @@ var metrics = []*metric{
 	}},
 	{name: "requests", kind: counter, count: func(c counts) float64 { return float64(c.requests) }},
 	{name: "dead_letters", kind: counter, count: func(c counts) float64 { return float64(c.dead) }},
+	{name: "bodies_dropped", kind: counter, count: func(c counts) float64 { return float64(c.bodiesDropped) }},
 	{name: "queue_oldest", kind: gauge, duration: true, combine: math.Max,
 		gauge: func(g Gauge) float64 { return g.QueueOldest.Seconds() }},
 	{name: "queue_depth", kind: gauge, combine: sum,

@@ -13,6 +13,9 @@ type Event struct {
 	Outcome string
 	// Reason is a refusal's code, e.g. bad_signature.
 	Reason string
+	// BodyDropped is set when the journal did not keep the body for lack
+	// of memory (journal.max_pending).
+	BodyDropped bool
 }
 
 // Outcomes the counters tell apart.
@@ -32,7 +35,7 @@ var signatureReasons = map[string]bool{
 
 // counts are the events of one bucket, or of a window.
 type counts struct {
-	requests, refused, sigFailures, dead uint32
+	requests, refused, sigFailures, dead, bodiesDropped uint32
 }
 
 func (c *counts) add(o counts) {
@@ -40,6 +43,7 @@ func (c *counts) add(o counts) {
 	c.refused += o.refused
 	c.sigFailures += o.sigFailures
 	c.dead += o.dead
+	c.bodiesDropped += o.bodiesDropped
 }
 
 func countsOf(ev Event) counts {
@@ -53,6 +57,9 @@ func countsOf(ev Event) counts {
 		if signatureReasons[ev.Reason] {
 			c.sigFailures = 1
 		}
+	}
+	if ev.BodyDropped {
+		c.bodiesDropped = 1
 	}
 	c.requests = 1
 	return c
