@@ -111,7 +111,11 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if orig.BodyTruncated || (orig.Body == nil && orig.BodySize > 0) {
-		writeRefusal(w, http.StatusConflict, "no_body", "the journal did not keep this message's whole body (journal level or size), so it cannot be sent again", "")
+		why := "journal level or size"
+		if orig.BodyDropped == bodyDroppedBacklog {
+			why = "the edge's memory for bodies waiting to be written, journal.max_pending, was full"
+		}
+		writeRefusal(w, http.StatusConflict, "no_body", "the journal did not keep this message's whole body ("+why+"), so it cannot be sent again", "")
 		return
 	}
 	p, route := a.e.routeOf(orig)

@@ -128,6 +128,9 @@ func measureScenario(bin, dir, app, token, policyFile string, sc scenario, durat
 			n := time.Duration(len(through.latencies))
 			perRequest := func(i int) time.Duration { return ((cpu1[i] - cpu0[i]) / n).Round(100 * time.Nanosecond) }
 			fmt.Printf("%-22s %-8s CPU per request: load generator + app %s, edge %s, agent %s\n", "", "", perRequest(0), perRequest(1), perRequest(2))
+			edgePeak, _ := procStatus(edge.cmd.Process.Pid, "VmHWM:")
+			agentPeak, _ := procStatus(agent.cmd.Process.Pid, "VmHWM:")
+			fmt.Printf("%-22s %-8s peak RSS: edge %.0f MiB, agent %.0f MiB\n", "", "", float64(edgePeak)/(1<<20), float64(agentPeak)/(1<<20))
 		}
 		if r.res.errors > 0 {
 			fmt.Printf("%-22s %-8s %d errors\n", "", "", r.res.errors)
@@ -372,18 +375,22 @@ func cpuTimes(pids ...int) []time.Duration {
 const clockTicks = 100
 
 // rss reads a process's resident set size in bytes.
-func rss(pid int) (int64, error) {
+func rss(pid int) (int64, error) { return procStatus(pid, "VmRSS:") }
+
+// procStatus reads a size in bytes from a process's /proc status: VmRSS:
+// now, VmHWM: at its peak.
+func procStatus(pid int, field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return 0, fmt.Errorf("no %s for pid %d", field, pid)
 }
 
 func freePort() string {

@@ -87,7 +87,8 @@ function requestBody(m) {
   if (!m.body_size) return h('p', { class: 'muted' }, 'empty');
   if (!m.body) {
     return h('p', { class: 'muted' }, `${fmtBytes(m.body_size)}, not kept`,
-      m.decision === 'refused' ? ' (bodies of refused requests are not kept)' : '');
+      m.body_dropped === 'journal_backlog' ? ' (the edge was writing bodies slower than they arrived: journal.max_pending was full)'
+        : m.decision === 'refused' ? ' (bodies of refused requests are not kept)' : '');
   }
   return bodyView(m.body, headerValue(m.header, 'Content-Type'), m.body_size, m.body_truncated);
 }
