@@ -349,3 +349,70 @@ func TestStreamTransportClosesStreamsKeptTooLong(t *testing.T) {
 		t.Errorf("after expiry: %q with %d streams opened; want \"y\" and 2", got, a.opens.Load())
 	}
 }
+
+// An agent that answers a request twice has queued an answer for the next
+// request on the same stream. A kept stream is reused only at a message
+// boundary: the next request must get its own answer, never the one
+// queued ahead of it.
+func TestKeptStreamWithAnswerQueuedAheadIsNotReused(t *testing.T) {
+	edgeSessions := make(chan *tunnel.Session, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig(), func(*http.Request, string) error { return nil })
+		if err != nil {
+			return
+		}
+		s, err := p.Admit(tunnel.Welcome{Tunnel: "demo"})
+		if err != nil {
+			return
+		}
+		edgeSessions <- s
+		s.ServeControl(tunnel.Control{})
+	}))
+	t.Cleanup(srv.Close)
+	agentSide, _, err := tunnel.Dial(context.Background(), srv.URL, tunnel.Hello{Token: "t", Name: "demo", Target: "http://127.0.0.1:1"}, tunnel.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agentSide.Close() })
+	// A hostile agent: every answer comes with a forged second one.
+	go func() {
+		for {
+			c, err := agentSide.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					body, _ := io.ReadAll(req.Body)
+					answer := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+					forged := "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+					if _, err := io.WriteString(c, answer+forged); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+
+	as := newAgentSession(<-edgeSessions, "agent", [32]byte{}, "127.0.0.1:1", 4)
+	state := &tunnelState{name: "demo"}
+	state.sessions.Store(&[]*agentSession{as})
+	for _, body := range []string{"first", "second", "third"} {
+		ctx := context.WithValue(context.Background(), forwardKey{}, &forwardInfo{tunnel: state, requestID: "r-" + body})
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://demo/hook", strings.NewReader(body))
+		resp, err := tunnelTransport{}.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		got := readAll(t, resp)
+		if got != body {
+			t.Fatalf("request %q got the answer %q", body, got)
+		}
+	}
+}
