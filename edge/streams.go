@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,7 +45,23 @@ type clientStream struct {
 	br        *bufio.Reader
 	in        *io.LimitedReader // what br reads from; bounded while a head is read
 	idleSince time.Time
+	cut       atomic.Bool // the edge ended the stream before the request was sent
 }
+
+// cutOff ends the stream in the middle of a request: the sender's body
+// failed, or the sender went away. The app sees a request cut short, and
+// what it answers to that is no answer to this request. A yamux stream
+// still hands over what arrived after its read deadline or its Close, so
+// the reader must ask cut, not count on the read failing.
+func (cs *clientStream) cutOff() {
+	cs.cut.Store(true)
+	_ = cs.conn.SetReadDeadline(time.Now())
+	cs.conn.Close()
+}
+
+// errStreamCut is an answer read from a stream the edge had cut before
+// the request was written whole.
+var errStreamCut = errors.New("edge: the stream was ended before the request was sent whole")
 
 // errHeadTooLarge is an agent's answer whose head exceeds maxResponseHead:
 // an agent holds a token, not the edge's trust, and must not make the edge
@@ -85,8 +102,8 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// Cancelling the request ends the stream; the agent sees the request
 	// go away, as it would a closed connection.
-	stop := context.AfterFunc(req.Context(), func() { cs.conn.Close() })
-	var written chan error
+	stop := context.AfterFunc(req.Context(), cs.cutOff)
+	var written *streamWrite
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		cs.conn.Close()
@@ -97,7 +114,7 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// cut: say so, rather than blame the agent.
 		if written != nil {
 			var sbe *senderBodyError
-			if werr := <-written; errors.As(werr, &sbe) {
+			if werr := written.wait(); errors.As(werr, &sbe) {
 				return nil, werr
 			}
 		}
@@ -111,8 +128,8 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// written beside the reading, so the app may answer (a 413, say)
 	// before it has read it all.
 	if req.ContentLength < 0 || req.ContentLength > maxRetryBody {
-		written = make(chan error, 1)
-		go func() { written <- writeStreaming(cs, req) }()
+		written = &streamWrite{done: make(chan struct{})}
+		go func() { written.err = writeStreaming(cs, req); close(written.done) }()
 	} else if err := writeRequest(cs.conn, req); err != nil {
 		if reused {
 			err = errStaleStream
@@ -136,6 +153,10 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return fail(err)
 	}
+	if written != nil && cs.cut.Load() && written.wait() != nil {
+		// The app answered a body the edge had cut short.
+		return fail(errStreamCut)
+	}
 	cs.in.N = math.MaxInt64
 	resp.Body = &streamBody{body: resp.Body, t: t, cs: cs, stop: stop, written: written,
 		reusable: !resp.Close && !req.Close}
@@ -156,10 +177,9 @@ func writeStreaming(cs *clientStream, req *http.Request) error {
 	if bodyErr == nil {
 		return err
 	}
-	// Stop reading before the agent can see the body cut short: whatever
-	// the app answers to a half body is not an answer to this request.
-	_ = cs.conn.SetReadDeadline(time.Now())
-	cs.conn.Close()
+	// Whatever the app answers to a half body is not an answer to this
+	// request.
+	cs.cutOff()
 	return &senderBodyError{bodyErr}
 }
 
@@ -305,7 +325,7 @@ type streamBody struct {
 	t        *streamTransport
 	cs       *clientStream
 	stop     func() bool
-	written  chan error // nil when the request was written before reading
+	written  *streamWrite // nil when the request was written before reading
 	reusable bool
 	eof      bool
 	once     sync.Once
@@ -333,12 +353,12 @@ func (b *streamBody) Close() error {
 			// whole body) ends with the stream; wait for it, as the
 			// journal's copy of the body fills as it reads.
 			select {
-			case err := <-b.written:
-				keep = keep && err == nil
+			case <-b.written.done:
+				keep = keep && b.written.err == nil
 			default:
 				keep = false
 				b.cs.conn.Close()
-				<-b.written
+				b.written.wait()
 			}
 		}
 		if keep {
@@ -348,4 +368,15 @@ func (b *streamBody) Close() error {
 		}
 	})
 	return err
+}
+
+// streamWrite is a request being written beside the reading of its answer.
+type streamWrite struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+func (w *streamWrite) wait() error {
+	<-w.done
+	return w.err
 }

@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/tunnel"
@@ -414,5 +416,71 @@ func TestKeptStreamWithAnswerQueuedAheadIsNotReused(t *testing.T) {
 		if got != body {
 			t.Fatalf("request %q got the answer %q", body, got)
 		}
+	}
+}
+
+// lateStream is a stream at its worst for the edge: as a yamux stream,
+// Close ends only the writing and what has arrived is read whatever the
+// read deadline; and the edge reads only once ready is closed.
+type lateStream struct {
+	*net.TCPConn
+	ready <-chan struct{}
+	once  sync.Once
+}
+
+func (c *lateStream) Read(p []byte) (int, error) {
+	c.once.Do(func() {
+		select {
+		case <-c.ready:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	return c.TCPConn.Read(p)
+}
+
+func (c *lateStream) SetReadDeadline(time.Time) error { return nil }
+func (c *lateStream) Close() error                    { return c.CloseWrite() }
+
+// When the sender's body fails, the edge cuts the stream; the app's answer
+// to the half body it got is no answer to the request, even when it is
+// on the stream by the time the edge reads.
+func TestStreamTransportIgnoresTheAnswerToABodyItCut(t *testing.T) {
+	ready := make(chan struct{})
+	var answered sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err == nil {
+			t.Error("the app got the whole of a body that failed")
+		}
+		w.WriteHeader(http.StatusOK) // an app that answers whatever it got
+		w.(http.Flusher).Flush()
+		answered.Do(func() { close(ready) })
+	}))
+	t.Cleanup(srv.Close)
+	var conns []*net.TCPConn
+	st := newStreamTransport(func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", srv.Listener.Addr().String())
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, c.(*net.TCPConn))
+		return &lateStream{TCPConn: c.(*net.TCPConn), ready: ready}, nil
+	}, 1)
+	t.Cleanup(func() {
+		st.close()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	req, _ := http.NewRequest("POST", "http://demo/hook", io.MultiReader(strings.NewReader("hello"), iotest.ErrReader(io.ErrUnexpectedEOF)))
+	req.ContentLength = -1 // streams, chunked
+	resp, err := st.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("the answer to the half body came back as the answer: %s", resp.Status)
+	}
+	var sbe *senderBodyError
+	if !errors.As(err, &sbe) {
+		t.Errorf("error %v, want the sender's body's", err)
 	}
 }

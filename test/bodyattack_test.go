@@ -413,3 +413,28 @@ func peakRSS(e *edgeProc) string {
 	}
 	return "unknown"
 }
+
+// A sender whose chunked body breaks off in its trailer, then closes its
+// side: the edge cuts the stream to the agent, whose app answers 200 to
+// the half body it got. That answer used to come back to the sender now
+// and then (a yamux stream hands over what arrived after the edge stopped
+// reading), as a 200 for a body the edge refused. Every such request must
+// be answered 400.
+func TestTheAppsAnswerToACutBodyIsNotTheAnswer(t *testing.T) {
+	e, _ := bodyEdge(t, "")
+	const senders = 200
+	for i := range senders {
+		c, err := net.Dial("tcp", "127.0.0.1:"+e.port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "POST /large HTTP/1.1\r\nHost: big.localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n")
+		c.(*net.TCPConn).CloseWrite()
+		line, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 400") {
+			t.Fatalf("sender %d of %d: %q %v, want 400", i+1, senders, strings.TrimSpace(line), err)
+		}
+	}
+}
