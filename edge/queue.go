@@ -247,10 +247,16 @@ func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, m *store.Mes
 	if err != nil {
 		return delivery{}, err
 	}
+	// As the provider sent it: the public host with its port, and the
+	// X-Forwarded-* a live delivery carries.
+	cfg := e.cfg.Load()
+	pub, _ := url.Parse(cfg.publicURL(m.Tunnel, "/"))
 	req.Header = deliverable(m.Header)
-	req.Host = m.Tunnel + "." + e.cfg.Load().domain
+	req.Host = pub.Host
 	req.Header.Set(headerRequestID, m.ID)
 	req.Header.Set("X-Forwarded-For", m.SourceIP)
+	req.Header.Set("X-Forwarded-Host", pub.Host)
+	req.Header.Set("X-Forwarded-Proto", pub.Scheme)
 	e.signForApp(req.Header, p, m.ID, attempt, m.Body)
 	resp, err := tunnelTransport{}.RoundTrip(req)
 	if err != nil {

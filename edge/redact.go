@@ -12,21 +12,28 @@ import (
 const redacted = "[redacted]"
 
 // alwaysRedacted are the headers whose values never reach the journal,
-// whatever the route: credentials and the signatures of every scheme.
-var alwaysRedacted = func() map[string]bool {
-	m := map[string]bool{"Set-Cookie": true}
-	for _, h := range policy.SignatureHeaders() {
+// whatever the route: credentials.
+var alwaysRedacted = canonicalSet(append(policy.CredentialHeaders(), "Set-Cookie"))
+
+// providerSignatures are the signature headers of the providers policy
+// knows: kept, although their names look like credentials (see
+// policy.SignatureHeaders).
+var providerSignatures = canonicalSet(policy.SignatureHeaders())
+
+func canonicalSet(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, h := range names {
 		m[http.CanonicalHeaderKey(h)] = true
 	}
 	return m
-}()
+}
 
 // redactHeader returns a copy of h with sensitive values replaced; extra
 // names (canonical) come from the route.
 func redactHeader(h http.Header, extra []string) http.Header {
 	out := make(http.Header, len(h))
 	for k, vs := range h {
-		if alwaysRedacted[k] || contains(extra, k) || looksSecret(k) {
+		if alwaysRedacted[k] || contains(extra, k) || looksSecret(k) && !providerSignatures[k] {
 			masked := make([]string, len(vs))
 			for i := range masked {
 				masked[i] = redacted

@@ -17,12 +17,20 @@ func TestRedactHeader(t *testing.T) {
 		"X-Customer":          {"c1", "c2"},
 		"Content-Type":        {"application/json"},
 	}
+	h["X-Gitlab-Token"] = []string{"shared-secret"}
 	got := redactHeader(h, []string{"X-Customer"})
-	for _, k := range []string{"Authorization", "X-Hub-Signature-256", "Stripe-Signature", "X-Api-Token", "X-Customer"} {
+	for _, k := range []string{"Authorization", "X-Gitlab-Token", "X-Api-Token", "X-Customer"} {
 		for _, v := range got[k] {
 			if v != redacted {
 				t.Errorf("%s = %q, want it redacted", k, v)
 			}
+		}
+	}
+	// A provider's signature is the MAC of a body the journal holds, not a
+	// secret: kept, so a replay is what the provider sent.
+	for _, k := range []string{"X-Hub-Signature-256", "Stripe-Signature"} {
+		if got.Get(k) != h.Get(k) {
+			t.Errorf("%s = %q, want it kept as sent (%q)", k, got.Get(k), h.Get(k))
 		}
 	}
 	if len(got["X-Customer"]) != 2 || got.Get("Content-Type") != "application/json" {

@@ -111,11 +111,20 @@ func (rc RouteConfig) compileDelivery(r *Route, tunnel Config) error {
 // ForwardSecret is the tunnel's resolved forward_secret, nil if unset.
 func (p *Policy) ForwardSecret() []byte { return p.forwardSecret }
 
-// SignatureHeaders are the headers that carry signatures or shared
-// tokens in the schemes policy knows; the journal never keeps their values.
+// credentialHeaders carry credentials: the sender's own, or a shared token
+// that is the secret itself (GitLab's X-Gitlab-Token). The journal never
+// keeps their values.
+var credentialHeaders = []string{
+	"Authorization", "Proxy-Authorization", "Cookie", "X-Gitlab-Token",
+}
+
+// signatureHeaders carry the MAC or signature of a body under a provider's
+// secret. A signature is not a secret: it is the MAC of a body the journal
+// already holds, and it proves nothing about another body. The journal
+// keeps them so a replay is what the provider sent and an app that checks
+// the signature itself accepts it.
 var signatureHeaders = []string{
-	"Authorization", "Proxy-Authorization", "Cookie",
-	"X-Hub-Signature", "X-Hub-Signature-256", "X-Gitlab-Token", "Stripe-Signature",
+	"X-Hub-Signature", "X-Hub-Signature-256", "Stripe-Signature",
 	"Webhook-Signature", "Svix-Signature", "X-Slack-Signature", "X-Shopify-Hmac-Sha256",
 	"Shopify-Hmac-Sha256", "X-Twilio-Signature", "X-Square-Hmacsha256-Signature",
 	"X-Square-Signature", "X-Zm-Signature", "X-Signature-Ed25519",
@@ -124,5 +133,9 @@ var signatureHeaders = []string{
 	"Twitch-Eventsub-Message-Signature", "Typeform-Signature", "X-Atlassian-Webhook-Signature",
 }
 
-// SignatureHeaders returns the header names to redact whatever the route.
+// CredentialHeaders returns the header names to redact whatever the route.
+func CredentialHeaders() []string { return append([]string(nil), credentialHeaders...) }
+
+// SignatureHeaders returns the header names of the signature schemes
+// policy knows.
 func SignatureHeaders() []string { return append([]string(nil), signatureHeaders...) }

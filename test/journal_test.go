@@ -139,7 +139,7 @@ tunnels:
 	}
 	checks := map[string][2]string{
 		"body":      {string(full.Body), string(body)},
-		"signature": {full.Header.Get("X-Hub-Signature-256"), "[redacted]"},
+		"signature": {full.Header.Get("X-Hub-Signature-256"), githubSign(ghNew, body)},
 		"query":     {full.Query, "source=test"},
 		"route":     {full.Route, "/github"},
 		"provider":  {full.Provider, "github"},
@@ -177,6 +177,27 @@ tunnels:
 	again := e.waitMessage(t, "tunnel=hooks", func(x store.Message) bool { return x.ID == replay.ID })
 	if again.ReplayOf != m.ID {
 		t.Errorf("replayed message: %+v", again)
+	}
+	// The replay is what the provider sent: its signature (an app that
+	// checks it accepts the replay), the public host with its port and the
+	// X-Forwarded-* of the first delivery.
+	var replayed store.Message
+	e.adminGet(t, "/api/v1/messages/"+replay.ID, &replayed)
+	var first, second appEcho
+	if err := json.Unmarshal(full.ResponseBody, &first); err != nil {
+		t.Fatalf("the first delivery's answer: %v", err)
+	}
+	if err := json.Unmarshal(replayed.ResponseBody, &second); err != nil {
+		t.Fatalf("the replay's answer: %v", err)
+	}
+	for _, h := range []string{"X-Hub-Signature-256", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Github-Delivery", "Content-Type"} {
+		if got, want := second.Header.Get(h), first.Header.Get(h); got != want || want == "" {
+			t.Errorf("replay: the app got %s %q, the first delivery %q", h, got, want)
+		}
+	}
+	if second.Host != first.Host || second.Path != first.Path || second.Query != first.Query || second.BodySHA != first.BodySHA {
+		t.Errorf("replay: the app got %s %s?%s (%s), the first delivery %s %s?%s (%s)",
+			second.Host, second.Path, second.Query, second.BodySHA, first.Host, first.Path, first.Query, first.BodySHA)
 	}
 
 	// A replay from another site's page is refused.
