@@ -110,12 +110,8 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if orig.BodyTruncated || (orig.Body == nil && orig.BodySize > 0) {
-		why := "journal level or size"
-		if orig.BodyDropped == bodyDroppedBacklog {
-			why = "the edge's memory for bodies waiting to be written, journal.max_pending, was full"
-		}
-		writeRefusal(w, http.StatusConflict, "no_body", "the journal did not keep this message's whole body ("+why+"), so it cannot be sent again", "")
+	if why := missingBody(orig); why != "" {
+		writeRefusal(w, http.StatusConflict, "no_body", "the journal does not have this message's whole body: "+why+"; it cannot be sent again", "")
 		return
 	}
 	p, route := a.e.routeOf(orig)
@@ -153,6 +149,24 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	a.e.log.Info("replay", "message", m.ID, "replay_of", orig.ID, "tunnel", m.Tunnel, "status", res.status)
 	a.e.audit(r, auditReplay, orig.ID, fmt.Sprintf("as %s on tunnel %s, app answered %d", m.ID, m.Tunnel, res.status))
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID, "replay_of": orig.ID, "status": res.status})
+}
+
+// missingBody says why the journal lacks a message's whole body, or ""
+// when it has it (an empty body included).
+func missingBody(m *store.Message) string {
+	switch {
+	case m.BodyDropped == bodyDroppedBacklog:
+		return "the edge received bodies faster than it wrote them and its memory for them (journal.max_pending) was full"
+	case m.BodyTruncated:
+		return "the body was longer than the journal keeps"
+	case m.Body != nil || m.BodySize == 0:
+		return ""
+	case m.Decision == "refused" && (m.Reason == codeBodyRead || m.Reason == codeBodyMalformed || m.Reason == codeBodyTimeout || m.Reason == codeBodyTooLarge):
+		return "the body did not arrive whole (" + m.Reason + ")"
+	case m.Decision == "refused":
+		return "the request was refused (" + m.Reason + ") before the edge read its body, or its route keeps no refused bodies (refused_bodies: false)"
+	}
+	return "its route's journal level keeps no bodies (journal: metadata or headers)"
 }
 
 // stream sends journal changes as server-sent events until the client or

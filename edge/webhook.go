@@ -203,12 +203,13 @@ func (x *exchange) refuseWith(status int, code, message string) {
 	x.finish("refused", status)
 }
 
-// finish journals the message with its outcome; refused requests keep no
-// body.
+// finish journals the message with its outcome. A refused request keeps
+// the body the edge read of it (a bad signature's, say), unless its route
+// opted out: refused requests are what a user debugs.
 func (x *exchange) finish(decision string, status int) {
 	x.msg.Decision, x.msg.Status = decision, status
 	x.msg.Duration = time.Since(x.start)
-	if decision == "refused" {
+	if decision == "refused" && (x.d.Route == nil || !x.d.Route.KeepsRefusedBodies) {
 		x.msg.Body = nil
 	}
 	entry := x.e.journal.hold(x.msg, x.recycle, x.reserved)

@@ -70,6 +70,7 @@ func (rc RouteConfig) compileDelivery(r *Route, tunnel Config) error {
 	}
 	r.Delivery = d
 
+	r.KeepsRefusedBodies = rc.RefusedBodies == nil || *rc.RefusedBodies
 	r.Journal = rc.Journal
 	if r.Journal == "" {
 		r.Journal = tunnel.Journal

@@ -59,6 +59,10 @@ type RouteConfig struct {
 	// Journal is what is kept of each request: metadata, headers or full.
 	Journal string        `yaml:"journal,omitempty" json:"journal,omitempty"`
 	Redact  *RedactConfig `yaml:"redact,omitempty" json:"redact,omitempty"`
+	// RefusedBodies: false keeps no body of a refused request, whatever
+	// Journal says (by default the bodies the edge read are kept: refused
+	// requests are the ones a user debugs).
+	RefusedBodies *bool `yaml:"refused_bodies,omitempty" json:"refused_bodies,omitempty"`
 }
 
 // QueueLimit bounds a queue route; past it the edge answers 503 with
@@ -111,7 +115,10 @@ type Route struct {
 	Delivery Delivery
 	// Journal is metadata, headers or full; RedactHeaders and RedactQuery
 	// list (canonical) names to redact besides the built-in ones.
-	Journal       string
+	// KeepsRefusedBodies is false when the route opted out of keeping the
+	// bodies of refused requests.
+	KeepsRefusedBodies bool
+	Journal            string
 	RedactHeaders []string
 	RedactQuery   []string
 }

@@ -186,6 +186,23 @@ func TestUIInBrowser(t *testing.T) {
 		screenshot(t, tab, "ui-detail.png")
 	})
 
+	t.Run("replay blocked without a body", func(t *testing.T) {
+		m := jsonMessage(1001, "github")
+		m.Decision, m.Reason, m.Body, m.BodySize = "refused", "bad_signature", nil, 120
+		added := f.add(m)
+		sel := fmt.Sprintf(`#rows tr[data-id=%q]`, added.ID)
+		wctx, cancel := context.WithTimeout(tab, 10*time.Second)
+		defer cancel()
+		do(t, wctx, "open the refused message", chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#detail [data-for=%q]`, added.ID))))
+		if !eval[bool](t, tab, `document.getElementById('replay').disabled`) {
+			t.Error("Replay is enabled for a message whose body the journal does not have")
+		}
+		if title := eval[string](t, tab, `document.getElementById('replay').title`); !strings.Contains(title, "refused (bad_signature)") {
+			t.Errorf("Replay's title %q does not say why", title)
+		}
+	})
+
 	t.Run("filters", func(t *testing.T) {
 		do(t, tab, "show refusals", chromedp.SetValue(chromedp.ID(`f-decision`), "refused"),
 			chromedp.Evaluate[chromedp.Void](`document.getElementById('f-decision').dispatchEvent(new Event('change'))`))

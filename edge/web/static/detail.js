@@ -4,11 +4,13 @@
 // renderDetail builds the pane for a full Message (docs/api.md). actions:
 // replay(id, button), open(id) to select another message, close().
 function renderDetail(m, actions) {
+  const blocked = replayBlocked(m);
   const replayBtn = h('button', {
     type: 'button', class: 'primary', id: 'replay',
-    title: 'Send this request to the app again, as a new message',
+    title: blocked ? `Cannot be sent again: ${blocked}` : 'Send this request to the app again, as a new message',
     onclick: () => actions.replay(m.id, replayBtn),
   }, 'Replay');
+  replayBtn.disabled = !!blocked;
   const head = h('div', { class: 'd-head' },
     h('div', { class: 'd-title' },
       h('span', { class: `method m-${m.method}` }, m.method),
@@ -83,13 +85,20 @@ function headerTable(header) {
   return kvTable(rows, 'Name', 'Value');
 }
 
+// replayBlocked says why the journal cannot send m again (it lacks the
+// whole body), or '' when it can; the edge's replay answers the same.
+function replayBlocked(m) {
+  if (m.body_dropped === 'journal_backlog') return 'the edge received bodies faster than it wrote them (journal.max_pending was full)';
+  if (m.body_truncated) return 'the body was longer than the journal keeps';
+  if (m.body || !m.body_size) return '';
+  if (m.decision === 'refused' && /^body_/.test(m.reason || '')) return `the body did not arrive whole (${m.reason})`;
+  if (m.decision === 'refused') return `the request was refused (${m.reason}) before the edge read its body`;
+  return 'its route keeps no bodies (journal: metadata or headers)';
+}
+
 function requestBody(m) {
   if (!m.body_size) return h('p', { class: 'muted' }, 'empty');
-  if (!m.body) {
-    return h('p', { class: 'muted' }, `${fmtBytes(m.body_size)}, not kept`,
-      m.body_dropped === 'journal_backlog' ? ' (the edge was writing bodies slower than they arrived: journal.max_pending was full)'
-        : m.decision === 'refused' ? ' (bodies of refused requests are not kept)' : '');
-  }
+  if (!m.body) return h('p', { class: 'muted' }, `${fmtBytes(m.body_size)}, not kept: ${replayBlocked(m)}`);
   return bodyView(m.body, headerValue(m.header, 'Content-Type'), m.body_size, m.body_truncated);
 }
 
