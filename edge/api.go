@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
+	"github.com/hooktunnel/hooktunnel/policy"
 )
 
 // journalAPI serves the messages API of docs/api.md. scope limits it to
@@ -105,10 +108,25 @@ func (a *journalAPI) show(w http.ResponseWriter, r *http.Request) {
 // freshness and the duplicate check are not, by design: replaying an old
 // delivery is the point. The new attempt is journaled with replay_of.
 // guardHosts keeps pages of other sites from asking for it.
+//
+// An edited replay sends a changed request instead: a JSON body with
+// "header" (the whole header to send) and/or "body" (base64, the whole
+// body); what it leaves out is sent as stored.
 func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	orig, ok := a.message(w, r)
 	if !ok {
 		return
+	}
+	edit, err := readReplayEdit(r)
+	if err != nil {
+		writeRefusal(w, http.StatusBadRequest, "bad_edit", err.Error(), "")
+		return
+	}
+	if edit.Body != nil {
+		orig.Body, orig.BodySize, orig.BodyTruncated, orig.BodyDropped = *edit.Body, int64(len(*edit.Body)), false, ""
+	}
+	if edit.Header != nil {
+		orig.Header = edit.Header
 	}
 	if why := missingBody(orig); why != "" {
 		writeRefusal(w, http.StatusConflict, "no_body", "the journal does not have this message's whole body: "+why+"; it cannot be sent again", "")
@@ -124,6 +142,9 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	m.ID, m.ReceivedAt, m.ReplayOf = store.NewMessageID(now), now.UTC(), orig.ID
 	m.Attempts, m.Queue, m.ResponseBody, m.ResponseHeader = nil, "", nil, nil
 	m.Decision, m.Reason, m.Detail = "forwarded", "", ""
+	if edit.Body != nil || edit.Header != nil {
+		m.Detail = "an edited replay"
+	}
 	res, err := a.e.deliverStored(r.Context(), p, &m, 1)
 	if errors.Is(err, errOffline) {
 		w.Header().Set("Retry-After", retryAfterOffline)
@@ -141,6 +162,11 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	if route.Journal != "metadata" {
 		m.ResponseHeader = redactHeader(res.header, nil)
 	}
+	if edit.Header != nil {
+		// An edited header is journaled as any other: masked.
+		_, credentials := p.Credentials()
+		m.Header = redactHeader(m.Header, credentials)
+	}
 	if err := a.e.db.Record(context.WithoutCancel(r.Context()), &m); err != nil {
 		a.e.log.Error("journal write failed", "message", m.ID, "err", err)
 	} else {
@@ -149,6 +175,45 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	a.e.log.Info("replay", "message", m.ID, "replay_of", orig.ID, "tunnel", m.Tunnel, "status", res.status)
 	a.e.audit(r, auditReplay, orig.ID, fmt.Sprintf("as %s on tunnel %s, app answered %d", m.ID, m.Tunnel, res.status))
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID, "replay_of": orig.ID, "status": res.status})
+}
+
+// replayEdit is what an edited replay changes.
+type replayEdit struct {
+	Header http.Header `json:"header"`
+	Body   *[]byte     `json:"body"`
+}
+
+// maxReplayEdit bounds an edited replay's request.
+const maxReplayEdit = 64 << 20
+
+func readReplayEdit(r *http.Request) (replayEdit, error) {
+	var edit replayEdit
+	if r.Body == nil || r.ContentLength == 0 {
+		return edit, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxReplayEdit+1))
+	switch {
+	case err != nil:
+		return edit, fmt.Errorf("reading the edit: %w", err)
+	case len(data) > maxReplayEdit:
+		return edit, fmt.Errorf("the edit is larger than %s", policy.ByteSize(maxReplayEdit))
+	case len(bytes.TrimSpace(data)) == 0:
+		return edit, nil
+	}
+	if err := json.Unmarshal(data, &edit); err != nil {
+		return edit, fmt.Errorf(`the edit must be JSON {"header": {"Name": ["value"]}, "body": "<base64>"}: %v`, err)
+	}
+	for name, values := range edit.Header {
+		if name == "" || strings.ContainsFunc(name, func(c rune) bool { return c <= ' ' || c >= 0x7f || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", c) }) {
+			return edit, fmt.Errorf("header %q is not a valid header name", name)
+		}
+		for _, v := range values {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return edit, fmt.Errorf("header %s has a value that is not valid in HTTP", name)
+			}
+		}
+	}
+	return edit, nil
 }
 
 // missingBody says why the journal lacks a message's whole body, or ""

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,12 +83,24 @@ const maxAPIAnswer = 256 << 20
 // call sends a request and returns the answer's body when the status is
 // 2xx, an *apiError otherwise.
 func (c *apiClient) call(ctx context.Context, method, path string, query url.Values) ([]byte, error) {
+	return c.send(ctx, method, path, query, nil)
+}
+
+// send is call with a JSON body (nil for none).
+func (c *apiClient) send(ctx context.Context, method, path string, query url.Values, jsonBody []byte) ([]byte, error) {
 	u := *c.base
 	u.Path += path
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var reqBody io.Reader
+	if jsonBody != nil {
+		reqBody = bytes.NewReader(jsonBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), reqBody)
 	if err != nil {
 		return nil, err
+	}
+	if jsonBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.token != "" {

@@ -178,19 +178,31 @@ func messagesShowCommand(api *apiFlags) *cobra.Command {
 }
 
 func messagesReplayCommand(api *apiFlags) *cobra.Command {
-	return &cobra.Command{
+	var edit bool
+	cmd := &cobra.Command{
 		Use:   "replay ID",
 		Short: "Send a stored message to the app again, as a new message",
-		Long: `Send a stored message to the app again through its tunnel's current route. The
-policy is checked again except the timestamp's freshness and the duplicate check. The
-new message is journaled with replay_of set to ID.`,
+		Long: `Send a stored message to the app again through its tunnel's current route, as the
+provider sent it (its signature header included). The policy is checked again except the
+timestamp's freshness and the duplicate check. The new message is journaled with
+replay_of set to ID.
+
+With --edit, the request's headers and body open in $VISUAL or $EDITOR (else vi) as
+"Name: value" lines, a blank line and the body; what is saved is sent. An empty file
+cancels.`,
 		Args: oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := api.client()
 			if err != nil {
 				return err
 			}
-			body, err := c.call(cmd.Context(), http.MethodPost, "/api/v1/messages/"+url.PathEscape(args[0])+"/replay", nil)
+			var change []byte
+			if edit {
+				if change, err = editReplay(cmd.Context(), c, args[0]); err != nil || change == nil {
+					return err
+				}
+			}
+			body, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/messages/"+url.PathEscape(args[0])+"/replay", nil, change)
 			if err != nil {
 				return err
 			}
@@ -214,6 +226,8 @@ new message is journaled with replay_of set to ID.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&edit, "edit", false, "change the headers or the body in an editor before sending")
+	return cmd
 }
 
 func noArgs(_ *cobra.Command, args []string) error {
