@@ -186,6 +186,27 @@ func TestUIInBrowser(t *testing.T) {
 		screenshot(t, tab, "ui-detail.png")
 	})
 
+	t.Run("edit and replay", func(t *testing.T) {
+		m := f.add(jsonMessage(1002, "github"))
+		sel := fmt.Sprintf(`#rows tr[data-id=%q]`, m.ID)
+		wctx, cancel := context.WithTimeout(tab, 10*time.Second)
+		defer cancel()
+		do(t, wctx, "open it", chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#detail [data-for=%q]`, m.ID))),
+			chromedp.Click(chromedp.ID(`edit-replay`)), chromedp.WaitVisible(chromedp.ID(`edit-body`)))
+		do(t, wctx, "edit and send", chromedp.Evaluate[chromedp.Void](`(() => {
+			const hs = document.getElementById('edit-headers'); hs.value += '\nX-Edited: yes';
+			const b = document.getElementById('edit-body'); b.value = '{"edited":true}';
+		})()`), chromedp.Click(chromedp.ID(`edit-send`)), chromedp.WaitVisible(chromedp.CSS(`#detail a.replay-of`)))
+		edit, ok := f.lastEdit()
+		if !ok {
+			t.Fatal("no edited replay reached the API")
+		}
+		if string(edit.Body) != `{"edited":true}` || edit.Header.Get("X-Edited") != "yes" || edit.Header.Get("Content-Type") != m.Header.Get("Content-Type") {
+			t.Errorf("edited replay sent header %v body %q", edit.Header, edit.Body)
+		}
+	})
+
 	t.Run("replay blocked without a body", func(t *testing.T) {
 		m := jsonMessage(1001, "github")
 		m.Decision, m.Reason, m.Body, m.BodySize = "refused", "bad_signature", nil, 120

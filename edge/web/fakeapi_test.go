@@ -23,6 +23,7 @@ type fakeAPI struct {
 	subs     map[chan []byte]struct{}
 	listings []url.Values // the query of each listing, in order
 	replays  []string
+	edits    []replayEditTest // the edit of each edited replay
 	seq      int
 	start    time.Time
 	closed   chan struct{}
@@ -179,6 +180,21 @@ func fakeMatches(m *store.Message, q url.Values) bool {
 	return true
 }
 
+// replayEditTest is an edited replay's request, as the edge's API takes it.
+type replayEditTest struct {
+	Header http.Header `json:"header"`
+	Body   []byte      `json:"body"`
+}
+
+func (f *fakeAPI) lastEdit() (replayEditTest, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.edits) == 0 {
+		return replayEditTest{}, false
+	}
+	return f.edits[len(f.edits)-1], true
+}
+
 func (f *fakeAPI) replay(w http.ResponseWriter, r *http.Request) {
 	orig := f.find(r.PathValue("id"))
 	if orig == nil {
@@ -191,9 +207,20 @@ func (f *fakeAPI) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	c := *orig
 	c.ReplayOf, c.ReceivedAt = orig.ID, time.Time{}
+	var edit replayEditTest
+	if r.ContentLength > 0 {
+		if err := json.NewDecoder(r.Body).Decode(&edit); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			writeJSONTest(w, http.StatusBadRequest, map[string]string{"error": "bad_edit", "message": "not a JSON edit"})
+			return
+		}
+		c.Header, c.Body = edit.Header, edit.Body
+	}
 	m := f.add(c)
 	f.mu.Lock()
 	f.replays = append(f.replays, orig.ID)
+	if r.ContentLength > 0 {
+		f.edits = append(f.edits, edit)
+	}
 	f.mu.Unlock()
 	writeJSONTest(w, http.StatusAccepted, map[string]string{"id": m.ID, "replay_of": orig.ID})
 }

@@ -37,6 +37,7 @@ class APIError extends Error {
 
 async function api(path, opts = {}) {
   const headers = { Accept: 'application/json' };
+  if (opts.body) headers['Content-Type'] = 'application/json';
   if (state.token) headers.Authorization = 'Bearer ' + state.token;
   const res = await fetch(API + path, { ...opts, headers, cache: 'no-store', credentials: 'same-origin' });
   let body = null;
@@ -267,17 +268,22 @@ function closeDetail() {
   writeHash();
 }
 
-async function replay(id, btn) {
+// replay sends message id again; edit, when given, is {header, body}
+// (base64) to send instead of what was stored.
+async function replay(id, btn, edit) {
+  const label = btn.textContent;
   btn.disabled = true;
   btn.textContent = 'Replaying…';
   try {
-    const r = await api('messages/' + encodeURIComponent(id) + '/replay', { method: 'POST' });
+    const opts = { method: 'POST' };
+    if (edit) opts.body = JSON.stringify(edit);
+    const r = await api('messages/' + encodeURIComponent(id) + '/replay', opts);
     toast(`Replayed as ${r.id}`, 'ok');
     await select(r.id, { retries: 5 });
   } catch (err) {
     toast(`Replay failed: ${err.message}`);
     btn.disabled = false;
-    btn.textContent = 'Replay';
+    btn.textContent = label;
   }
 }
 

@@ -11,16 +11,24 @@ function renderDetail(m, actions) {
     onclick: () => actions.replay(m.id, replayBtn),
   }, 'Replay');
   replayBtn.disabled = !!blocked;
+  const editForm = blocked ? null : replayEditor(m, actions);
+  const editBtn = h('button', {
+    type: 'button', id: 'edit-replay',
+    title: blocked ? `Cannot be sent again: ${blocked}` : 'Change the headers or the body, then send the request again',
+    onclick: () => { editForm.hidden = !editForm.hidden; if (!editForm.hidden) editForm.querySelector('textarea').focus(); },
+  }, 'Edit and replay');
+  editBtn.disabled = !!blocked;
   const head = h('div', { class: 'd-head' },
     h('div', { class: 'd-title' },
       h('span', { class: `method m-${m.method}` }, m.method),
       h('h2', { class: 'd-target', id: 'd-target' }, requestTarget(m))),
     h('div', { class: 'd-actions' },
-      statusPill(m.status), decisionBadge(m), replayBtn,
+      statusPill(m.status), decisionBadge(m), replayBtn, editBtn,
       h('button', { type: 'button', class: 'icon', title: 'Close (Esc)', 'aria-label': 'Close details', onclick: actions.close }, '×')));
 
   return h('article', { class: 'd', 'aria-labelledby': 'd-target' },
     head,
+    editForm,
     section('Overview', overview(m, actions)),
     m.query ? section('Query', kvTable(queryRows(m.query), 'Parameter', 'Value')) : null,
     section(`Request headers`, headerTable(m.header)),
@@ -83,6 +91,59 @@ function headerTable(header) {
   const rows = headerRows(header);
   if (!rows.length) return h('p', { class: 'muted' }, 'none');
   return kvTable(rows, 'Name', 'Value');
+}
+
+// replayEditor is the edit-and-replay form: the headers as "Name: value"
+// lines and the body as text (a body that is not text is sent as stored).
+function replayEditor(m, actions) {
+  const bytes = decodeBase64(m.body);
+  let text = null;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = null;
+  }
+  const lines = [];
+  for (const name of Object.keys(m.header || {}).sort()) {
+    for (const v of m.header[name]) lines.push(`${name}: ${v}`);
+  }
+  const headers = h('textarea', { id: 'edit-headers', rows: Math.min(12, lines.length + 1), spellcheck: 'false', 'aria-label': 'Headers, one per line' });
+  headers.value = lines.join('\n');
+  const body = h('textarea', { id: 'edit-body', rows: 10, spellcheck: 'false', 'aria-label': 'Body' });
+  body.value = text === null ? '' : text;
+  body.disabled = text === null;
+  const error = h('p', { class: 'error', role: 'alert' });
+  const send = h('button', { type: 'submit', class: 'primary', id: 'edit-send' }, 'Send edited');
+  const form = h('form', { class: 'edit-replay', id: 'edit-form' },
+    h('label', { for: 'edit-headers' }, 'Headers (Name: value; [redacted] values are not sent)'), headers,
+    h('label', { for: 'edit-body' }, text === null ? 'Body (not text: sent as stored)' : 'Body'), body,
+    error, send);
+  form.hidden = true;
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const header = {};
+    for (const [i, line] of headers.value.split('\n').entries()) {
+      if (!line.trim()) continue;
+      const at = line.indexOf(':');
+      if (at <= 0) {
+        error.textContent = `Line ${i + 1} is not a header (Name: value).`;
+        return;
+      }
+      const name = line.slice(0, at).trim();
+      (header[name] = header[name] || []).push(line.slice(at + 1).trim());
+    }
+    error.textContent = '';
+    const edit = { header };
+    if (text !== null) edit.body = encodeBase64(new TextEncoder().encode(body.value));
+    actions.replay(m.id, send, edit);
+  });
+  return form;
+}
+
+function encodeBase64(bytes) {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
 }
 
 // replayBlocked says why the journal cannot send m again (it lacks the
