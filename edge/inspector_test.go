@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -16,26 +15,11 @@ import (
 // serves its inspector on the streams the agent opens.
 func inspectorSession(t *testing.T, e *Edge) *tunnel.Session {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig(), func(*http.Request, string) error { return nil })
-		if err != nil {
-			return
-		}
-		s, err := p.Admit(tunnel.Welcome{Tunnel: "demo"})
-		if err != nil {
-			return
-		}
-		defer s.Close()
-		s.ServeControl(tunnel.Control{Inspect: func() { e.serveInspector(s, "demo") }})
-	}))
-	agentSide, _, err := tunnel.Dial(context.Background(), srv.URL, tunnel.Hello{Token: "t", Name: "demo", Target: "http://127.0.0.1:1"}, tunnel.DefaultConfig(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		agentSide.Close()
-		srv.Close()
-		e.serving.Wait() // the inspector's server ends with the session
+	// Registered first, so it runs after the sessions are closed: the
+	// inspector's server ends with its session.
+	t.Cleanup(e.serving.Wait)
+	_, agentSide := sessionPair(t, func(s *tunnel.Session) tunnel.Control {
+		return tunnel.Control{Inspect: func() { e.serveInspector(s, "demo") }}
 	})
 	if err := agentSide.RequestInspector(); err != nil {
 		t.Fatal(err)

@@ -210,9 +210,10 @@ func TestStreamTransportCloseEndsKeptStreams(t *testing.T) {
 	}
 }
 
-// When the agent has closed a kept stream, the request goes again on a
-// fresh one: the sender never sees the stale stream.
-func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
+// sessionPair connects a tunnel session over loopback: the edge's side,
+// whose control messages go where ctl says, and the agent's.
+func sessionPair(t *testing.T, ctl func(edgeSide *tunnel.Session) tunnel.Control) (edgeSide, agentSide *tunnel.Session) {
+	t.Helper()
 	edgeSessions := make(chan *tunnel.Session, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig(), func(*http.Request, string) error { return nil })
@@ -223,20 +224,31 @@ func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
 		if err != nil {
 			return
 		}
+		defer s.Close()
 		edgeSessions <- s
-		s.ServeControl(tunnel.Control{})
+		s.ServeControl(ctl(s))
 	}))
-	t.Cleanup(srv.Close)
 	agentSide, _, err := tunnel.Dial(context.Background(), srv.URL, tunnel.Hello{Token: "t", Name: "demo", Target: "http://127.0.0.1:1"}, tunnel.DefaultConfig(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		agentSide.Close()
+		srv.Close()
+	})
+	return <-edgeSessions, agentSide
+}
+
+// When the agent has closed a kept stream, the request goes again on a
+// fresh one: the sender never sees the stale stream.
+func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
+	edgeSide, agentSide := sessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
 	// The agent's side closes streams idle for more than 10 ms.
 	agentServer := &http.Server{Handler: http.HandlerFunc(echoBody), IdleTimeout: 10 * time.Millisecond}
 	go agentServer.Serve(agentSide)
 	t.Cleanup(func() { agentServer.Close(); agentSide.Close() })
 
-	as := newAgentSession(<-edgeSessions, "agent", [32]byte{}, "127.0.0.1:1", 4)
+	as := newAgentSession(edgeSide, "agent", [32]byte{}, "127.0.0.1:1", 4)
 	state := &tunnelState{name: "demo"}
 	state.sessions.Store(&[]*agentSession{as})
 	send := func(body string) (int, string, error) {
@@ -357,24 +369,7 @@ func TestStreamTransportClosesStreamsKeptTooLong(t *testing.T) {
 // boundary: the next request must get its own answer, never the one
 // queued ahead of it.
 func TestKeptStreamWithAnswerQueuedAheadIsNotReused(t *testing.T) {
-	edgeSessions := make(chan *tunnel.Session, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig(), func(*http.Request, string) error { return nil })
-		if err != nil {
-			return
-		}
-		s, err := p.Admit(tunnel.Welcome{Tunnel: "demo"})
-		if err != nil {
-			return
-		}
-		edgeSessions <- s
-		s.ServeControl(tunnel.Control{})
-	}))
-	t.Cleanup(srv.Close)
-	agentSide, _, err := tunnel.Dial(context.Background(), srv.URL, tunnel.Hello{Token: "t", Name: "demo", Target: "http://127.0.0.1:1"}, tunnel.DefaultConfig(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	edgeSide, agentSide := sessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
 	t.Cleanup(func() { agentSide.Close() })
 	// A hostile agent: every answer comes with a forged second one.
 	go func() {
@@ -402,7 +397,7 @@ func TestKeptStreamWithAnswerQueuedAheadIsNotReused(t *testing.T) {
 		}
 	}()
 
-	as := newAgentSession(<-edgeSessions, "agent", [32]byte{}, "127.0.0.1:1", 4)
+	as := newAgentSession(edgeSide, "agent", [32]byte{}, "127.0.0.1:1", 4)
 	state := &tunnelState{name: "demo"}
 	state.sessions.Store(&[]*agentSession{as})
 	for _, body := range []string{"first", "second", "third"} {
