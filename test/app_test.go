@@ -26,15 +26,28 @@ type app struct {
 func startApp(t *testing.T) *app {
 	t.Helper()
 	a := &app{seen: map[string]bool{}, release: make(chan struct{})}
+	a.addr = serveLoopback(t, a)
+	return a
+}
+
+// serveLoopback serves h on a fresh loopback port until the test ends and
+// returns its address.
+func serveLoopback(t *testing.T, h http.Handler) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.addr = ln.Addr().String()
-	srv := &http.Server{Handler: a}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return a
+	return ln.Addr().String()
+}
+
+// portOf is the port of a host:port address.
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }
 
 func (a *app) port() string {

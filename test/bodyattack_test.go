@@ -31,12 +31,7 @@ type bodyApp struct {
 func startBodyApp(t *testing.T) *bodyApp {
 	t.Helper()
 	a := &bodyApp{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.addr = ln.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	a.addr = serveLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, r.Body); err != nil {
 			a.cutShort.Add(1)
 			return
@@ -46,16 +41,11 @@ func startBodyApp(t *testing.T) *bodyApp {
 			a.wholeByID.Store(id, true)
 		}
 		w.WriteHeader(http.StatusOK)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	}))
 	return a
 }
 
-func (a *bodyApp) port() string {
-	_, p, _ := net.SplitHostPort(a.addr)
-	return p
-}
+func (a *bodyApp) port() string { return portOf(a.addr) }
 
 // bodyEdge is an edge whose tunnel "big" streams bodies to the app (no
 // signature to check), with few streams per agent, so that leaked

@@ -2,7 +2,6 @@ package test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,21 +22,11 @@ type bodyCounter struct {
 func startBodyCounter(t *testing.T) *bodyCounter {
 	t.Helper()
 	a := &bodyCounter{release: make(chan struct{}), counts: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.addr = ln.Addr().String()
-	srv := &http.Server{Handler: a}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	a.addr = serveLoopback(t, a)
 	return a
 }
 
-func (a *bodyCounter) port() string {
-	_, p, _ := net.SplitHostPort(a.addr)
-	return p
-}
+func (a *bodyCounter) port() string { return portOf(a.addr) }
 
 func (a *bodyCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
