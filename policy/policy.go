@@ -119,8 +119,8 @@ type Route struct {
 	// bodies of refused requests.
 	KeepsRefusedBodies bool
 	Journal            string
-	RedactHeaders []string
-	RedactQuery   []string
+	RedactHeaders      []string
+	RedactQuery        []string
 }
 
 // Delivery is how a route's accepted requests reach the app.
