@@ -89,7 +89,7 @@ func TestDoctor(t *testing.T) {
 			args: append([]string{app.port(), "--name", "demo", "--route", "/hook"}, edge...),
 			code: 0,
 			want: []string{
-				"ok    resolve: localhost → ",
+				"ok    resolve: localhost is a loopback name (RFC 6761)",
 				"ok    connect: 127.0.0.1:" + e.port + " accepted a connection",
 				"skip  tls: http:// edge URL",
 				"ok    edge: token accepted; tunnel demo: " + e.hookURL("demo", "/hook"),

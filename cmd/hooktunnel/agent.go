@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -133,9 +134,16 @@ func edgeClient(caFile, addr string, insecure bool) (*http.Client, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	// localhost and *.localhost go to loopback without a DNS query, as in
+	// browsers and curl (RFC 6761), and never through a proxy.
+	dialer := &agent.LoopbackDialer{Dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}}
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
+		Proxy: func(req *http.Request) (*url.URL, error) {
+			if agent.IsLocalhost(req.URL.Hostname()) {
+				return nil, nil
+			}
+			return http.ProxyFromEnvironment(req)
+		},
 		DialContext:         dialer.DialContext,
 		TLSClientConfig:     tlsCfg,
 		TLSHandshakeTimeout: 10 * time.Second,

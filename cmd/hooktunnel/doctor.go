@@ -189,6 +189,10 @@ func (d *doctor) checkResolve(ctx context.Context) bool {
 		d.report(checkOK, "resolve", host+" is an IP address", "")
 		return true
 	}
+	if agent.IsLocalhost(host) {
+		d.report(checkOK, "resolve", host+" is a loopback name (RFC 6761): 127.0.0.1 or ::1, without asking DNS", "")
+		return true
+	}
 	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
 	if err == nil && len(addrs) == 0 { // Go's answer for names it never asks DNS about (.onion)
 		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
@@ -211,7 +215,7 @@ func (d *doctor) checkResolve(ctx context.Context) bool {
 
 // checkConnect opens a TCP connection to the edge.
 func (d *doctor) checkConnect(ctx context.Context) bool {
-	dialer := &net.Dialer{Timeout: d.timeout}
+	dialer := &agent.LoopbackDialer{Dialer: net.Dialer{Timeout: d.timeout}}
 	start := time.Now()
 	c, err := dialer.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
@@ -427,7 +431,8 @@ func (d *doctor) checkTarget(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	tr := &http.Transport{TLSClientConfig: d.cfg.TargetTLS, DisableKeepAlives: true}
+	dialer := &agent.LoopbackDialer{Dialer: net.Dialer{Timeout: d.timeout}}
+	tr := &http.Transport{DialContext: dialer.DialContext, TLSClientConfig: d.cfg.TargetTLS, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.target.String(), nil)
