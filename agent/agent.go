@@ -45,6 +45,13 @@ type Config struct {
 	// Inspect is the local address of the inspector (web UI and API for
 	// this agent's tunnel); "" turns it off.
 	Inspect string
+	// Say shows a line to the person running the agent: what to fix, the
+	// app's state. nil logs it.
+	Say func(line string)
+	// GiveUpAfter ends Run after this many tries in a row failed in a way
+	// retrying cannot fix (an *EdgeError: a wrong URL or trust, not the
+	// network); 0 retries forever, as a service should.
+	GiveUpAfter int
 }
 
 // Backoff is the reconnect schedule: capped, jittered, exponential.
@@ -129,8 +136,10 @@ func New(cfg Config) (*Agent, error) {
 }
 
 // Run connects and serves until ctx ends (then it finishes in-flight
-// requests and returns nil) or the edge refuses the agent for good (then
-// it returns the *tunnel.Refusal). Network errors are retried forever.
+// requests and returns nil), the edge refuses the agent for good (then it
+// returns the *tunnel.Refusal), or GiveUpAfter tries in a row failed in a
+// way retrying cannot fix (then it returns the *EdgeError). Network
+// errors are retried forever.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.draining.Wait()
 	if a.cfg.Inspect != "" {
@@ -149,6 +158,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	failures := 0
 	immediate := false
+	var stuck unfixable
 	for {
 		if !immediate {
 			if err := a.wait(ctx, failures); err != nil {
@@ -165,10 +175,12 @@ func (a *Agent) Run(ctx context.Context) error {
 				return nil
 			}
 			failures++
-			a.log.Warn("cannot reach the edge", "edge", a.cfg.Edge, "err", err, "attempt", failures)
+			if err := a.dialFailed(ctx, err, failures, &stuck); err != nil {
+				return err
+			}
 			continue
 		}
-		failures = 0
+		failures, stuck = 0, unfixable{}
 		a.log.Info("tunnel online", "tunnel", welcome.Tunnel, "session", welcome.SessionID, "urls", welcome.URLs)
 		if a.cfg.OnConnect != nil {
 			a.cfg.OnConnect(welcome)
@@ -189,6 +201,45 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		a.log.Warn("tunnel offline, reconnecting", "tunnel", welcome.Tunnel, "session", welcome.SessionID)
 	}
+}
+
+// unfixable counts the tries in a row that failed in a way retrying
+// cannot fix.
+type unfixable struct {
+	tries int
+	last  error // the Kind of the last one
+}
+
+// dialFailed logs a failed try and, for one retrying cannot fix, says what
+// to do (once for each kind in a row); it returns the *EdgeError when the
+// agent should give up.
+func (a *Agent) dialFailed(ctx context.Context, err error, attempt int, stuck *unfixable) error {
+	edgeErr := Diagnose(ctx, a.cfg.Edge, a.cfg.EdgeClient, err)
+	if edgeErr == nil {
+		*stuck = unfixable{}
+		a.log.Warn("cannot reach the edge", "edge", a.cfg.Edge, "err", err, "attempt", attempt)
+		return nil
+	}
+	a.log.Warn("cannot reach the edge", "edge", a.cfg.Edge, "err", err, "attempt", attempt, "fix", edgeErr.Fix)
+	if stuck.last != edgeErr.Kind {
+		a.say(edgeErr.Error())
+		stuck.tries = 0
+	}
+	stuck.tries++
+	stuck.last = edgeErr.Kind
+	if a.cfg.GiveUpAfter > 0 && stuck.tries >= a.cfg.GiveUpAfter {
+		return fmt.Errorf("%w (gave up after %d tries)", edgeErr, stuck.tries)
+	}
+	return nil
+}
+
+// say shows line to the person running the agent.
+func (a *Agent) say(line string) {
+	if a.cfg.Say != nil {
+		a.cfg.Say(line)
+		return
+	}
+	a.log.Info(line)
 }
 
 // wait sleeps the backoff delay for the given number of failures (none

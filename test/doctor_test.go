@@ -162,6 +162,13 @@ func TestDoctor(t *testing.T) {
 			code: 1,
 			want: []string{"FAIL  edge: tunnel: ws://127.0.0.1:" + app.port() + "/_hooktunnel/v1/connect answered"},
 		},
+		{
+			name: "the admin port",
+			args: []string{"--token", tok.token, "--edge", "http://127.0.0.1:" + e.adminPort},
+			code: 1,
+			want: []string{"FAIL  edge: tunnel: ws://127.0.0.1:" + e.adminPort + "/_hooktunnel/v1/connect answered 421 Misdirected Request (not_public_listener)",
+				"fix: point --edge (or --edge-addr) at the port of the edge's --listen"},
+		},
 		{name: "usage: no --edge", args: []string{app.port(), "--token", tok.token}, code: 2},
 		{name: "usage: bad target", args: append([]string{"not a port", "--token", tok.token}, edge...), code: 2},
 	}

@@ -2,6 +2,7 @@ package test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +90,60 @@ func TestTunnelHostKeepsTheConnectPath(t *testing.T) {
 	if !d.app.sawID("connect-path-on-tunnel-host") {
 		t.Errorf("the app did not get the request to the connect path on its tunnel host: %s", resp.Status)
 	}
+}
+
+// An agent pointed at something retrying cannot fix says what to do in
+// one line; with --give-up-after (3 by default in a terminal) it exits 2
+// after that many tries, and without (a service) it keeps trying.
+func TestAgentGivesUpOnWhatRetryingCannotFix(t *testing.T) {
+	t.Parallel()
+	tok := newToken("demo", true, "demo")
+	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
+	tlsEdge := startTLSEdge(t, edgeConfig([]agentToken{tok}, ""), "--tls", "self-signed")
+	notAnEdge := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(notAnEdge.Close)
+	tests := []struct {
+		name string
+		edge string
+		want string
+	}{
+		{"plain HTTP to a TLS port", "http://" + tlsEdge.addr(), "hooktunnel: agent: the edge's port speaks TLS, not plain HTTP: use --edge https://" + tlsEdge.addr()},
+		{"the admin port", "http://127.0.0.1:" + e.adminPort, "hooktunnel: agent: this is the edge's admin listener, not its public one: point --edge (or --edge-addr) at the port of the edge's --listen"},
+		{"a server that is not an edge", notAnEdge.URL, "hooktunnel: agent: no hooktunnel edge answers at this URL: check --edge"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := startAgentNoWait(t, e, tok, "8000", "--edge", tc.edge, "--give-up-after", "3")
+			code, ok := a.exited(60 * time.Second)
+			if !ok {
+				t.Fatalf("the agent did not give up:\n%s", a.stderr.String())
+			}
+			if code != 2 {
+				t.Errorf("exit code %d, want 2", code)
+			}
+			if !strings.Contains(a.stderr.String(), tc.want) {
+				t.Errorf("no line %q in:\n%s", tc.want, a.stderr.String())
+			}
+			if !strings.Contains(a.stderr.String(), "(gave up after 3 tries)") {
+				t.Errorf("the last line does not say it gave up:\n%s", a.stderr.String())
+			}
+			if n := strings.Count(a.stderr.String(), tc.want); n != 2 {
+				t.Errorf("the hint is printed %d times, want once and in the last line", n)
+			}
+		})
+	}
+	t.Run("a service keeps trying", func(t *testing.T) {
+		t.Parallel()
+		// Not a terminal, no --give-up-after: as under systemd.
+		a := startAgentNoWait(t, e, tok, "8000", "--edge", notAnEdge.URL)
+		if !a.waitOutput("attempt=4", 60*time.Second) {
+			t.Fatalf("the agent did not try a fourth time:\n%s", a.stderr.String())
+		}
+		select {
+		case <-a.done:
+			t.Fatalf("the agent exited:\n%s", a.stderr.String())
+		default:
+		}
+	})
 }

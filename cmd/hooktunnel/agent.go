@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,8 +25,13 @@ type agentFlags struct {
 	edgeCA, edgeAddr, inspect                           string
 	routes                                              []string
 	targetInsecure, edgeInsecure                        bool
+	giveUpAfter                                         int
 	logs                                                logFlags
 }
+
+// giveUpInTerminal is --give-up-after when the agent runs in a terminal:
+// a person is waiting for it, and a wrong URL does not fix itself.
+const giveUpInTerminal = 3
 
 func agentCommand() *cobra.Command {
 	var f agentFlags
@@ -49,6 +53,14 @@ func agentCommand() *cobra.Command {
 			cfg.Logger = log
 			cfg.Version = version
 			cfg.OnConnect = func(w tunnel.Welcome) { printWelcome(cmd.OutOrStdout(), w, cfg.Target) }
+			cfg.Say = func(line string) { fmt.Fprintln(cmd.ErrOrStderr(), "hooktunnel: "+line) }
+			cfg.GiveUpAfter = f.giveUpAfter
+			if !cmd.Flags().Changed("give-up-after") && inTerminal() {
+				cfg.GiveUpAfter = giveUpInTerminal
+			}
+			if cfg.GiveUpAfter < 0 {
+				return usageError{fmt.Errorf("--give-up-after must be 0 (retry forever) or more")}
+			}
 			a, err := agent.New(cfg)
 			if err != nil {
 				return usageError{err}
@@ -69,6 +81,8 @@ func agentCommand() *cobra.Command {
 	fl.BoolVar(&f.edgeInsecure, "edge-insecure", false, "do not verify the edge's certificate (anyone on the path could pose as the edge)")
 	fl.StringVar(&f.edgeAddr, "edge-addr", "", "HOST:PORT to connect to instead of resolving the --edge URL's host (before DNS is set up)")
 	fl.StringVar(&f.inspect, "inspect", "127.0.0.1:4040", `local address of the inspector (web UI of this tunnel's webhooks); "off" to turn it off`)
+	fl.IntVar(&f.giveUpAfter, "give-up-after", 0, "exit (status 2) after N tries in a row that retrying cannot fix (a wrong --edge, an untrusted CA); "+
+		"0 retries forever (default: 3 when run in a terminal, 0 otherwise, as under systemd)")
 	f.logs.register(cmd)
 	return cmd
 }
@@ -159,20 +173,20 @@ func edgeClient(caFile, addr string, insecure bool) (*http.Client, error) {
 			return dialer.DialContext(ctx, network, addr)
 		}
 	}
-	return &http.Client{Transport: trustHint{tr}}, nil
+	return &http.Client{Transport: tr}, nil
 }
 
-// trustHint says what to do when the edge's certificate is from a CA the
-// agent does not trust: the bare x509 error does not.
-type trustHint struct{ http.RoundTripper }
-
-func (t trustHint) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.RoundTripper.RoundTrip(req)
-	var unknown x509.UnknownAuthorityError
-	if err != nil && errors.As(err, &unknown) {
-		err = fmt.Errorf("%w (the edge's certificate is not from a CA this agent trusts: for an edge with --tls self-signed, pass --edge-ca with the CA file it printed)", err)
+// inTerminal reports whether a person runs the agent: stdin and stderr
+// are terminals. Under systemd stderr is the journal's socket; in a
+// container without -t, a pipe.
+func inTerminal() bool {
+	for _, f := range []*os.File{os.Stdin, os.Stderr} {
+		fi, err := f.Stat()
+		if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+			return false
+		}
 	}
-	return resp, err
+	return true
 }
 
 // parseRoutes reads --route values: "PATH" or "METHOD[,METHOD] PATH".
