@@ -48,6 +48,10 @@ type Config struct {
 	// Say shows a line to the person running the agent: what to fix, the
 	// app's state. nil logs it.
 	Say func(line string)
+	// TargetPoll is how often the agent tries the app's port while nothing
+	// accepts connections there (it says so at start, and again when the
+	// app is up); 0 does not watch.
+	TargetPoll time.Duration
 	// GiveUpAfter ends Run after this many tries in a row failed in a way
 	// retrying cannot fix (an *EdgeError: a wrong URL or trust, not the
 	// network); 0 retries forever, as a service should.
@@ -71,6 +75,7 @@ func DefaultConfig() Config {
 		ShutdownGrace: 15 * time.Second,
 		Logger:        slog.New(slog.DiscardHandler),
 		Inspect:       "127.0.0.1:4040",
+		TargetPoll:    2 * time.Second,
 	}
 }
 
@@ -117,6 +122,9 @@ func New(cfg Config) (*Agent, error) {
 	if err := tunnel.VerifyConfig(cfg.Session); err != nil {
 		return nil, err
 	}
+	if cfg.TargetPoll < 0 {
+		return nil, errors.New("agent: target poll interval must not be negative")
+	}
 	if cfg.Backoff.Min <= 0 || cfg.Backoff.Max < cfg.Backoff.Min {
 		return nil, errors.New("agent: backoff min must be positive and at most max")
 	}
@@ -142,20 +150,8 @@ func New(cfg Config) (*Agent, error) {
 // errors are retried forever.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.draining.Wait()
-	if a.cfg.Inspect != "" {
-		inspectCtx, stop := context.WithCancel(ctx)
-		var inspecting sync.WaitGroup
-		defer inspecting.Wait()
-		defer stop()
-		inspecting.Add(1)
-		go func() {
-			defer inspecting.Done()
-			// A busy port costs the inspector, not the tunnel.
-			if err := a.inspector.serve(inspectCtx, a.cfg.Inspect, a.log.Info); err != nil {
-				a.log.Warn("inspector not started", "addr", a.cfg.Inspect, "err", err)
-			}
-		}()
-	}
+	stopHelpers := a.startHelpers(ctx)
+	defer stopHelpers()
 	failures := 0
 	immediate := false
 	var stuck unfixable
@@ -200,6 +196,29 @@ func (a *Agent) Run(ctx context.Context) error {
 			failures = 1
 		}
 		a.log.Warn("tunnel offline, reconnecting", "tunnel", welcome.Tunnel, "session", welcome.SessionID)
+	}
+}
+
+// startHelpers starts what runs beside the tunnel: the inspector and the
+// watch on the app's port. The returned func stops them and waits.
+func (a *Agent) startHelpers(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var helpers sync.WaitGroup
+	if a.cfg.Inspect != "" {
+		helpers.Go(func() {
+			// A busy port costs the inspector, not the tunnel.
+			if err := a.inspector.serve(ctx, a.cfg.Inspect, a.log.Info); err != nil {
+				a.log.Warn("inspector not started", "addr", a.cfg.Inspect, "err", err)
+			}
+		})
+	}
+	if a.cfg.TargetPoll > 0 {
+		w := targetWatch{addr: targetAddr(a.target), every: a.cfg.TargetPoll, accepts: tcpAccepts, say: a.say}
+		helpers.Go(func() { w.run(ctx) })
+	}
+	return func() {
+		cancel()
+		helpers.Wait()
 	}
 }
 

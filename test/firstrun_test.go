@@ -1,6 +1,7 @@
 package test
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -146,4 +147,34 @@ func TestAgentGivesUpOnWhatRetryingCannotFix(t *testing.T) {
 		default:
 		}
 	})
+}
+
+// An agent started before its app says that nothing accepts connections
+// on the target yet, and again once the app is up.
+func TestAgentSaysWhenTheAppIsUp(t *testing.T) {
+	t.Parallel()
+	tok := newToken("demo", true, "demo")
+	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
+	port := freePort(t) // the app's, not listening yet
+	target := "127.0.0.1:" + port
+	agent := startAgent(t, e, tok, port, "--name", "demo", "--route", "/hook")
+	if !agent.waitOutput("nothing accepts connections on "+target+" yet: is the app running?", 30*time.Second) {
+		t.Fatalf("the agent did not say the app is down:\n%s", agent.stderr.String())
+	}
+	if strings.Contains(agent.stderr.String(), "is up") {
+		t.Fatalf("the agent says the app is up before it is:\n%s", agent.stderr.String())
+	}
+	ln, err := net.Listen("tcp", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if !agent.waitOutput("the app on "+target+" is up", 30*time.Second) {
+		t.Fatalf("the agent did not say the app is up:\n%s", agent.stderr.String())
+	}
+	if n := strings.Count(agent.stderr.String(), "nothing accepts connections"); n != 1 {
+		t.Errorf("the warning is printed %d times, want once", n)
+	}
 }
