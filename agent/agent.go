@@ -45,6 +45,11 @@ type Config struct {
 	// Inspect is the local address of the inspector (web UI and API for
 	// this agent's tunnel); "" turns it off.
 	Inspect string
+	// InspectTries is how many ports, from Inspect's up, the inspector
+	// tries when they are taken (10 by default: 4040 to 4049). When none
+	// is free the agent runs without an inspector; with 1 (an address the
+	// user chose) Run fails with ErrInspectAddr instead.
+	InspectTries int
 	// Say shows a line to the person running the agent: what to fix, the
 	// app's state. nil logs it.
 	Say func(line string)
@@ -75,6 +80,7 @@ func DefaultConfig() Config {
 		ShutdownGrace: 15 * time.Second,
 		Logger:        slog.New(slog.DiscardHandler),
 		Inspect:       "127.0.0.1:4040",
+		InspectTries:  10,
 		TargetPoll:    2 * time.Second,
 	}
 }
@@ -150,7 +156,10 @@ func New(cfg Config) (*Agent, error) {
 // errors are retried forever.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.draining.Wait()
-	stopHelpers := a.startHelpers(ctx)
+	stopHelpers, err := a.startHelpers(ctx)
+	if err != nil {
+		return err
+	}
 	defer stopHelpers()
 	failures := 0
 	immediate := false
@@ -200,15 +209,31 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // startHelpers starts what runs beside the tunnel: the inspector and the
-// watch on the app's port. The returned func stops them and waits.
-func (a *Agent) startHelpers(ctx context.Context) (stop func()) {
+// watch on the app's port. The returned func stops them and waits. It
+// fails only when the inspector cannot have the one address it was given.
+func (a *Agent) startHelpers(ctx context.Context) (stop func(), err error) {
+	var inspectLn net.Listener
+	if a.cfg.Inspect != "" {
+		inspectLn, err = listenInspector(a.cfg.Inspect, a.cfg.InspectTries)
+		switch {
+		case err != nil && a.cfg.InspectTries <= 1:
+			return nil, err
+		case err != nil:
+			// Ports the user did not choose cost the inspector, not the tunnel.
+			a.log.Warn("inspector not started", "addr", a.cfg.Inspect, "err", err)
+			a.say("no inspector: " + err.Error())
+		case portOf(inspectLn.Addr().String()) != portOf(a.cfg.Inspect) && portOf(a.cfg.Inspect) != "0":
+			a.say("inspector: http://" + inspectLn.Addr().String() + " (" + a.cfg.Inspect + " is taken)")
+		default:
+			a.say("inspector: http://" + inspectLn.Addr().String())
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var helpers sync.WaitGroup
-	if a.cfg.Inspect != "" {
+	if inspectLn != nil {
 		helpers.Go(func() {
-			// A busy port costs the inspector, not the tunnel.
-			if err := a.inspector.serve(ctx, a.cfg.Inspect, a.log.Info); err != nil {
-				a.log.Warn("inspector not started", "addr", a.cfg.Inspect, "err", err)
+			if err := a.inspector.serve(ctx, inspectLn); err != nil {
+				a.log.Warn("inspector stopped", "addr", inspectLn.Addr().String(), "err", err)
 			}
 		})
 	}
@@ -219,7 +244,7 @@ func (a *Agent) startHelpers(ctx context.Context) (stop func()) {
 	return func() {
 		cancel()
 		helpers.Wait()
-	}
+	}, nil
 }
 
 // unfixable counts the tries in a row that failed in a way retrying
@@ -352,4 +377,10 @@ func (l *sessionListener) Accept() (net.Conn, error) {
 func (l *sessionListener) Close() error {
 	l.stop()
 	return nil
+}
+
+// portOf is the port of a host:port address, "" if it has none.
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }

@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +178,59 @@ func TestAgentSaysWhenTheAppIsUp(t *testing.T) {
 	}
 	if n := strings.Count(agent.stderr.String(), "nothing accepts connections"); n != 1 {
 		t.Errorf("the warning is printed %d times, want once", n)
+	}
+}
+
+// A second agent on the machine gets the next free inspector port from
+// 4040 up, and says where it is; an --inspect address the user chose that
+// is taken is an error naming the flag.
+func TestSecondAgentGetsTheNextInspectorPort(t *testing.T) {
+	t.Parallel()
+	free := 0
+	for port := 4040; port <= 4049; port++ {
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			ln.Close()
+			free++
+		}
+	}
+	if free < 2 {
+		t.Skipf("only %d of the ports 4040 to 4049 are free here", free)
+	}
+	tok := newToken("demo", true, "one", "two")
+	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
+	app := startApp(t)
+	inspectorLine := regexp.MustCompile(`inspector: http://(127\.0\.0\.1:(\d+))`)
+	var addrs []string
+	for _, name := range []string{"one", "two"} {
+		// The default inspector: not the harness's --inspect off.
+		a := startProc(t, "agent "+name, "agent", app.port(), "--edge", e.url(), "--token", tok.token, "--name", name, "--route", "/hook")
+		if !a.waitOutput("is online", 60*time.Second) {
+			t.Fatalf("agent %s did not come online:\n%s", name, a.stderr.String())
+		}
+		m := inspectorLine.FindStringSubmatch(a.stderr.String())
+		if m == nil {
+			t.Fatalf("agent %s does not say where its inspector is:\n%s", name, a.stderr.String())
+		}
+		if port, _ := strconv.Atoi(m[2]); port < 4040 || port > 4049 {
+			t.Errorf("agent %s: inspector on %s, want a port from 4040 to 4049", name, m[1])
+		}
+		resp, err := http.Get("http://" + m[1] + "/api/v1/tunnels")
+		if err != nil {
+			t.Fatalf("agent %s's inspector: %v", name, err)
+		}
+		resp.Body.Close()
+		addrs = append(addrs, m[1])
+	}
+	if addrs[0] == addrs[1] {
+		t.Fatalf("both agents say their inspector is on %s", addrs[0])
+	}
+
+	taken := startProc(t, "agent", "agent", app.port(), "--edge", e.url(), "--token", tok.token, "--name", "one", "--inspect", addrs[0])
+	code, ok := taken.exited(30 * time.Second)
+	if !ok || code != 2 {
+		t.Fatalf("an agent with a taken --inspect address: exited=%v code=%d, want 2\n%s", ok, code, taken.stderr.String())
+	}
+	if want := "hooktunnel: --inspect " + addrs[0] + ": "; !strings.Contains(taken.stderr.String(), want) {
+		t.Errorf("the error does not start with %q:\n%s", want, taken.stderr.String())
 	}
 }

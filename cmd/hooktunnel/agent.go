@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -61,11 +62,18 @@ func agentCommand() *cobra.Command {
 			if cfg.GiveUpAfter < 0 {
 				return usageError{fmt.Errorf("--give-up-after must be 0 (retry forever) or more")}
 			}
+			if cmd.Flags().Changed("inspect") {
+				cfg.InspectTries = 1 // the user's address or none: never another one
+			}
 			a, err := agent.New(cfg)
 			if err != nil {
 				return usageError{err}
 			}
-			return a.Run(cmd.Context())
+			err = a.Run(cmd.Context())
+			if errors.Is(err, agent.ErrInspectAddr) {
+				return usageError{fmt.Errorf("--inspect %s: %w (pick another address, or --inspect off)", f.inspect, err)}
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
