@@ -45,6 +45,22 @@ type Config struct {
 	// Inspect is the local address of the inspector (web UI and API for
 	// this agent's tunnel); "" turns it off.
 	Inspect string
+	// InspectTries is how many ports, from Inspect's up, the inspector
+	// tries when they are taken (10 by default: 4040 to 4049). When none
+	// is free the agent runs without an inspector; with 1 (an address the
+	// user chose) Run fails with ErrInspectAddr instead.
+	InspectTries int
+	// Say shows a line to the person running the agent: what to fix, the
+	// app's state. nil logs it.
+	Say func(line string)
+	// TargetPoll is how often the agent tries the app's port while nothing
+	// accepts connections there (it says so at start, and again when the
+	// app is up); 0 does not watch.
+	TargetPoll time.Duration
+	// GiveUpAfter ends Run after this many tries in a row failed in a way
+	// retrying cannot fix (an *EdgeError: a wrong URL or trust, not the
+	// network); 0 retries forever, as a service should.
+	GiveUpAfter int
 }
 
 // Backoff is the reconnect schedule: capped, jittered, exponential.
@@ -64,6 +80,8 @@ func DefaultConfig() Config {
 		ShutdownGrace: 15 * time.Second,
 		Logger:        slog.New(slog.DiscardHandler),
 		Inspect:       "127.0.0.1:4040",
+		InspectTries:  10,
+		TargetPoll:    2 * time.Second,
 	}
 }
 
@@ -110,6 +128,9 @@ func New(cfg Config) (*Agent, error) {
 	if err := tunnel.VerifyConfig(cfg.Session); err != nil {
 		return nil, err
 	}
+	if cfg.TargetPoll < 0 {
+		return nil, errors.New("agent: target poll interval must not be negative")
+	}
 	if cfg.Backoff.Min <= 0 || cfg.Backoff.Max < cfg.Backoff.Min {
 		return nil, errors.New("agent: backoff min must be positive and at most max")
 	}
@@ -129,26 +150,20 @@ func New(cfg Config) (*Agent, error) {
 }
 
 // Run connects and serves until ctx ends (then it finishes in-flight
-// requests and returns nil) or the edge refuses the agent for good (then
-// it returns the *tunnel.Refusal). Network errors are retried forever.
+// requests and returns nil), the edge refuses the agent for good (then it
+// returns the *tunnel.Refusal), or GiveUpAfter tries in a row failed in a
+// way retrying cannot fix (then it returns the *EdgeError). Network
+// errors are retried forever.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.draining.Wait()
-	if a.cfg.Inspect != "" {
-		inspectCtx, stop := context.WithCancel(ctx)
-		var inspecting sync.WaitGroup
-		defer inspecting.Wait()
-		defer stop()
-		inspecting.Add(1)
-		go func() {
-			defer inspecting.Done()
-			// A busy port costs the inspector, not the tunnel.
-			if err := a.inspector.serve(inspectCtx, a.cfg.Inspect, a.log.Info); err != nil {
-				a.log.Warn("inspector not started", "addr", a.cfg.Inspect, "err", err)
-			}
-		}()
+	stopHelpers, err := a.startHelpers(ctx)
+	if err != nil {
+		return err
 	}
+	defer stopHelpers()
 	failures := 0
 	immediate := false
+	var stuck unfixable
 	for {
 		if !immediate {
 			if err := a.wait(ctx, failures); err != nil {
@@ -165,10 +180,12 @@ func (a *Agent) Run(ctx context.Context) error {
 				return nil
 			}
 			failures++
-			a.log.Warn("cannot reach the edge", "edge", a.cfg.Edge, "err", err, "attempt", failures)
+			if err := a.dialFailed(ctx, err, failures, &stuck); err != nil {
+				return err
+			}
 			continue
 		}
-		failures = 0
+		failures, stuck = 0, unfixable{}
 		a.log.Info("tunnel online", "tunnel", welcome.Tunnel, "session", welcome.SessionID, "urls", welcome.URLs)
 		if a.cfg.OnConnect != nil {
 			a.cfg.OnConnect(welcome)
@@ -189,6 +206,84 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		a.log.Warn("tunnel offline, reconnecting", "tunnel", welcome.Tunnel, "session", welcome.SessionID)
 	}
+}
+
+// startHelpers starts what runs beside the tunnel: the inspector and the
+// watch on the app's port. The returned func stops them and waits. It
+// fails only when the inspector cannot have the one address it was given.
+func (a *Agent) startHelpers(ctx context.Context) (stop func(), err error) {
+	var inspectLn net.Listener
+	if a.cfg.Inspect != "" {
+		inspectLn, err = listenInspector(a.cfg.Inspect, a.cfg.InspectTries)
+		switch {
+		case err != nil && a.cfg.InspectTries <= 1:
+			return nil, err
+		case err != nil:
+			// Ports the user did not choose cost the inspector, not the tunnel.
+			a.log.Warn("inspector not started", "addr", a.cfg.Inspect, "err", err)
+			a.say("no inspector: " + err.Error())
+		case portOf(inspectLn.Addr().String()) != portOf(a.cfg.Inspect) && portOf(a.cfg.Inspect) != "0":
+			a.say("inspector: http://" + inspectLn.Addr().String() + " (" + a.cfg.Inspect + " is taken)")
+		default:
+			a.say("inspector: http://" + inspectLn.Addr().String())
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var helpers sync.WaitGroup
+	if inspectLn != nil {
+		helpers.Go(func() {
+			if err := a.inspector.serve(ctx, inspectLn); err != nil {
+				a.log.Warn("inspector stopped", "addr", inspectLn.Addr().String(), "err", err)
+			}
+		})
+	}
+	if a.cfg.TargetPoll > 0 {
+		w := targetWatch{addr: targetAddr(a.target), every: a.cfg.TargetPoll, accepts: tcpAccepts, say: a.say}
+		helpers.Go(func() { w.run(ctx) })
+	}
+	return func() {
+		cancel()
+		helpers.Wait()
+	}, nil
+}
+
+// unfixable counts the tries in a row that failed in a way retrying
+// cannot fix.
+type unfixable struct {
+	tries int
+	last  error // the Kind of the last one
+}
+
+// dialFailed logs a failed try and, for one retrying cannot fix, says what
+// to do (once for each kind in a row); it returns the *EdgeError when the
+// agent should give up.
+func (a *Agent) dialFailed(ctx context.Context, err error, attempt int, stuck *unfixable) error {
+	edgeErr := Diagnose(ctx, a.cfg.Edge, a.cfg.EdgeClient, err)
+	if edgeErr == nil {
+		*stuck = unfixable{}
+		a.log.Warn("cannot reach the edge", "edge", a.cfg.Edge, "err", err, "attempt", attempt)
+		return nil
+	}
+	a.log.Warn("cannot reach the edge", "edge", a.cfg.Edge, "err", err, "attempt", attempt, "fix", edgeErr.Fix)
+	if stuck.last != edgeErr.Kind {
+		a.say(edgeErr.Error())
+		stuck.tries = 0
+	}
+	stuck.tries++
+	stuck.last = edgeErr.Kind
+	if a.cfg.GiveUpAfter > 0 && stuck.tries >= a.cfg.GiveUpAfter {
+		return fmt.Errorf("%w (gave up after %d tries)", edgeErr, stuck.tries)
+	}
+	return nil
+}
+
+// say shows line to the person running the agent.
+func (a *Agent) say(line string) {
+	if a.cfg.Say != nil {
+		a.cfg.Say(line)
+		return
+	}
+	a.log.Info(line)
 }
 
 // wait sleeps the backoff delay for the given number of failures (none
@@ -282,4 +377,10 @@ func (l *sessionListener) Accept() (net.Conn, error) {
 func (l *sessionListener) Close() error {
 	l.stop()
 	return nil
+}
+
+// portOf is the port of a host:port address, "" if it has none.
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/policy"
@@ -81,12 +84,42 @@ func (in *inspector) dial(ctx context.Context) (net.Conn, error) {
 	return s.Open(ctx)
 }
 
-// serve runs the inspector on addr until ctx ends.
-func (in *inspector) serve(ctx context.Context, addr string, log func(string, ...any)) error {
-	ln, err := net.Listen("tcp", addr)
+// ErrInspectAddr is a local address the inspector cannot listen on.
+var ErrInspectAddr = errors.New("agent: the inspector cannot listen")
+
+// listenInspector listens on addr or, when it is taken, on the next free
+// port above it, trying tries ports in all (4040 to 4049 for the default,
+// as ngrok does): a second agent on the machine gets its own inspector.
+func listenInspector(addr string, tries int) (net.Listener, error) {
+	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w on %q: want HOST:PORT", ErrInspectAddr, addr)
 	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("%w on %q: bad port", ErrInspectAddr, addr)
+	}
+	var first error
+	for i := 0; i < max(tries, 1) && port+i <= 65535; i++ {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port+i)))
+		if err == nil {
+			return ln, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
+	if tries > 1 {
+		return nil, fmt.Errorf("%w on %s or the %d ports above it: %w", ErrInspectAddr, addr, tries-1, first)
+	}
+	return nil, fmt.Errorf("%w on %s: %w", ErrInspectAddr, addr, first)
+}
+
+// serve runs the inspector on ln until ctx ends.
+func (in *inspector) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: guard(in.proxy), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -94,7 +127,6 @@ func (in *inspector) serve(ctx context.Context, addr string, log func(string, ..
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
 	}()
-	log("inspector listening", "addr", "http://"+ln.Addr().String())
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

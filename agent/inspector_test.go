@@ -2,8 +2,12 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -49,4 +53,56 @@ func TestInspectorGuard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// takenPort listens on a loopback port whose next port is free, and
+// returns the listener.
+func takenPort(t *testing.T) net.Listener {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port+1))
+		if err == nil {
+			next.Close()
+			t.Cleanup(func() { ln.Close() })
+			return ln
+		}
+		ln.Close()
+	}
+	t.Skip("no loopback port with a free next one")
+	return nil
+}
+
+func TestListenInspector(t *testing.T) {
+	t.Parallel()
+	taken := takenPort(t)
+	port := taken.Addr().(*net.TCPAddr).Port
+	addr := taken.Addr().String()
+
+	t.Run("the next port when the first is taken", func(t *testing.T) {
+		ln, err := listenInspector(addr, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		if got := ln.Addr().(*net.TCPAddr).Port; got <= port || got >= port+10 {
+			t.Errorf("listening on %d, want one of %d to %d", got, port+1, port+9)
+		}
+	})
+	t.Run("an address the user chose, or none", func(t *testing.T) {
+		_, err := listenInspector(addr, 1)
+		if !errors.Is(err, ErrInspectAddr) || !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("err = %v, want ErrInspectAddr and EADDRINUSE", err)
+		}
+	})
+	t.Run("not an address", func(t *testing.T) {
+		for _, bad := range []string{"4040", "127.0.0.1:http", "127.0.0.1:70000"} {
+			if _, err := listenInspector(bad, 10); !errors.Is(err, ErrInspectAddr) {
+				t.Errorf("listenInspector(%q) = %v, want ErrInspectAddr", bad, err)
+			}
+		}
+	})
 }

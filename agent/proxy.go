@@ -20,7 +20,7 @@ const headerRequestID = "Hooktunnel-Request-Id"
 
 // newProxy forwards the edge's requests to the local app.
 func newProxy(target *url.URL, hostHeader string, tlsConfig *tls.Config, errorLog func(msg string, args ...any)) *httputil.ReverseProxy {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	dialer := &LoopbackDialer{Dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hooktunnel/hooktunnel/edge/web"
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // AdminHandler serves the admin API: health and the tunnels.
@@ -31,7 +32,22 @@ func (e *Edge) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	e.mountUI(mux)
-	return guardHosts(e.adminHosts, "add the name to admin.hosts in the edge's config, or call the admin listener by its address", e.requireAdmin(mux))
+	return notForAgents(guardHosts(e.adminHosts, "add the name to admin.hosts in the edge's config, or call the admin listener by its address", e.requireAdmin(mux)))
+}
+
+// notForAgents tells an agent that dialed the admin listener where to go,
+// with a code it recognises, before the Host and token checks: an admin
+// token check would answer 401, which an agent reads as its own token
+// refused.
+func notForAgents(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != tunnel.Path {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeRefusal(w, http.StatusMisdirectedRequest, tunnel.RefusedNotPublic,
+			"this is the edge's admin listener: agents connect to its public listener (--listen)", "")
+	})
 }
 
 // adminHosts are the Host values the admin listener answers.

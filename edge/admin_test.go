@@ -51,6 +51,8 @@ func TestAdminAPIChecksTheBearerToken(t *testing.T) {
 		{"wrong token", "/api/v1/tunnels", "Bearer nope", 401},
 		{"not bearer", "/api/v1/tunnels", "admin-secret", 401},
 		{"right token", "/api/v1/tunnels", "Bearer admin-secret", 200},
+		// Not a 401, which the agent would read as its token refused.
+		{"an agent's handshake", "/_hooktunnel/v1/connect", "Bearer ht_0123456789abcdef0123456789abcdef", 421},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

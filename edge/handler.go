@@ -14,23 +14,27 @@ import (
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
-// ServeHTTP is the public listener: the agent endpoint on the apex, tunnel
-// hosts below it, 404 for anything else.
+// ServeHTTP is the public listener: tunnel hosts below the domain, the
+// agent endpoint on every other host, 404 for anything else.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	cfg := e.cfg.Load()
 	id := store.NewMessageID(start)
 	host := canonicalHost(r.Host)
+	name, below := strings.CutSuffix(host, "."+cfg.domain)
+	tunnelHost := below && tunnel.ValidName(name)
+	if !tunnelHost && tunnel.IsUpgrade(r) {
+		// The apex, and an agent that dials the edge by its IP address or
+		// another of the VM's names: the token decides, not the Host. A
+		// tunnel host keeps every path for its webhooks.
+		e.serveAgent(w, r, cfg)
+		return
+	}
 	if host == cfg.domain {
-		if tunnel.IsUpgrade(r) {
-			e.serveAgent(w, r, cfg)
-			return
-		}
 		writeRefusal(w, http.StatusNotFound, codeUnknownHost, "this is a hooktunnel edge: webhooks go to a tunnel host, <tunnel>."+cfg.domain, id)
 		return
 	}
-	name, ok := strings.CutSuffix(host, "."+cfg.domain)
-	if !ok || !tunnel.ValidName(name) {
+	if !tunnelHost {
 		writeRefusal(w, http.StatusNotFound, codeUnknownHost, "no tunnel is served on this host", id)
 		return
 	}

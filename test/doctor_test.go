@@ -89,7 +89,7 @@ func TestDoctor(t *testing.T) {
 			args: append([]string{app.port(), "--name", "demo", "--route", "/hook"}, edge...),
 			code: 0,
 			want: []string{
-				"ok    resolve: localhost → ",
+				"ok    resolve: localhost is a loopback name (RFC 6761)",
 				"ok    connect: 127.0.0.1:" + e.port + " accepted a connection",
 				"skip  tls: http:// edge URL",
 				"ok    edge: token accepted; tunnel demo: " + e.hookURL("demo", "/hook"),
@@ -161,6 +161,13 @@ func TestDoctor(t *testing.T) {
 			args: []string{app.port(), "--token", tok.token, "--edge", "http://127.0.0.1:" + app.port()},
 			code: 1,
 			want: []string{"FAIL  edge: tunnel: ws://127.0.0.1:" + app.port() + "/_hooktunnel/v1/connect answered"},
+		},
+		{
+			name: "the admin port",
+			args: []string{"--token", tok.token, "--edge", "http://127.0.0.1:" + e.adminPort},
+			code: 1,
+			want: []string{"FAIL  edge: tunnel: ws://127.0.0.1:" + e.adminPort + "/_hooktunnel/v1/connect answered 421 Misdirected Request (not_public_listener)",
+				"fix: point --edge (or --edge-addr) at the port of the edge's --listen"},
 		},
 		{name: "usage: no --edge", args: []string{app.port(), "--token", tok.token}, code: 2},
 		{name: "usage: bad target", args: append([]string{"not a port", "--token", tok.token}, edge...), code: 2},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,7 +67,7 @@ func Dial(ctx context.Context, edge string, hello Hello, cfg Config, client *htt
 		case resp != nil && resp.StatusCode == http.StatusUnauthorized:
 			return nil, welcome, &Refusal{Code: RefusedBadToken, Message: badTokenMessage, Permanent: true}
 		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
-			return nil, welcome, &UpgradeError{URL: wsURL, Status: resp.Status, StatusCode: resp.StatusCode}
+			return nil, welcome, &UpgradeError{URL: wsURL, Status: resp.Status, StatusCode: resp.StatusCode, Code: answerCode(resp)}
 		}
 		return nil, welcome, fmt.Errorf("tunnel: dial %s: %w", wsURL, err)
 	}
@@ -116,10 +117,46 @@ type UpgradeError struct {
 	URL        string
 	Status     string
 	StatusCode int
+	// Code is the error code of a hooktunnel JSON answer ({"error":
+	// "no_route", …}): a hooktunnel listener answered, but not the agent
+	// endpoint. "" for any other answer.
+	Code string
 }
 
 func (e *UpgradeError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("tunnel: %s answered %s (%s)", e.URL, e.Status, e.Code)
+	}
 	return fmt.Sprintf("tunnel: %s answered %s: is it a hooktunnel edge?", e.URL, e.Status)
+}
+
+// maxCodeLen bounds the error code read from an answer.
+const maxCodeLen = 64
+
+// answerCode is the "error" field of a JSON answer (the edge's refusals),
+// if it looks like a code: lowercase letters, digits and '_'. The body is
+// whatever the server sent; websocket.Dial keeps at most 1 KiB of it.
+func answerCode(resp *http.Response) string {
+	if resp.Body == nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return ""
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	return parseAnswerCode(body)
+}
+
+func parseAnswerCode(body []byte) string {
+	var answer struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &answer) != nil || len(answer.Error) > maxCodeLen {
+		return ""
+	}
+	for _, c := range answer.Error {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return ""
+		}
+	}
+	return answer.Error
 }
 
 // IsPermanent reports whether err is a refusal, or a token, that retrying

@@ -78,6 +78,10 @@ const (
 	RefusedBadRequest = "bad_request"
 )
 
+// RefusedNotPublic is the error code of the edge's admin listener when an
+// agent dials it: agents connect to the public listener.
+const RefusedNotPublic = "not_public_listener"
+
 // Refusal says why the edge did not admit an agent. Permanent refusals
 // (a bad token, a name the token does not grant) will not change by retrying.
 type Refusal struct {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -25,8 +26,13 @@ type agentFlags struct {
 	edgeCA, edgeAddr, inspect                           string
 	routes                                              []string
 	targetInsecure, edgeInsecure                        bool
+	giveUpAfter                                         int
 	logs                                                logFlags
 }
+
+// giveUpInTerminal is --give-up-after when the agent runs in a terminal:
+// a person is waiting for it, and a wrong URL does not fix itself.
+const giveUpInTerminal = 3
 
 func agentCommand() *cobra.Command {
 	var f agentFlags
@@ -48,11 +54,26 @@ func agentCommand() *cobra.Command {
 			cfg.Logger = log
 			cfg.Version = version
 			cfg.OnConnect = func(w tunnel.Welcome) { printWelcome(cmd.OutOrStdout(), w, cfg.Target) }
+			cfg.Say = func(line string) { fmt.Fprintln(cmd.ErrOrStderr(), "hooktunnel: "+line) }
+			cfg.GiveUpAfter = f.giveUpAfter
+			if !cmd.Flags().Changed("give-up-after") && inTerminal() {
+				cfg.GiveUpAfter = giveUpInTerminal
+			}
+			if cfg.GiveUpAfter < 0 {
+				return usageError{fmt.Errorf("--give-up-after must be 0 (retry forever) or more")}
+			}
+			if cmd.Flags().Changed("inspect") {
+				cfg.InspectTries = 1 // the user's address or none: never another one
+			}
 			a, err := agent.New(cfg)
 			if err != nil {
 				return usageError{err}
 			}
-			return a.Run(cmd.Context())
+			err = a.Run(cmd.Context())
+			if errors.Is(err, agent.ErrInspectAddr) {
+				return usageError{fmt.Errorf("--inspect %s: %w (pick another address, or --inspect off)", f.inspect, err)}
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
@@ -68,6 +89,8 @@ func agentCommand() *cobra.Command {
 	fl.BoolVar(&f.edgeInsecure, "edge-insecure", false, "do not verify the edge's certificate (anyone on the path could pose as the edge)")
 	fl.StringVar(&f.edgeAddr, "edge-addr", "", "HOST:PORT to connect to instead of resolving the --edge URL's host (before DNS is set up)")
 	fl.StringVar(&f.inspect, "inspect", "127.0.0.1:4040", `local address of the inspector (web UI of this tunnel's webhooks); "off" to turn it off`)
+	fl.IntVar(&f.giveUpAfter, "give-up-after", 0, "exit (status 2) after N tries in a row that retrying cannot fix (a wrong --edge, an untrusted CA); "+
+		"0 retries forever (default: 3 when run in a terminal, 0 otherwise, as under systemd)")
 	f.logs.register(cmd)
 	return cmd
 }
@@ -133,9 +156,16 @@ func edgeClient(caFile, addr string, insecure bool) (*http.Client, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	// localhost and *.localhost go to loopback without a DNS query, as in
+	// browsers and curl (RFC 6761), and never through a proxy.
+	dialer := &agent.LoopbackDialer{Dialer: net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}}
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
+		Proxy: func(req *http.Request) (*url.URL, error) {
+			if agent.IsLocalhost(req.URL.Hostname()) {
+				return nil, nil
+			}
+			return http.ProxyFromEnvironment(req)
+		},
 		DialContext:         dialer.DialContext,
 		TLSClientConfig:     tlsCfg,
 		TLSHandshakeTimeout: 10 * time.Second,
@@ -151,20 +181,20 @@ func edgeClient(caFile, addr string, insecure bool) (*http.Client, error) {
 			return dialer.DialContext(ctx, network, addr)
 		}
 	}
-	return &http.Client{Transport: trustHint{tr}}, nil
+	return &http.Client{Transport: tr}, nil
 }
 
-// trustHint says what to do when the edge's certificate is from a CA the
-// agent does not trust: the bare x509 error does not.
-type trustHint struct{ http.RoundTripper }
-
-func (t trustHint) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.RoundTripper.RoundTrip(req)
-	var unknown x509.UnknownAuthorityError
-	if err != nil && errors.As(err, &unknown) {
-		err = fmt.Errorf("%w (the edge's certificate is not from a CA this agent trusts: for an edge with --tls self-signed, pass --edge-ca with the CA file it printed)", err)
+// inTerminal reports whether a person runs the agent: stdin and stderr
+// are terminals. Under systemd stderr is the journal's socket; in a
+// container without -t, a pipe.
+func inTerminal() bool {
+	for _, f := range []*os.File{os.Stdin, os.Stderr} {
+		fi, err := f.Stat()
+		if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+			return false
+		}
 	}
-	return resp, err
+	return true
 }
 
 // parseRoutes reads --route values: "PATH" or "METHOD[,METHOD] PATH".

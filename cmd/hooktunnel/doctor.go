@@ -189,6 +189,10 @@ func (d *doctor) checkResolve(ctx context.Context) bool {
 		d.report(checkOK, "resolve", host+" is an IP address", "")
 		return true
 	}
+	if agent.IsLocalhost(host) {
+		d.report(checkOK, "resolve", host+" is a loopback name (RFC 6761): 127.0.0.1 or ::1, without asking DNS", "")
+		return true
+	}
 	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
 	if err == nil && len(addrs) == 0 { // Go's answer for names it never asks DNS about (.onion)
 		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
@@ -211,7 +215,7 @@ func (d *doctor) checkResolve(ctx context.Context) bool {
 
 // checkConnect opens a TCP connection to the edge.
 func (d *doctor) checkConnect(ctx context.Context) bool {
-	dialer := &net.Dialer{Timeout: d.timeout}
+	dialer := &agent.LoopbackDialer{Dialer: net.Dialer{Timeout: d.timeout}}
 	start := time.Now()
 	c, err := dialer.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
@@ -246,7 +250,7 @@ func (d *doctor) checkTLS(ctx context.Context) bool {
 	d.probe, d.probeErr = client.Do(req)
 	host := d.edge.Hostname()
 	if d.edge.Scheme == "http" {
-		if speaksTLS(d.probe, d.probeErr) {
+		if (d.probeErr != nil || d.probe.StatusCode == http.StatusBadRequest) && agent.SpeaksTLS(ctx, d.cfg.EdgeClient, d.edge) {
 			d.report(checkFail, "tls", d.addr+" speaks TLS, not plain HTTP", "use --edge https://"+d.edge.Host)
 			return false
 		}
@@ -280,19 +284,6 @@ func (d *doctor) checkTLS(ctx context.Context) bool {
 		d.report(checkOK, "tls", "verified: "+facts, "")
 	}
 	return true
-}
-
-// speaksTLS reports whether a plain-HTTP request reached a TLS listener:
-// Go's answers 400 "Client sent an HTTP request to an HTTPS server".
-func speaksTLS(resp *http.Response, err error) bool {
-	if err != nil {
-		return strings.Contains(err.Error(), "malformed HTTP response")
-	}
-	if resp.StatusCode != http.StatusBadRequest {
-		return false
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return strings.Contains(string(body), "HTTP request to an HTTPS server")
 }
 
 // tlsFailure says why the edge's certificate was not accepted, and what
@@ -334,7 +325,7 @@ func tlsFailure(err error, host string, now time.Time) (detail, fix string) {
 		}
 		return "the edge's certificate is expired or not yet valid" + expiry + "; this machine's clock says " + now.UTC().Format(time.RFC3339),
 			"if this machine's date is right, renew the certificate (ACME: look for 'certificate issuance failed' in the edge's log; --tls file: replace the files)"
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case errors.Is(err, http.ErrSchemeMismatch):
 		return "the edge speaks plain HTTP on this port, not TLS",
 			"an edge with --tls off (behind a TLS terminator, or for tests) is reached with --edge http://…"
 	case isTimeout(err):
@@ -384,6 +375,10 @@ func (d *doctor) checkEdge(ctx context.Context) {
 		if errors.As(err, &notUpgraded) {
 			fix += ", and that no proxy or CDN in front of the edge drops websocket upgrades"
 		}
+		// The agent's own reading of the failure, where it has one.
+		if unfixable := agent.Diagnose(ctx, d.cfg.Edge, d.cfg.EdgeClient, err); unfixable != nil {
+			fix = unfixable.Fix
+		}
 		d.report(checkFail, "edge", err.Error(), fix)
 		return
 	}
@@ -427,7 +422,8 @@ func (d *doctor) checkTarget(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	tr := &http.Transport{TLSClientConfig: d.cfg.TargetTLS, DisableKeepAlives: true}
+	dialer := &agent.LoopbackDialer{Dialer: net.Dialer{Timeout: d.timeout}}
+	tr := &http.Transport{DialContext: dialer.DialContext, TLSClientConfig: d.cfg.TargetTLS, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.target.String(), nil)

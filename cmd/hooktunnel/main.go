@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hooktunnel/hooktunnel/agent"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
@@ -22,7 +23,8 @@ import (
 var version = "dev"
 
 // Exit codes: 1 for a runtime failure, 2 for something retrying won't fix
-// (bad usage or config, an edge that refuses the agent's token).
+// (bad usage or config, an edge that refuses the agent's token, an agent
+// that gave up on an --edge it cannot reach this way).
 const (
 	exitFailure = 1
 	exitUsage   = 2
@@ -50,7 +52,8 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "hooktunnel: "+oneLine(err.Error()))
 	var ue usageError
-	if errors.As(err, &ue) || tunnel.IsPermanent(err) || strings.HasPrefix(err.Error(), "unknown ") || strings.Contains(err.Error(), "flag") {
+	var unfixable *agent.EdgeError
+	if errors.As(err, &ue) || tunnel.IsPermanent(err) || errors.As(err, &unfixable) || strings.HasPrefix(err.Error(), "unknown ") || strings.Contains(err.Error(), "flag") {
 		os.Exit(exitUsage)
 	}
 	os.Exit(exitFailure)
