@@ -95,6 +95,7 @@ func (x *exchange) serve() {
 		preq.Body = x.body
 		x.pol.Verify(&x.d, preq, now)
 		x.msg.Provider, x.msg.SecretRef, x.msg.DeliveryID = x.d.Verified.Provider, x.d.SecretRef, x.d.Verified.DeliveryID
+		x.msg.Event = policy.Event(x.d.Verified.Provider, x.r.Header, x.body)
 		switch {
 		case errors.Is(x.d.Err, policy.ErrDuplicate):
 			writeDuplicate(x.w, x.id)

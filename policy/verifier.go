@@ -85,6 +85,9 @@ type provider struct {
 	// official SDK uses; zero for schemes that sign no timestamp.
 	tolerance time.Duration
 	build     func(VerifierSpec) (Verifier, error)
+	// event reads the kind of event a delivery is; nil when the provider
+	// does not say.
+	event eventRule
 }
 
 // aliases maps alternative provider names to their table entry.

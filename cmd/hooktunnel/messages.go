@@ -51,12 +51,14 @@ API call prints the server's message and exits with status 1.`,
   hooktunnel messages list --tunnel github --status 5xx --since 1h
   hooktunnel messages show 01JDZ8Q3V6R8M2K7T1C9W4E5XA
   hooktunnel messages replay 01JDZ8Q3V6R8M2K7T1C9W4E5XA
+  hooktunnel messages export 01JDZ8Q3V6R8M2K7T1C9W4E5XA > req.http
   hooktunnel messages list --api https://admin.example.com --token "$ADMIN_TOKEN" --json`,
 		Args: cobra.NoArgs, // an unknown subcommand is a usage error
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	api.register(cmd)
 	cmd.AddCommand(messagesListCommand(&api), messagesShowCommand(&api), messagesReplayCommand(&api))
+	cmd.AddCommand(messagesExportCommand(&api))
 	return cmd
 }
 
@@ -92,7 +94,7 @@ func messagesListCommand(api *apiFlags) *cobra.Command {
 	fl.StringVar(&f.route, "route", "", "only this route (its path as configured)")
 	fl.StringVar(&f.decision, "decision", "", "only "+strings.Join(decisions, ", ")+" messages")
 	fl.StringVar(&f.status, "status", "", "only this status class: 2xx, 3xx, 4xx or 5xx")
-	fl.StringVar(&f.q, "q", "", "only messages with this text in the path or a header value")
+	fl.StringVar(&f.q, "q", "", "only messages with this text in the path, event, delivery id, a header value or the body")
 	fl.StringVar(&f.since, "since", "", "only messages received since: an RFC 3339 time or a duration ago (30m, 24h)")
 	fl.StringVar(&f.until, "until", "", "only messages received until: an RFC 3339 time or a duration ago")
 	fl.StringVar(&f.before, "before", "", "the cursor printed under the previous page")
@@ -263,13 +265,21 @@ func printMessageTable(w io.Writer, msgs []store.Message) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tID\tTUNNEL\tREQUEST\tSTATUS\tDECISION\tDURATION")
+	fmt.Fprintln(tw, "TIME\tID\tTUNNEL\tREQUEST\tEVENT\tDELIVERY\tSTATUS\tDECISION\tDURATION")
 	for _, m := range msgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			m.ReceivedAt.Local().Format("2006-01-02 15:04:05"), clean(m.ID, 40), clean(m.Tunnel, 30),
-			clean(m.Method+" "+target(&m), 60), statusText(m.Status), clean(decisionText(&m), 50), durationText(m.Duration))
+			clean(m.Method+" "+target(&m), 60), orDash(clean(m.Event, 40)), orDash(clean(m.DeliveryID, 40)),
+			statusText(m.Status), clean(decisionText(&m), 50), durationText(m.Duration))
 	}
 	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func target(m *store.Message) string {
@@ -351,6 +361,7 @@ func printMessage(w io.Writer, m *store.Message) {
 	field("decision", clean(decisionText(m), 100))
 	field("detail", clean(m.Detail, 500))
 	field("provider", clean(m.Provider, 100))
+	field("event", clean(m.Event, 200))
 	field("secret", clean(m.SecretRef, 200))
 	field("delivery id", clean(m.DeliveryID, 200))
 	field("client cert", clean(m.ClientCert, 300))

@@ -23,8 +23,8 @@ const (
 // sit last in the row (see the migration), so a listing never follows a
 // large body's overflow pages; a small one stays in the row and is skipped.
 const listColumns = `id, received_at, tunnel, route, source_ip, method, path, query,
-	body_size, body_truncated, decision, reason, detail, provider, secret_ref,
-	delivery_id, client_cert, replay_of, status, duration_ns, queue,
+	body_size, body_truncated, decision, reason, detail, provider, event,
+	secret_ref, delivery_id, client_cert, replay_of, status, duration_ns, queue,
 	headers, response_headers`
 
 // fullColumns add the bodies; scanMessage takes them as extra destinations.
@@ -49,7 +49,7 @@ func (s *SQLite) Record(ctx context.Context, m *Message) error {
 }
 
 // Finish implements Journal. Besides the outcome it rewrites what policy
-// learns while verifying (provider, secret, delivery id), so an edge may
+// learns while verifying (provider, event, secret, delivery id), so an edge may
 // Record a message on arrival and Finish it once the body was checked.
 //
 // Finish sets the queue state only of a message not queued yet (a sync
@@ -68,11 +68,12 @@ func (s *SQLite) Finish(ctx context.Context, m *Message) error {
 			duration_ns = ?10,
 			queue = CASE WHEN queue = '' THEN ?11 ELSE queue END,
 			next_attempt_at = CASE WHEN queue = '' AND ?11 = 'pending'
-				THEN received_at ELSE next_attempt_at END
+				THEN received_at ELSE next_attempt_at END,
+			event = ?13
 			WHERE id = ?12`,
 			m.Decision, m.Reason, m.Detail, m.Provider, m.SecretRef,
 			m.DeliveryID, m.Status, respHeader, m.ResponseBody,
-			int64(m.Duration), m.Queue, m.ID)
+			int64(m.Duration), m.Queue, m.ID, m.Event)
 		if err != nil {
 			return err
 		}
@@ -194,12 +195,12 @@ func insertMessage(ctx context.Context, ex execer, m *Message, nextAttempt any) 
 	}
 	_, err = ex.ExecContext(ctx, `INSERT INTO messages (
 		id, received_at, tunnel, route, source_ip, method, path, query,
-		body_size, body_truncated, decision, reason, detail, provider, secret_ref,
+		body_size, body_truncated, decision, reason, detail, provider, event, secret_ref,
 		delivery_id, client_cert, replay_of, status, duration_ns, queue,
 		next_attempt_at, headers, response_headers, body, response_body, attempts
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
-		m.BodySize, bodyState(m), m.Decision, m.Reason, m.Detail, m.Provider, m.SecretRef,
+		m.BodySize, bodyState(m), m.Decision, m.Reason, m.Detail, m.Provider, m.Event, m.SecretRef,
 		m.DeliveryID, m.ClientCert, m.ReplayOf, m.Status, int64(m.Duration), m.Queue,
 		nextAttempt, header, respHeader, m.Body, m.ResponseBody, len(m.Attempts))
 	return err
@@ -235,7 +236,7 @@ func scanMessage(sc scanner, m *Message, extra ...any) error {
 	var header, respHeader sql.NullString
 	dest := append([]any{&m.ID, &received, &m.Tunnel, &m.Route, &m.SourceIP,
 		&m.Method, &m.Path, &m.Query, &m.BodySize, &state, &m.Decision,
-		&m.Reason, &m.Detail, &m.Provider, &m.SecretRef, &m.DeliveryID,
+		&m.Reason, &m.Detail, &m.Provider, &m.Event, &m.SecretRef, &m.DeliveryID,
 		&m.ClientCert, &m.ReplayOf, &m.Status, &dur, &m.Queue,
 		&header, &respHeader}, extra...)
 	if err := sc.Scan(dest...); err != nil {
@@ -364,8 +365,13 @@ func (f Filter) where() (string, []any, error) {
 			return "", nil, err
 		}
 		inJSON = inJSON[1 : len(inJSON)-1]
-		add(`(path LIKE ? ESCAPE '\' OR headers LIKE ? ESCAPE '\')`,
-			"%"+escapeLike(f.Text)+"%", "%"+escapeLike(inJSON)+"%")
+		// The body last: OR stops at the first term that matches, and
+		// only the body's term reads the overflow pages of a large one.
+		// A BLOB matches LIKE only cast to text (which ends at a NUL byte).
+		like := "%" + escapeLike(f.Text) + "%"
+		add(`(path LIKE ? ESCAPE '\' OR event LIKE ? ESCAPE '\' OR delivery_id LIKE ? ESCAPE '\'
+			OR headers LIKE ? ESCAPE '\' OR CAST(body AS TEXT) LIKE ? ESCAPE '\')`,
+			like, like, like, "%"+escapeLike(inJSON)+"%", like)
 	}
 	if f.Before != "" {
 		add("id < ?", f.Before)

@@ -78,7 +78,7 @@ func TestRecordMessageRoundTrip(t *testing.T) {
 		Method: "POST", Path: "/webhooks/github", Query: "a=1&token=[redacted]",
 		Header:   http.Header{"Content-Type": {"application/json"}, "X-Hub-Signature-256": {"[redacted]"}},
 		Body:     []byte(`{"zen":"<&>"}`),
-		Decision: "forwarded", Provider: "github", SecretRef: "env:GH_SECRET",
+		Decision: "forwarded", Provider: "github", Event: "pull_request.opened", SecretRef: "env:GH_SECRET",
 		DeliveryID: "72d3162e", ClientCert: "CN=github", ReplayOf: "01JDZ8Q3V6R8M2K7T1C9W4E5XA",
 		Status: 200, ResponseHeader: http.Header{"Content-Type": {"text/plain"}},
 		ResponseBody: []byte("ok"), Duration: 4123 * time.Microsecond,
@@ -201,6 +201,8 @@ func corpus(tb testing.TB, s *SQLite, n int) []Message {
 	statuses := []int{200, 202, 301, 401, 404, 500, 503}
 	paths := []string{"/webhooks/github", "/hooks/100%_done", "/hooks/100x done", "/Slack/Events"}
 	events := []string{"push", "ping", `say "hi"`, `back\slash`}
+	kinds := []string{"pull_request.opened", "", "invoice.paid"}
+	bodies := []string{"body", `{"customer":"cus_NffrFeUfNV2Hib"}`, "\x00\xffbinary"}
 	var all []Message
 	// Ids from a source of its own: tests running in parallel record
 	// messages at other made-up times, which the shared source would take
@@ -218,7 +220,9 @@ func corpus(tb testing.TB, s *SQLite, n int) []Message {
 			Header:     http.Header{"X-Event": {events[i/2%len(events)]}},
 			Decision:   decisions[i%len(decisions)],
 			Status:     statuses[i%len(statuses)],
-			Body:       []byte("body"),
+			Body:       []byte(bodies[i%len(bodies)]),
+			Event:      kinds[i%len(kinds)],
+			DeliveryID: fmt.Sprintf("dlv-%03d", i),
 		}
 		record(tb, s, &m)
 		all = append(all, m)
@@ -250,6 +254,9 @@ func TestMessagesFilters(t *testing.T) {
 		}},
 		{"text in path, any case", Filter{Text: "slack/EVENTS"}, func(m Message) bool { return m.Path == "/Slack/Events" }},
 		{"text in header value", Filter{Text: "ping"}, func(m Message) bool { return m.Header.Get("X-Event") == "ping" }},
+		{"text in event", Filter{Text: "invoice.PAID"}, func(m Message) bool { return m.Event == "invoice.paid" }},
+		{"text in delivery id", Filter{Text: "dlv-042"}, func(m Message) bool { return m.DeliveryID == "dlv-042" }},
+		{"text in body", Filter{Text: "cus_NffrFeUfNV2Hib"}, func(m Message) bool { return strings.Contains(string(m.Body), "cus_NffrFeUfNV2Hib") }},
 		{"percent is literal", Filter{Text: "100%"}, func(m Message) bool { return m.Path == "/hooks/100%_done" }},
 		{"underscore is literal", Filter{Text: "_done"}, func(m Message) bool { return m.Path == "/hooks/100%_done" }},
 		{"quote in header", Filter{Text: `say "hi"`}, func(m Message) bool { return m.Header.Get("X-Event") == `say "hi"` }},

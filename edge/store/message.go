@@ -31,10 +31,13 @@ type Message struct {
 
 	// Decision is forwarded, queued, refused, duplicate or answered;
 	// Reason is the refusal's stable code and Detail its sentence.
-	Decision   string `json:"decision"`
-	Reason     string `json:"reason,omitempty"`
-	Detail     string `json:"detail,omitempty"`
-	Provider   string `json:"provider,omitempty"`
+	Decision string `json:"decision"`
+	Reason   string `json:"reason,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	// Event is the kind of event the provider says this is
+	// (pull_request.opened, invoice.paid); only for verified requests.
+	Event      string `json:"event,omitempty"`
 	SecretRef  string `json:"secret,omitempty"` // which secret matched, by reference
 	DeliveryID string `json:"delivery_id,omitempty"`
 	ClientCert string `json:"client_cert,omitempty"` // mTLS subject
@@ -70,7 +73,10 @@ type Filter struct {
 	StatusClass int
 	Since       time.Time
 	Until       time.Time
-	// Text is searched in the path and the header values.
+	// Text is searched in the path, the event, the delivery id, the
+	// header values and the request body (as bytes, ASCII case folded).
+	// A search that matches few messages reads every body it passes, so
+	// it is bounded only by Limit, the time range and retention.
 	Text string
 	// Before is the cursor: list messages older than this id.
 	Before string

@@ -115,6 +115,61 @@ var migrations = []string{
 	// Purge by age walks the primary key (ids are time-ordered): one index
 	// fewer to update on every webhook.
 	`DROP INDEX messages_received_at`,
+	// The provider's event (pull_request.opened, invoice.paid). ADD COLUMN
+	// would put it after the bodies, and every listing would then read
+	// them: rebuild the table with it among the small columns, as SQLite's
+	// "other kinds of table schema changes" says (migrate turns foreign
+	// keys off around it, so dropping messages does not cascade to
+	// attempts, and checks them before committing).
+	`CREATE TABLE messages_new (
+		id              TEXT PRIMARY KEY,
+		received_at     INTEGER NOT NULL,
+		tunnel          TEXT NOT NULL,
+		route           TEXT NOT NULL DEFAULT '',
+		source_ip       TEXT NOT NULL DEFAULT '',
+		method          TEXT NOT NULL DEFAULT '',
+		path            TEXT NOT NULL DEFAULT '',
+		query           TEXT NOT NULL DEFAULT '',
+		body_size       INTEGER NOT NULL DEFAULT 0,
+		body_truncated  INTEGER NOT NULL DEFAULT 0,
+		decision        TEXT NOT NULL DEFAULT '',
+		reason          TEXT NOT NULL DEFAULT '',
+		detail          TEXT NOT NULL DEFAULT '',
+		provider        TEXT NOT NULL DEFAULT '',
+		event           TEXT NOT NULL DEFAULT '',
+		secret_ref      TEXT NOT NULL DEFAULT '',
+		delivery_id     TEXT NOT NULL DEFAULT '',
+		client_cert     TEXT NOT NULL DEFAULT '',
+		replay_of       TEXT NOT NULL DEFAULT '',
+		status          INTEGER NOT NULL DEFAULT 0,
+		duration_ns     INTEGER NOT NULL DEFAULT 0,
+		queue           TEXT NOT NULL DEFAULT '',
+		next_attempt_at INTEGER,
+		attempts        INTEGER NOT NULL DEFAULT 0,
+		headers          TEXT,
+		response_headers TEXT,
+		body            BLOB,
+		response_body   BLOB
+	);
+	INSERT INTO messages_new (rowid, id, received_at, tunnel, route, source_ip,
+		method, path, query, body_size, body_truncated, decision, reason, detail,
+		provider, secret_ref, delivery_id, client_cert, replay_of, status,
+		duration_ns, queue, next_attempt_at, attempts, headers, response_headers,
+		body, response_body)
+	SELECT rowid, id, received_at, tunnel, route, source_ip,
+		method, path, query, body_size, body_truncated, decision, reason, detail,
+		provider, secret_ref, delivery_id, client_cert, replay_of, status,
+		duration_ns, queue, next_attempt_at, attempts, headers, response_headers,
+		body, response_body FROM messages;
+	DROP TABLE messages;
+	ALTER TABLE messages_new RENAME TO messages;
+	CREATE INDEX messages_tunnel ON messages (tunnel, id);
+	CREATE INDEX messages_route ON messages (route, id);
+	CREATE INDEX messages_decision ON messages (decision, id);
+	CREATE INDEX messages_status_class ON messages (status / 100, id);
+	CREATE INDEX messages_due ON messages (queue, next_attempt_at);
+	CREATE INDEX messages_pending ON messages (tunnel, route, body_size, received_at)
+		WHERE queue = 'pending'`,
 }
 
 // OpenSQLite opens (creating if needed) the database at path and migrates it.
@@ -141,32 +196,69 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	return s, nil
 }
 
-func (s *SQLite) migrate(ctx context.Context) error {
+func (s *SQLite) migrate(ctx context.Context) (err error) {
+	// One connection: PRAGMA foreign_keys is a connection's setting.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	var version int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return err
 	}
 	if version > len(migrations) {
 		return fmt.Errorf("database schema %d is newer than this build knows (%d)", version, len(migrations))
 	}
+	if version == len(migrations) {
+		return nil
+	}
+	// SQLite's procedure for schema changes that rebuild a table: foreign
+	// keys off (outside a transaction, where the pragma cannot change),
+	// the change in a transaction that checks them before it commits, and
+	// foreign keys back on. With them on, dropping a parent table would
+	// delete its children (attempts) first.
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return err
+	}
+	defer func() {
+		// Not ctx: the connection goes back to the pool, and must not go
+		// back without its foreign keys.
+		if _, e := conn.ExecContext(context.Background(), "PRAGMA foreign_keys = ON"); e != nil {
+			err = errors.Join(err, fmt.Errorf("turning foreign keys back on: %w", e))
+		}
+	}()
 	for i := version; i < len(migrations); i++ {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+		if err := migrateOne(ctx, conn, i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// migrateOne applies migrations[i] in one transaction on conn.
+func migrateOne(ctx context.Context, conn *sql.Conn, i int) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+		return fmt.Errorf("migration %d: %w", i+1, err)
+	}
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("migration %d: foreign key check: %w", i+1, err)
+	}
+	broken := rows.Next()
+	rows.Close()
+	if broken {
+		return fmt.Errorf("migration %d: it leaves rows whose foreign keys point nowhere", i+1)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Close closes the database. It is idempotent.

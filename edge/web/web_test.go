@@ -118,7 +118,7 @@ func TestVersionedAssetsAndRevalidation(t *testing.T) {
 	t.Parallel()
 	h := Handler()
 	page := body(t, get(t, h, http.MethodGet, "/"))
-	for _, name := range []string{"app.js", "detail.js", "events.js", "format.js", "style.css", "favicon.svg"} {
+	for _, name := range []string{"app.js", "curl.js", "detail.js", "events.js", "format.js", "style.css", "favicon.svg"} {
 		m := regexp.MustCompile(`"` + regexp.QuoteMeta(name) + `\?v=([0-9a-f]{8})"`).FindStringSubmatch(page)
 		if m == nil {
 			t.Errorf("index.html does not link %s with a version", name)
@@ -149,7 +149,7 @@ func TestAssetsKeepToThePolicy(t *testing.T) {
 			t.Errorf("index.html contains %q", bad)
 		}
 	}
-	for _, name := range []string{"/app.js", "/detail.js", "/events.js", "/format.js"} {
+	for _, name := range []string{"/app.js", "/curl.js", "/detail.js", "/events.js", "/format.js"} {
 		js := body(t, get(t, h, http.MethodGet, name))
 		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "http://", "https://"} {
 			if strings.Contains(js, bad) {

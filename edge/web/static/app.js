@@ -67,6 +67,9 @@ function rowFor(m) {
     h('td', { class: 'c-tunnel' }, m.tunnel),
     h('td', { class: 'c-req', title: requestTarget(m) }, h('span', { class: `method m-${m.method}` }, m.method), ' ',
       h('span', { class: 'path' }, m.path, m.query ? h('span', { class: 'query' }, '?' + m.query) : null)),
+    h('td', { class: 'c-event', title: m.delivery_id ? 'delivery ' + m.delivery_id : null },
+      m.event ? h('span', { class: 'event' }, m.event) : h('span', { class: 'muted' }, m.provider || '—'),
+      m.delivery_id ? h('span', { class: 'delivery' }, m.delivery_id) : null),
     h('td', { class: 'c-status' }, statusPill(m.status)),
     h('td', { class: 'c-decision' }, decisionBadge(m), m.replay_of ? [' ', h('span', { class: 'tag', title: 'replay of ' + m.replay_of }, 'replay')] : null),
     h('td', { class: 'c-dur' }, fmtDuration(m.duration_ns)));
@@ -149,7 +152,9 @@ function matches(m) {
   if (f.status && String(Math.floor(m.status / 100)) !== f.status[0]) return false;
   if (f.q) {
     const q = f.q.toLowerCase();
-    const hay = [m.path, ...Object.entries(m.header || {}).flat(2)].join('\n').toLowerCase();
+    // The API searches bodies too; a live summary has none, so a message
+    // that matches only by its body shows up on the next listing.
+    const hay = [m.path, m.event, m.delivery_id, ...Object.entries(m.header || {}).flat(2)].join('\n').toLowerCase();
     if (!hay.includes(q)) return false;
   }
   return true;
@@ -339,6 +344,7 @@ async function loadTunnels() {
     tunnelURLs = [];
     for (const t of r.tunnels || []) {
       list.append(h('option', { value: t.name }));
+      if (t.urls && t.urls.length) tunnelOrigins.set(t.name, new URL(t.urls[0]).origin);
       tunnelURLs.push(...(t.urls || []));
     }
     renderChrome();

@@ -23,7 +23,7 @@ function renderDetail(m, actions) {
       h('span', { class: `method m-${m.method}` }, m.method),
       h('h2', { class: 'd-target', id: 'd-target' }, requestTarget(m))),
     h('div', { class: 'd-actions' },
-      statusPill(m.status), decisionBadge(m), replayBtn, editBtn,
+      statusPill(m.status), decisionBadge(m), curlButton(m), replayBtn, editBtn,
       h('button', { type: 'button', class: 'icon', title: 'Close (Esc)', 'aria-label': 'Close details', onclick: actions.close }, '×')));
 
   return h('article', { class: 'd', 'aria-labelledby': 'd-target' },
@@ -53,6 +53,7 @@ function overview(m, actions) {
   if (m.reason) rows.push(['Reason', h('code', null, m.reason)]);
   if (m.detail) rows.push(['Detail', m.detail]);
   if (m.provider) rows.push(['Provider', m.provider]);
+  if (m.event) rows.push(['Event', h('code', { id: 'd-event' }, m.event)]);
   if (m.secret) rows.push(['Secret', h('code', null, m.secret)]);
   if (m.delivery_id) rows.push(['Delivery ID', h('code', null, m.delivery_id)]);
   if (m.client_cert) rows.push(['Client cert', m.client_cert]);

@@ -1,0 +1,143 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// An eventRule says where a provider names the kind of event a delivery
+// is (pull_request.opened, invoice.paid, orders/create). It lists ways to
+// read it, tried in order; a way is parts joined with ".", and yields only
+// when its first part is present (GitHub's X-GitHub-Event, then the body's
+// action when there is one). Providers' rules sit in the provider table.
+type eventRule [][]eventSource
+
+// eventSource is one part of an event name: a header, or a field of the
+// JSON body reached by path (an array element by its index).
+type eventSource struct {
+	header string
+	path   []string
+}
+
+func header(name string) eventSource       { return eventSource{header: name} }
+func field(path ...string) eventSource     { return eventSource{path: path} }
+func event(parts ...eventSource) eventRule { return eventRule{parts} }
+
+// or adds another way to read the event, tried when the ones before
+// yield nothing.
+func (r eventRule) or(parts ...eventSource) eventRule { return append(r, parts) }
+
+// Limits of event extraction: bodies larger than maxEventBody are not
+// parsed, and a name is cut at maxEventLen bytes.
+const (
+	maxEventBody = 1 << 20
+	maxEventLen  = 120
+)
+
+// Event names the kind of event a delivery of provider is, read as the
+// provider's table entry says from the headers and the JSON body, or ""
+// when the provider names none or the request does not say. The body is
+// parsed at most once, and not at all when it is larger than 1 MiB or not
+// JSON. The name comes from the sender: it is cut to a short single line
+// of printable characters, for display only.
+func Event(provider string, h http.Header, body []byte) string {
+	p, ok := providerNamed(provider)
+	if !ok || len(p.event) == 0 {
+		return ""
+	}
+	src := eventInput{header: h, body: body}
+	for _, way := range p.event {
+		first := src.read(way[0])
+		if first == "" {
+			continue
+		}
+		name := first
+		for _, part := range way[1:] {
+			if v := src.read(part); v != "" {
+				name += "." + v
+			}
+		}
+		return cleanEvent(name)
+	}
+	return ""
+}
+
+// eventInput reads event parts from one request, parsing its body the
+// first time a part needs it.
+type eventInput struct {
+	header http.Header
+	body   []byte
+	parsed bool
+	doc    any
+}
+
+func (in *eventInput) read(s eventSource) string {
+	if s.header != "" {
+		return strings.TrimSpace(in.header.Get(s.header))
+	}
+	if !in.parsed {
+		in.parsed = true
+		in.doc = parseEventBody(in.body)
+	}
+	return fieldText(in.doc, s.path)
+}
+
+func parseEventBody(body []byte) any {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || len(body) > maxEventBody || (body[0] != '{' && body[0] != '[') {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if dec.Decode(&doc) != nil {
+		return nil
+	}
+	return doc
+}
+
+// fieldText follows path into doc and returns the string or number found
+// there, "" for anything else.
+func fieldText(doc any, path []string) string {
+	for _, key := range path {
+		switch v := doc.(type) {
+		case map[string]any:
+			doc = v[key]
+		case []any:
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(v) {
+				return ""
+			}
+			doc = v[i]
+		default:
+			return ""
+		}
+	}
+	switch v := doc.(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case json.Number:
+		return v.String()
+	}
+	return ""
+}
+
+// cleanEvent keeps printable characters and cuts the name short, on a
+// rune boundary.
+func cleanEvent(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			r = '?'
+		}
+		if b.Len()+len(string(r)) > maxEventLen {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
