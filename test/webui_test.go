@@ -86,8 +86,8 @@ func uiTunnel(t *testing.T) (*edgeProc, *hitCounter) {
 // it to the app again as a new message.
 func TestWebUI(t *testing.T) {
 	t.Parallel()
+	tab, problems := uiBrowser(t, 3*time.Minute) // first: skips without a browser
 	e, app := uiTunnel(t)
-	tab, problems := uiBrowser(t, 3*time.Minute)
 
 	uiDo(t, tab, "open the UI", chromedp.Navigate("http://127.0.0.1:"+e.adminPort+"/"))
 	uiWait(t, tab, "the live event stream", `document.getElementById('live').dataset.state === 'live'`)
