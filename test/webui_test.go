@@ -195,6 +195,9 @@ func TestMessagesCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("list: exit %d: %s", code, errOut)
 	}
+	if want := "asking http://127.0.0.1:" + e.adminPort + "\n"; errOut != want {
+		t.Errorf("list: stderr %q, want %q (which edge it asks)", errOut, want)
+	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "TIME") || !strings.Contains(lines[2], "POST /hooks/cli?x=1") || !strings.Contains(lines[1], "refused: ") {
 		t.Fatalf("list printed:\n%s", out)

@@ -71,6 +71,9 @@ func messagesListCommand(api *apiFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Which edge (or inspector) answers is not obvious from the
+			// table: say it on stderr, out of the way of the output.
+			fmt.Fprintf(cmd.ErrOrStderr(), "asking %s\n", api.where())
 			body, printed, err := api.get(cmd, "/api/v1/messages", q)
 			if err != nil || printed {
 				return err
@@ -97,6 +100,9 @@ func messagesListCommand(api *apiFlags) *cobra.Command {
 	fl.StringVar(&f.until, "until", "", "only messages received until: an RFC 3339 time or a duration ago")
 	fl.StringVar(&f.before, "before", "", "the cursor printed under the previous page")
 	fl.IntVar(&f.limit, "limit", 50, "how many messages, at most 500")
+	_ = cmd.RegisterFlagCompletionFunc("tunnel", api.completeTunnels)
+	_ = cmd.RegisterFlagCompletionFunc("decision", completeWords(decisions...))
+	_ = cmd.RegisterFlagCompletionFunc("status", completeWords("2xx", "3xx", "4xx", "5xx"))
 	return cmd
 }
 
@@ -152,9 +158,10 @@ func timeFlag(s string, now time.Time) (string, error) {
 
 func messagesShowCommand(api *apiFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a message: request, headers, body, decision, response and attempts",
-		Args:  oneID,
+		Use:               "show ID",
+		Short:             "Show a message: request, headers, body, decision, response and attempts",
+		Args:              oneID,
+		ValidArgsFunction: api.completeMessageIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := api.client()
 			if err != nil {
@@ -184,7 +191,8 @@ func messagesReplayCommand(api *apiFlags) *cobra.Command {
 		Long: `Send a stored message to the app again through its tunnel's current route. The
 policy is checked again except the timestamp's freshness and the duplicate check. The
 new message is journaled with replay_of set to ID.`,
-		Args: oneID,
+		Args:              oneID,
+		ValidArgsFunction: api.completeMessageIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := api.client()
 			if err != nil {
