@@ -14,7 +14,10 @@ build:
 run: build
 	./$(BIN) dev --echo
 
+# Tests whose tools are missing skip, except under CI=true; the report
+# says which, since go test shows a passing package's skips only with -v.
 test: lint
+	@$(GO) run ./test/need/report
 	$(GO) test -race -shuffle=on -timeout 30m ./...
 
 lint:

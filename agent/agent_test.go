@@ -18,6 +18,15 @@ func TestParseTarget(t *testing.T) {
 		{"70000", ""},
 		{"ftp://x:1", ""},
 		{"localhost", ""},
+		{"localhost:abc", ""},
+		{"localhost:0", ""},
+		{"localhost:65536", ""},
+		{":-1", ""},
+		{"[::1]:8000", "http://[::1]:8000"},
+		{"http://localhost:abc", ""},
+		{"http://localhost:", ""},
+		{"https://localhost:99999/x", ""},
+		{"https://localhost", "https://localhost"},
 		{"", ""},
 	}
 	for _, tc := range tests {

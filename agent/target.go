@@ -26,6 +26,9 @@ func ParseTarget(s string) (*url.URL, error) {
 		if err != nil || port == "" {
 			return nil, fmt.Errorf("agent: target %q is not a port, host:port or URL", s)
 		}
+		if err := checkPort(s, port); err != nil {
+			return nil, err
+		}
 		if host == "" {
 			host = "127.0.0.1"
 		}
@@ -41,6 +44,20 @@ func ParseTarget(s string) (*url.URL, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("agent: target %q has no host", s)
 	}
+	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
+		if err := checkPort(s, port); err != nil {
+			return nil, err
+		}
+	}
 	u.RawQuery, u.Fragment = "", ""
 	return u, nil
+}
+
+// checkPort refuses a target port that is not a number from 1 to 65535
+// ("localhost:abc"), which no retry would ever reach.
+func checkPort(target, port string) error {
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("agent: target %q: port %q is not a number from 1 to 65535", target, port)
+	}
+	return nil
 }

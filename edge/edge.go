@@ -78,8 +78,8 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Data == "" {
 		return nil, errors.New("edge: a data directory is required")
 	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("edge: data directory: %w", err)
+	if err := dataDir(cfg.Data); err != nil {
+		return nil, err
 	}
 	db, err := store.OpenSQLite(context.Background(), filepath.Join(cfg.Data, "hooktunnel.db"))
 	if err != nil {
@@ -126,12 +126,12 @@ func New(cfg Config) (*Edge, error) {
 func (e *Edge) Start() error {
 	lim := e.cfg.Load().limits
 	var err error
-	if e.publicLn, err = net.Listen("tcp", e.raw.Listen); err != nil {
-		return fmt.Errorf("edge: listen %s: %w", e.raw.Listen, err)
+	if e.publicLn, err = listen("listen", e.raw.Listen, "listen"); err != nil {
+		return err
 	}
-	if e.adminLn, err = net.Listen("tcp", e.raw.AdminListen); err != nil {
+	if e.adminLn, err = listen("admin listen", e.raw.AdminListen, "admin-listen"); err != nil {
 		e.publicLn.Close()
-		return fmt.Errorf("edge: admin listen %s: %w", e.raw.AdminListen, err)
+		return err
 	}
 	e.public = &http.Server{
 		Handler:           e,

@@ -142,8 +142,8 @@ func (e *Edge) startTLS() error {
 	}
 	var httpLn net.Listener
 	if listen := e.raw.HTTPListen; listen != "" && listen != "off" {
-		if httpLn, err = net.Listen("tcp", listen); err != nil {
-			return fmt.Errorf("edge: http listen %s: %w (it answers ACME HTTP-01 and redirects to HTTPS; --http-listen off turns it off)", listen, err)
+		if httpLn, err = listenHTTP(listen); err != nil {
+			return err
 		}
 	}
 	e.public.TLSConfig = base // with "h2" listed, Serve sets up HTTP/2

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,10 +44,13 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 func DecodeFile(file string, data []byte, out any, validate func() error) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) { // an empty file configures nothing
-		return yamlError(file, err)
-	}
 	var root yaml.Node
+	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) { // an empty file configures nothing
+		if yaml.Unmarshal(data, &root) != nil {
+			return yamlError(file, err)
+		}
+		return explainedError(file, err, &root, reflect.TypeOf(out))
+	}
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return yamlError(file, err)
 	}
@@ -72,6 +76,31 @@ func LoadFile(file string) (Config, error) {
 	}
 	err = DecodeFile(file, data, &c, func() error { _, err := c.Compile(); return err })
 	return c, err
+}
+
+// explainedError says what yaml's err is about in the file's own words
+// (field paths, YAML names, the accepted forms), or passes it on as it is
+// when the walk finds nothing at the line yaml names.
+func explainedError(file string, err error, root *yaml.Node, t reflect.Type) error {
+	faults := explainYAML(root, t)
+	if len(faults) == 0 {
+		return yamlError(file, err)
+	}
+	f := faults[0]
+	var ce *ConfigError
+	if errors.As(yamlError(file, err), &ce) && ce.Line > 0 {
+		found := false
+		for _, g := range faults {
+			if g.line == ce.Line {
+				f, found = g, true
+				break
+			}
+		}
+		if !found {
+			return ce
+		}
+	}
+	return &ConfigError{File: file, Line: f.line, Field: f.field, Err: f.err}
 }
 
 var yamlLine = regexp.MustCompile(`^\s*line (\d+): (.*)$`)

@@ -211,7 +211,7 @@ func TestConfigErrorsNameFileLineAndField(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct{ name, yaml, want string }{
 		{"bad method", "domain: hooks.test\ntunnels:\n  gh:\n    routes:\n      - path: /a\n        methods: [POST, \"GE T\"]\n", ":6: tunnels.gh.routes[0].methods[1]: \"GE T\" is not an HTTP method"},
-		{"unknown field", "domain: hooks.test\nagnets: []\n", ":2: field agnets not found"},
+		{"unknown field", "domain: hooks.test\nagnets: []\n", `:2: unknown field "agnets" (did you mean "agents"?)`},
 		{"bad token hash", "domain: hooks.test\nagents:\n  - name: a\n    token_sha256: abc\n    tunnels: [a]\n", ":4: agents[0].token_sha256: must be 64 hex digits"},
 		{"bad type", "domain: hooks.test\nlimits:\n  idle_timeout: soon\n", ":3:"},
 	}
@@ -231,6 +231,39 @@ func TestConfigErrorsNameFileLineAndField(t *testing.T) {
 	p := startProc(t, "edge", "edge", "--config", good, "--check")
 	if code, _ := p.exited(30 * time.Second); code != 0 {
 		t.Errorf("a good config: exit %d: %s", code, p.stderr.String())
+	}
+}
+
+// A misspelt key or a value in the wrong form is told in the file's own
+// words, on one line: the field path, the YAML names, the accepted form.
+func TestConfigErrorsInTheFilesWords(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct{ name, yaml, want string }{
+		{"misspelt route field",
+			"# the demo\ndomain: hooks.test\nagents: []\ntunnels:\n  demo:\n    routes:\n      - path: /hook\n        methds: [POST]\n",
+			`:8: tunnels.demo.routes[0]: unknown field "methds" (did you mean "methods"?)`},
+		{"retention in words",
+			"domain: hooks.test\nretention: 7 days\n",
+			`:2: retention: "7 days" is not a duration (use Go's form: 168h, 90m, 30s)`},
+		{"body size",
+			"domain: hooks.test\ntunnels:\n  demo:\n    routes:\n      - path: /hook\n        max_body: 10 megs\n",
+			`:6: tunnels.demo.routes[0].max_body: "10 megs" is not a size (e.g. 10MiB, 512KiB or 4096)`},
+		{"one method for a list",
+			"domain: hooks.test\ntunnels:\n  demo:\n    routes:\n      - path: /hook\n        methods: POST\n",
+			`:6: tunnels.demo.routes[0].methods: "POST" is not a list (write [POST], or one "- item" line each)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			os.WriteFile(file, []byte(tc.yaml), 0o600)
+			p := startProc(t, "edge", "edge", "--config", file, "--check")
+			code, _ := p.exited(30 * time.Second)
+			want := "hooktunnel: " + file + tc.want + "\n"
+			if code != 2 || p.stderr.String() != want {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and:\n%s", code, p.stderr.String(), want)
+			}
+		})
 	}
 }
 

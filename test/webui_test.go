@@ -86,8 +86,8 @@ func uiTunnel(t *testing.T) (*edgeProc, *hitCounter) {
 // it to the app again as a new message.
 func TestWebUI(t *testing.T) {
 	t.Parallel()
+	tab, problems := uiBrowser(t, 3*time.Minute) // first: skips without a browser
 	e, app := uiTunnel(t)
-	tab, problems := uiBrowser(t, 3*time.Minute)
 
 	uiDo(t, tab, "open the UI", chromedp.Navigate("http://127.0.0.1:"+e.adminPort+"/"))
 	uiWait(t, tab, "the live event stream", `document.getElementById('live').dataset.state === 'live'`)
@@ -194,6 +194,9 @@ func TestMessagesCLI(t *testing.T) {
 	out, errOut, code := runCLI(t, "messages", "list", api)
 	if code != 0 {
 		t.Fatalf("list: exit %d: %s", code, errOut)
+	}
+	if want := "asking http://127.0.0.1:" + e.adminPort + "\n"; errOut != want {
+		t.Errorf("list: stderr %q, want %q (which edge it asks)", errOut, want)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "TIME") || !strings.Contains(lines[2], "POST /hooks/cli?x=1") || !strings.Contains(lines[1], "refused: ") {

@@ -97,6 +97,13 @@ func agentCommand() *cobra.Command {
 
 func (f *agentFlags) config(target string) (agent.Config, error) {
 	cfg := agent.DefaultConfig()
+	// The target first: it is what the user typed last and looks at.
+	// (doctor may have none.)
+	if target != "" {
+		if _, err := agent.ParseTarget(target); err != nil {
+			return cfg, err
+		}
+	}
 	cfg.Edge, cfg.Name, cfg.Target, cfg.HostHeader = f.edge, f.name, target, f.hostHeader
 	cfg.Inspect = f.inspect
 	if f.inspect == "off" {

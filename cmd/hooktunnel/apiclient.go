@@ -42,6 +42,14 @@ func (f *apiFlags) client() (*apiClient, error) {
 	return &apiClient{base: u, token: token, http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
+// where names the admin API the command asks, without a password in it.
+func (f *apiFlags) where() string {
+	if u, err := url.Parse(f.api); err == nil {
+		return u.Redacted()
+	}
+	return f.api
+}
+
 // apiClient calls the admin API of docs/api.md.
 type apiClient struct {
 	base  *url.URL

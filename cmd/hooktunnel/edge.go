@@ -77,6 +77,8 @@ func edgeCommand() *cobra.Command {
 	f.StringVar(&flags.Data, "data", "", "data directory (default /var/lib/hooktunnel)")
 	f.StringVar(&flags.PublicScheme, "public-scheme", "", "scheme of the printed URLs (default: https unless --tls off)")
 	f.StringVar(&flags.PublicPort, "public-port", "", "port of the printed URLs (default: the listener's, unless 80 or 443)")
+	_ = cmd.RegisterFlagCompletionFunc("tls", completeWords("acme", "file", "self-signed", "off"))
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	logs.register(cmd)
 	return cmd
 }
@@ -115,7 +117,7 @@ func loadIPLists(cfg *edge.Config) error {
 	}
 	lists, err := iplist.Load(cfg.Data)
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("%w (the data directory is %s: pass --data DIR, or data: in the config)", err, cfg.Data)}
 	}
 	cfg.IPLists = lists.Prefixes()
 	return nil

@@ -42,7 +42,9 @@ func main() {
 		Short:         "A self-hosted tunnel for webhooks",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
+	root.SetVersionTemplate(versionLine())
 	root.AddCommand(edgeCommand(), agentCommand(), devCommand(), tokenCommand(), verifyCommand(), ipsCommand(), messagesCommand(), auditCommand(), doctorCommand(), versionCommand())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)
@@ -69,6 +71,8 @@ type logFlags struct {
 func (l *logFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&l.level, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&l.format, "log-format", "text", "text or json")
+	_ = cmd.RegisterFlagCompletionFunc("log-level", completeWords("debug", "info", "warn", "error"))
+	_ = cmd.RegisterFlagCompletionFunc("log-format", completeWords("text", "json"))
 }
 
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -92,7 +96,12 @@ func versionCommand() *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "hooktunnel %s (protocol %d)\n", version, tunnel.ProtocolVersion)
+			fmt.Fprint(cmd.OutOrStdout(), versionLine())
 		},
 	}
+}
+
+// versionLine is what `hooktunnel version` and `hooktunnel --version` print.
+func versionLine() string {
+	return fmt.Sprintf("hooktunnel %s (protocol %d)\n", version, tunnel.ProtocolVersion)
 }

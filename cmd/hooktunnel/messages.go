@@ -73,6 +73,9 @@ func messagesListCommand(api *apiFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Which edge (or inspector) answers is not obvious from the
+			// table: say it on stderr, out of the way of the output.
+			fmt.Fprintf(cmd.ErrOrStderr(), "asking %s\n", api.where())
 			body, printed, err := api.get(cmd, "/api/v1/messages", q)
 			if err != nil || printed {
 				return err
@@ -99,6 +102,9 @@ func messagesListCommand(api *apiFlags) *cobra.Command {
 	fl.StringVar(&f.until, "until", "", "only messages received until: an RFC 3339 time or a duration ago")
 	fl.StringVar(&f.before, "before", "", "the cursor printed under the previous page")
 	fl.IntVar(&f.limit, "limit", 50, "how many messages, at most 500")
+	_ = cmd.RegisterFlagCompletionFunc("tunnel", api.completeTunnels)
+	_ = cmd.RegisterFlagCompletionFunc("decision", completeWords(decisions...))
+	_ = cmd.RegisterFlagCompletionFunc("status", completeWords("2xx", "3xx", "4xx", "5xx"))
 	return cmd
 }
 
@@ -154,9 +160,10 @@ func timeFlag(s string, now time.Time) (string, error) {
 
 func messagesShowCommand(api *apiFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a message: request, headers, body, decision, response and attempts",
-		Args:  oneID,
+		Use:               "show ID",
+		Short:             "Show a message: request, headers, body, decision, response and attempts",
+		Args:              oneID,
+		ValidArgsFunction: api.completeMessageIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := api.client()
 			if err != nil {
@@ -192,7 +199,8 @@ replay_of set to ID.
 With --edit, the request's headers and body open in $VISUAL or $EDITOR (else vi) as
 "Name: value" lines, a blank line and the body; what is saved is sent. An empty file
 cancels.`,
-		Args: oneID,
+		Args:              oneID,
+		ValidArgsFunction: api.completeMessageIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := api.client()
 			if err != nil {

@@ -33,6 +33,7 @@ func tokenCommand() *cobra.Command {
 			fmt.Fprintf(out, "Token (shown once; give it to the agent as --token or HOOKTUNNEL_TOKEN):\n\n  %s\n\n", token)
 			fmt.Fprintf(out, "Add this to the edge config under agents:\n\n")
 			fmt.Fprintf(out, "  - name: %s\n    token_sha256: %s\n    tunnels: [%s]\n    may_declare_routes: %t\n", name, hex.EncodeToString(h[:]), joinQuoted(tunnels), mayDeclare)
+			fmt.Fprintf(out, "\nthen reload the edge (systemctl reload hooktunnel-edge). `hooktunnel token list` shows the entries, `hooktunnel token revoke %s` removes this one.\n", name)
 			return nil
 		},
 	}
@@ -40,7 +41,7 @@ func tokenCommand() *cobra.Command {
 	newCmd.Flags().StringSliceVar(&tunnels, "tunnel", nil, "tunnel names or globs the token grants (repeatable)")
 	newCmd.Flags().BoolVar(&mayDeclare, "may-declare-routes", false, "let the agent define its tunnel's routes with --route/--policy (off: routes come from the edge config only)")
 	_ = newCmd.MarkFlagRequired("name")
-	cmd.AddCommand(newCmd)
+	cmd.AddCommand(newCmd, tokenListCommand(), tokenRevokeCommand())
 	return cmd
 }
 

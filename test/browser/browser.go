@@ -1,5 +1,5 @@
-// Package browser drives Debian's headless Chromium (chromedp) for the web
-// UI tests: start a tab, run steps with a deadline, evaluate, poll, and
+// Package browser drives a headless Chromium (chromedp) for the web UI
+// tests: start a tab, run steps with a deadline, evaluate, poll, and
 // take screenshots when something fails.
 package browser
 
@@ -12,28 +12,38 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// Chromium is Debian's browser, which .ci/run installs.
-const Chromium = "/usr/bin/chromium"
+	"github.com/hooktunnel/hooktunnel/test/need"
+)
 
 // stepTimeout bounds each group of steps.
 const stepTimeout = 20 * time.Second
 
+// Path finds the browser ($CHROME_PATH, chromium, chromium-browser,
+// google-chrome, google-chrome-stable on PATH, /usr/bin/chromium). None:
+// the test is skipped with one line saying what to install, or fails under
+// CI=true (.ci/run installs Debian's chromium).
+func Path(t testing.TB) string {
+	t.Helper()
+	p, ok := need.Browser(need.BrowserCandidates())
+	if !ok {
+		need.Missing(t, need.BrowserMissing)
+	}
+	return p
+}
+
 // Start launches a headless Chromium and returns its tab, and a func that
-// reports what the page logged as errors (CSP violations included). A
-// missing browser fails the test: .ci/run installs it.
+// reports what the page logged as errors (CSP violations included).
+// Without a browser the test is skipped (see Path).
 func Start(t *testing.T, timeout time.Duration) (context.Context, func() []string) {
 	t.Helper()
-	if _, err := os.Stat(Chromium); err != nil {
-		t.Fatalf("%s is missing (%v): the web UI is tested in a real browser; .ci/run installs it (apt-get install chromium)", Chromium, err)
-	}
+	chromium := Path(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	// As root on this machine: no sandbox; no background traffic (the
 	// network is closed beyond loopback).
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(Chromium),
+		chromedp.ExecPath(chromium),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
