@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 
 	"github.com/hooktunnel/hooktunnel/test/need"
 )
@@ -17,6 +18,9 @@ func main() {
 	}
 	if _, ok := need.Browser(need.BrowserCandidates()); !ok {
 		fmt.Fprintf(os.Stderr, "make test: web UI tests %s: %s\n", verb, need.BrowserMissing)
+	}
+	if _, err := exec.LookPath("openssl"); err != nil {
+		fmt.Fprintf(os.Stderr, "make test: the dev signing recipe check %s: openssl is missing (apt-get install openssl)\n", verb)
 	}
 	if _, ok := need.SystemdAnalyze(); !ok {
 		fmt.Fprintf(os.Stderr, "make test: unit-file check %s: %s\n", verb, need.SystemdAnalyzeMissing)
