@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+
+	"cel.dev/cel-go/common/types/ref"
 )
 
 // Request is what policy sees of one HTTP request as it reached the edge.
@@ -15,4 +17,11 @@ type Request struct {
 	Header     http.Header
 	Body       []byte
 	RemoteAddr netip.Addr
+	// Event is the provider's event type ("pull_request",
+	// "invoice.paid"), "" when unknown; filters read it.
+	Event string
+
+	// filterVals are the filter variables built from the request, each
+	// at most once however many filters read it.
+	filterVals struct{ body, headers, query ref.Val }
 }
