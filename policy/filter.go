@@ -99,7 +99,7 @@ func CompileFilter(source string) (*Filter, error) {
 		}
 		return nil, errors.New(strings.Join(msgs, "; "))
 	}
-	if !checked.OutputType().IsExactType(types.BoolType) {
+	if out := checked.OutputType(); !out.IsExactType(types.BoolType) && !out.IsExactType(types.DynType) {
 		return nil, fmt.Errorf("is of type %s; a filter must be a bool", checked.OutputType())
 	}
 	prg, err := env.Program(checked,
