@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,40 @@ tunnels:
 	}
 	if counted != 3 {
 		t.Errorf("hooktunnel_requests_total{outcome=\"filtered\"} = %v, want 3", counted)
+	}
+}
+
+// `hooktunnel verify --filter` tells for captured deliveries whether a
+// filter takes them, after their signature, before it goes live.
+func TestFilterVerifyCommand(t *testing.T) {
+	t.Setenv("HT_GH_NEW", ghNew)
+	dir := t.TempDir()
+	capture := func(name, body string, signed bool) string {
+		sig := ""
+		if signed {
+			sig = "X-Hub-Signature-256: " + githubSign(ghNew, []byte(body)) + "\r\n"
+		}
+		raw := "POST /github HTTP/1.1\r\nHost: hooks.example.com\r\nContent-Type: application/json\r\nX-GitHub-Event: pull_request\r\n" +
+			sig + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		return writeCapture(t, dir, name, raw)
+	}
+	opened := capture("opened.http", `{"action":"opened","number":1}`, true)
+	closed := capture("closed.http", `{"action":"closed","number":2}`, true)
+	forged := capture("forged.http", `{"action":"opened","number":3}`, false)
+	filter := `headers["X-GitHub-Event"] == "pull_request" && body.action in ["opened", "synchronize"]`
+
+	run := runVerify(t, "--provider", "github", "--secret", "env:HT_GH_NEW", "--filter", filter, opened, closed, forged)
+	run.want(t, 1, 3)
+	for i, want := range []string{"ok", "filtered: ", "signature_missing: "} {
+		if !strings.HasPrefix(run.lines[i].Reason, want) || run.lines[i].Allow != (i == 0) {
+			t.Errorf("%s: allow %v, reason %q; want %q", run.lines[i].File, run.lines[i].Allow, run.lines[i].Reason, want)
+		}
+	}
+	// Without --provider the filter alone is tried.
+	runVerify(t, "--filter", filter, opened).want(t, 0, 1)
+	// A filter that does not compile is a usage error naming the flag.
+	bad := runVerify(t, "--filter", `evnt == "push"`, opened)
+	if bad.code != 2 || !strings.Contains(bad.stderr, "--filter: undeclared reference to 'evnt'") {
+		t.Errorf("bad filter: exit %d, stderr %q", bad.code, bad.stderr)
 	}
 }
