@@ -353,3 +353,28 @@ func BenchmarkFilter(b *testing.B) {
 		}
 	})
 }
+
+// The filters docs/filters.md offers to paste all compile.
+func TestFilterDocsExamplesCompile(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "filters.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ten, _ := strings.Cut(string(doc), "## Ten filters to paste")
+	ten, _, _ = strings.Cut(ten, "\n## ")
+	n := 0
+	for line := range strings.Lines(ten) {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "`") || !strings.HasSuffix(line, "`") {
+			continue
+		}
+		n++
+		if _, err := CompileFilter(strings.Trim(line, "`")); err != nil {
+			t.Errorf("%s: %v", line, err)
+		}
+	}
+	if n != 10 {
+		t.Errorf("found %d filters in docs/filters.md, want 10", n)
+	}
+}
