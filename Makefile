@@ -35,6 +35,8 @@ bench: build
 	  taskset -c 0-$$((h - 1)) ./bin/bench -bin $(BIN) -tunnel-cpus $$h-$$((n - 1)) -agents 0; fi
 	@echo; echo "policy evaluation per request (route, allowlist, GitHub signature):"
 	@$(GO) test -run '^$$' -bench Evaluate -benchmem ./policy | grep Benchmark
+	@echo; echo "route filter per webhook (a GitHub filter on a 10 KiB pull_request; parse+eval parses the body, eval reuses it):"
+	@$(GO) test -run '^$$' -bench Filter -benchmem ./policy | grep Benchmark
 	@echo; echo "journal write per webhook (batches of 256, 1 KiB bodies):"
 	@$(GO) test -run '^$$' -bench RecordAll -benchtime 40x ./edge/store | grep Benchmark
 

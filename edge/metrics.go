@@ -42,7 +42,7 @@ func newMetrics(e *Edge) *metrics {
 	m := &metrics{registry: prometheus.NewRegistry()}
 	latency := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hooktunnel_requests_total",
-		Help: "Requests to tunnel hosts by outcome (forwarded, queued, refused, duplicate, answered) and refusal reason."},
+		Help: "Requests to tunnel hosts by outcome (forwarded, queued, refused, duplicate, answered, filtered) and refusal reason."},
 		[]string{"tunnel", "route", "outcome", "reason"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hooktunnel_request_duration_seconds",
 		Help: "Time from a request's arrival at the edge to the end of its answer.", Buckets: latency}, []string{"tunnel"})

@@ -39,6 +39,8 @@ const (
 	codeDuplicate       = "duplicate"
 	codeInFlight        = "in_flight"
 	codeQueueFull       = "queue_full"
+	codeFiltered        = "filtered"
+	codeFilterFailed    = "filter_failed"
 )
 
 // refusal is the short JSON body of every response the edge makes itself.
@@ -104,6 +106,12 @@ func policyStatus(err error) (int, string) {
 		// Another copy is being forwarded: not this one, and not lost
 		// either if that one fails, since the sender retries a 409.
 		return http.StatusConflict, codeInFlight
+	case errors.Is(err, policy.ErrFiltered):
+		// Acknowledged unless the route's on_mismatch says reject; see
+		// exchange.filtered.
+		return http.StatusOK, codeFiltered
+	case errors.Is(err, policy.ErrFilterFailed):
+		return http.StatusOK, codeFilterFailed
 	}
 	return http.StatusForbidden, "refused"
 }

@@ -84,9 +84,9 @@ func (x *exchange) serve() {
 	}
 	online := state != nil && state.pick(nil) != nil
 	queue := route.Delivery.Queue || (route.Delivery.QueueOffline && !online)
-	// The signature, the queue and the edge → app signature all need the
-	// whole body; anything else streams.
-	if route.Verifies() || queue || x.pol.ForwardSecret() != nil {
+	// The signature, the queue, the edge → app signature and the filter
+	// all need the whole body; anything else streams.
+	if route.Verifies() || queue || x.pol.ForwardSecret() != nil || route.Filters() {
 		if !x.readBody() {
 			return
 		}
@@ -94,21 +94,16 @@ func (x *exchange) serve() {
 	if route.Verifies() {
 		preq.Body = x.body
 		x.pol.Verify(&x.d, preq, now)
-		x.msg.Provider, x.msg.SecretRef, x.msg.DeliveryID = x.d.Verified.Provider, x.d.SecretRef, x.d.Verified.DeliveryID
-		x.msg.Event = policy.Event(x.d.Verified.Provider, x.r.Header, x.body)
-		switch {
-		case errors.Is(x.d.Err, policy.ErrDuplicate):
-			writeDuplicate(x.w, x.id)
-			x.finish("duplicate", http.StatusOK)
-			return
-		case x.d.Err != nil:
-			x.refuse()
-			return
-		case x.d.Answer != nil:
-			writeAnswer(x.w, x.d.Answer)
-			x.finish("answered", x.d.Answer.Status)
+		if !x.verified(preq) {
 			return
 		}
+	}
+	if route.Filters() { // after the signature: never on an unverified body
+		if !x.filter(preq, now) {
+			return
+		}
+		route = x.d.Route
+		queue = route.Delivery.Queue || (route.Delivery.QueueOffline && !online)
 	}
 	stripToken(x.r, route)
 	if queue && !x.d.Handshake { // a handshake is answered now or never
@@ -121,6 +116,29 @@ func (x *exchange) serve() {
 		return
 	}
 	x.forward(state)
+}
+
+// verified journals what Verify learned and, when the request is not to
+// be forwarded (a duplicate, a refusal, a handshake the edge answers),
+// answers it and returns false.
+func (x *exchange) verified(preq *policy.Request) bool {
+	x.msg.Provider, x.msg.SecretRef, x.msg.DeliveryID = x.d.Verified.Provider, x.d.SecretRef, x.d.Verified.DeliveryID
+	preq.Event = preq.EventOf(x.d.Verified.Provider)
+	x.msg.Event = preq.Event
+	switch {
+	case errors.Is(x.d.Err, policy.ErrDuplicate):
+		writeDuplicate(x.w, x.id)
+		x.finish("duplicate", http.StatusOK)
+		return false
+	case x.d.Err != nil:
+		x.refuse()
+		return false
+	case x.d.Answer != nil:
+		writeAnswer(x.w, x.d.Answer)
+		x.finish("answered", x.d.Answer.Status)
+		return false
+	}
+	return true
 }
 
 // policyFor is the tunnel's policy: the edge config's routes, else the

@@ -51,13 +51,16 @@ type Verified struct {
 // Admit runs the checks that need no body, in order: route (method and
 // path), source address, URL token, rate. r.Body is not read.
 func (p *Policy) Admit(r *Request, now time.Time) Decision {
-	var d Decision
 	route, allow, err := p.Match(r.Method, r.URL.Path)
 	if err != nil {
-		d.Err, d.Allow = err, allow
-		return d
+		return Decision{Err: err, Allow: allow}
 	}
-	d.Route = route
+	return p.admitRoute(route, r, now)
+}
+
+// admitRoute runs Admit's checks of one route.
+func (p *Policy) admitRoute(route *Route, r *Request, now time.Time) Decision {
+	d := Decision{Route: route}
 	for _, set := range []*ipSet{p.allow, route.allow} {
 		if set != nil && !set.contains(r.RemoteAddr) {
 			d.Err = refuse(ErrIPNotAllowed, "source address "+r.RemoteAddr.String()+" is not in this route's allowlist")

@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,11 +43,16 @@ const (
 // JSON. The name comes from the sender: it is cut to a short single line
 // of printable characters, for display only.
 func Event(provider string, h http.Header, body []byte) string {
+	return (&Request{Header: h, Body: body}).EventOf(provider)
+}
+
+// EventOf is Event for r, sharing r's parse of the body with its filters.
+func (r *Request) EventOf(provider string) string {
 	p, ok := providerNamed(provider)
 	if !ok || len(p.event) == 0 {
 		return ""
 	}
-	src := eventInput{header: h, body: body}
+	src := eventInput{r: r}
 	for _, way := range p.event {
 		first := src.read(way[0])
 		if first == "" {
@@ -69,35 +72,21 @@ func Event(provider string, h http.Header, body []byte) string {
 // eventInput reads event parts from one request, parsing its body the
 // first time a part needs it.
 type eventInput struct {
-	header http.Header
-	body   []byte
-	parsed bool
-	doc    any
+	r *Request
 }
 
 func (in *eventInput) read(s eventSource) string {
 	if s.header != "" {
-		return strings.TrimSpace(in.header.Get(s.header))
+		return strings.TrimSpace(in.r.Header.Get(s.header))
 	}
-	if !in.parsed {
-		in.parsed = true
-		in.doc = parseEventBody(in.body)
+	if len(in.r.Body) > maxEventBody {
+		return ""
 	}
-	return fieldText(in.doc, s.path)
-}
-
-func parseEventBody(body []byte) any {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || len(body) > maxEventBody || (body[0] != '{' && body[0] != '[') {
-		return nil
+	doc, ok := in.r.jsonBody()
+	if !ok {
+		return ""
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	if dec.Decode(&doc) != nil {
-		return nil
-	}
-	return doc
+	return fieldText(doc, s.path)
 }
 
 // fieldText follows path into doc and returns the string or number found
@@ -120,8 +109,8 @@ func fieldText(doc any, path []string) string {
 	switch v := doc.(type) {
 	case string:
 		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return ""
 }

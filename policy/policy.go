@@ -63,6 +63,15 @@ type RouteConfig struct {
 	// Journal says (by default the bodies the edge read are kept: refused
 	// requests are the ones a user debugs).
 	RefusedBodies *bool `yaml:"refused_bodies,omitempty" json:"refused_bodies,omitempty"`
+
+	// Filter is a CEL expression over the request once its checks passed
+	// (docs/filters.md). A request it does not take goes on to the next
+	// route with the same path, in file order; after the last one,
+	// OnMismatch says what it gets: ack (200, not forwarded; the default)
+	// or reject (RejectStatus, default 422).
+	Filter       string `yaml:"filter,omitempty" json:"filter,omitempty"`
+	OnMismatch   string `yaml:"on_mismatch,omitempty" json:"on_mismatch,omitempty"`
+	RejectStatus int    `yaml:"reject_status,omitempty" json:"reject_status,omitempty"`
 }
 
 // QueueLimit bounds a queue route; past it the edge answers 503 with
@@ -121,6 +130,14 @@ type Route struct {
 	Journal            string
 	RedactHeaders      []string
 	RedactQuery        []string
+
+	filter *Filter
+	// OnMismatch is what a request the filter does not take gets when no
+	// later route with the same path takes it: OnMismatchAck or
+	// OnMismatchReject with RejectStatus.
+	OnMismatch    string
+	RejectStatus  int
+	onMismatchSet bool
 }
 
 // Delivery is how a route's accepted requests reach the app.
@@ -284,6 +301,9 @@ func (rc RouteConfig) compile(index int, env Env, tunnel Config) (*Route, error)
 		return nil, err
 	}
 	if err := rc.compileDelivery(r, tunnel); err != nil {
+		return nil, err
+	}
+	if err := rc.compileFilter(r); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -1,9 +1,13 @@
 package policy
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"net/url"
+
+	"cel.dev/cel-go/common/types/ref"
 )
 
 // Request is what policy sees of one HTTP request as it reached the edge.
@@ -15,4 +19,31 @@ type Request struct {
 	Header     http.Header
 	Body       []byte
 	RemoteAddr netip.Addr
+	// Event is the provider's event type ("pull_request",
+	// "invoice.paid"), "" when unknown; filters read it.
+	Event string
+
+	// filterVals are the filter variables built from the request, each
+	// at most once however many filters read it.
+	filterVals struct{ body, headers, query ref.Val }
+	// parsed is the body parsed as JSON, once for the event and the
+	// filters: see jsonBody.
+	parsed struct {
+		done bool
+		doc  any
+		ok   bool
+	}
+}
+
+// jsonBody is the body parsed as JSON (numbers as float64), parsed the
+// first time it is asked for; ok is false for a body that is not JSON.
+func (r *Request) jsonBody() (doc any, ok bool) {
+	if !r.parsed.done {
+		r.parsed.done = true
+		body := bytes.TrimSpace(r.Body)
+		if len(body) > 0 && (body[0] == '{' || body[0] == '[') {
+			r.parsed.ok = json.Unmarshal(body, &r.parsed.doc) == nil
+		}
+	}
+	return r.parsed.doc, r.parsed.ok
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -168,4 +169,9 @@ func badSegment(seg string) string {
 		return "bytes that are not UTF-8"
 	}
 	return ""
+}
+
+// equal reports whether two patterns match the same paths.
+func (pat pattern) equal(o pattern) bool {
+	return pat.subtree == o.subtree && slices.Equal(pat.segments, o.segments)
 }

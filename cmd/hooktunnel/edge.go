@@ -33,6 +33,13 @@ func edgeCommand() *cobra.Command {
 				return err
 			}
 			if check {
+				warnings, err := cfg.Warnings()
+				if err != nil {
+					return usageError{err}
+				}
+				for _, w := range warnings {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s\n", configFile, w)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", configFile)
 				return nil
 			}

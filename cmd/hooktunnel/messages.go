@@ -31,7 +31,7 @@ type listFlags struct {
 }
 
 var (
-	decisions   = []string{"forwarded", "queued", "refused", "duplicate", "answered"}
+	decisions   = []string{"forwarded", "queued", "refused", "duplicate", "answered", "filtered"}
 	statusClass = regexp.MustCompile(`^[2-5]xx$`)
 )
 

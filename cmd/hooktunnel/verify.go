@@ -23,6 +23,7 @@ type verifyFlags struct {
 	publicURL string
 	now       string
 	tolerance time.Duration
+	filter    string
 	// The generic "hmac" provider's settings.
 	header, algorithm, encoding, prefix, template, timestampHeader, idHeader string
 }
@@ -48,7 +49,7 @@ const maxCapture = int64(policy.DefaultMaxBody) + 1<<20
 func verifyCommand() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify --provider NAME --secret REF [--secret REF]... FILE...",
+		Use:   "verify [--provider NAME --secret REF [--secret REF]...] [--filter EXPR] FILE...",
 		Short: "Check captured webhook requests offline, as the edge would",
 		Long: `Check captured webhook requests with the signature, timestamp and duplicate checks the
 edge runs, to learn why a delivery is refused.
@@ -61,6 +62,12 @@ delivery already allowed is reported as "duplicate". One JSON line is printed pe
   {"file":"push.http","allow":true,"reason":"ok","secret":"env:GH_OLD","delivery_id":"72d3…"}
   {"file":"bad.http","allow":false,"reason":"bad_signature: signature in X-Hub-Signature-256 does not match …"}
 
+With --filter, a request whose signature passed (or every request, without --provider)
+is also run through the filter (a CEL expression, see docs/filters.md), as a route's
+filter: one it does not take is reported "filtered" (or "filter_failed" when the
+expression failed on it, e.g. a field read without has()). This tries a filter on real
+deliveries before it goes live.
+
 A refusal's reason is a stable code (signature_missing, signature_malformed,
 bad_signature, timestamp_missing, stale_timestamp, future_timestamp, bad_path,
 body_too_large, bad_request for a file that is not one HTTP request) and a sentence.
@@ -70,6 +77,8 @@ Exit status: 0 when every request was allowed, 1 when any was not, 2 on a usage 
 configuration error (unknown provider, empty or unset secret, missing file).`,
 		Example: `  hooktunnel verify --provider github --secret env:GH_SECRET push.http
   hooktunnel verify --provider stripe --secret env:STRIPE_NEW --secret env:STRIPE_OLD --now 1735689603 evt.http
+  hooktunnel verify --provider github --secret env:GH_SECRET --filter 'body.action in ["opened", "synchronize"]' pr-*.http
+  hooktunnel verify --filter 'body.type.startsWith("invoice.") && body.type != "invoice.upcoming"' evt-*.http
   hooktunnel verify --provider twilio --secret file:/etc/hooktunnel/twilio --url https://sms.hooks.example.com/twilio sms.http`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -109,6 +118,7 @@ configuration error (unknown provider, empty or unset secret, missing file).`,
 	fl.StringVar(&f.publicURL, "url", "", "the public URL the provider called (default https://<Host header><path>); Twilio, Square and HubSpot sign it")
 	fl.StringVar(&f.now, "now", "", "check timestamps as of this Unix time in seconds (default: now)")
 	fl.DurationVar(&f.tolerance, "tolerance", 0, "timestamp tolerance (default: the provider's)")
+	fl.StringVar(&f.filter, "filter", "", "a route filter (CEL) to run on requests that pass; without --provider, on every request")
 	fl.StringVar(&f.header, "header", "", "hmac: the header carrying the signature")
 	fl.StringVar(&f.algorithm, "algorithm", "", "hmac: sha1, sha256 (default) or sha512")
 	fl.StringVar(&f.encoding, "encoding", "", "hmac: hex (default) or base64")
@@ -133,6 +143,9 @@ type verifier struct {
 // verifier validates the flags and compiles the policy; every error is a
 // usage error naming the flag.
 func (f *verifyFlags) verifier(stderr io.Writer, files int) (*verifier, error) {
+	if f.provider == "" && f.filter != "" {
+		return f.filterOnly()
+	}
 	if f.provider == "" {
 		return nil, usageError{fmt.Errorf("verify: --provider is required (one of %s)", strings.Join(policy.ProviderNames(), ", "))}
 	}
@@ -167,6 +180,7 @@ func (f *verifyFlags) verifier(stderr io.Writer, files int) (*verifier, error) {
 		Methods:   []string{"*"},
 		Verify:    vc,
 		Tolerance: f.tolerance,
+		Filter:    f.filter,
 	}}}
 	// Two keys a delivery: its delivery id and its fingerprint.
 	v.policy, err = cfg.CompileEnv(policy.Env{Replay: policy.NewMemoryReplayCache(2 * max(files, 1)), Scope: "verify"})
@@ -174,6 +188,23 @@ func (f *verifyFlags) verifier(stderr io.Writer, files int) (*verifier, error) {
 		return nil, f.configError(err)
 	}
 	return v, nil
+}
+
+// filterOnly is the verifier of --filter without --provider: a route
+// that checks no signature and runs the filter.
+func (f *verifyFlags) filterOnly() (*verifier, error) {
+	if len(f.secrets) > 0 || f.tolerance != 0 {
+		return nil, usageError{errors.New("verify: --secret and --tolerance need --provider")}
+	}
+	if _, err := policy.ParsePublicURL(f.publicURL); f.publicURL != "" && err != nil {
+		return nil, usageError{fmt.Errorf("verify: --url %v", err)}
+	}
+	cfg := policy.Config{Routes: []policy.RouteConfig{{Path: "/", Methods: []string{"*"}, Filter: f.filter}}}
+	p, err := cfg.Compile()
+	if err != nil {
+		return nil, f.configError(err)
+	}
+	return &verifier{policy: p, publicURL: f.publicURL, now: time.Now()}, nil
 }
 
 // verifyConfig is the route's verify block; the hmac settings are refused
@@ -249,6 +280,8 @@ func (f *verifyFlags) configError(err error) error {
 		name = "--provider " + f.provider
 	case field == "tolerance":
 		name = "--tolerance"
+	case field == "filter":
+		name = "--filter"
 	case field == "verify":
 		return usageError{fmt.Errorf("verify: %w", fe.Err)}
 	case strings.HasPrefix(field, "verify."):
@@ -303,6 +336,7 @@ func (v *verifier) check(name string, stdin io.Reader) verifyLine {
 		d.Err = &policy.Refusal{Kind: policy.ErrBodyTooLarge, Detail: fmt.Sprintf("the body is %d bytes, larger than the default max_body of %s", len(req.Body), policy.ByteSize(d.Route.MaxBody))}
 	}
 	v.policy.Verify(&d, req, v.now)
+	v.policy.Filter(&d, req, v.now)
 	if d.Verified.Provider != "" { // the signature was good
 		line.Secret, line.DeliveryID = v.secretName(d), d.Verified.DeliveryID
 	}
@@ -367,6 +401,8 @@ var refusalCodes = []struct {
 	{policy.ErrBadToken, "bad_token"},
 	{policy.ErrRateLimited, "rate_limited"},
 	{policy.ErrBodyTooLarge, "body_too_large"},
+	{policy.ErrFiltered, "filtered"},
+	{policy.ErrFilterFailed, "filter_failed"},
 }
 
 // reasonOf is the reason printed for a request that was not allowed: its

@@ -9,7 +9,8 @@ import (
 // message that went dead.
 type Event struct {
 	Tunnel, Route string
-	// Outcome is forwarded, queued, refused, duplicate, answered or dead.
+	// Outcome is forwarded, queued, refused, duplicate, answered, filtered
+	// or dead; filtered is the config's choice, not a refusal.
 	Outcome string
 	// Reason is a refusal's code, e.g. bad_signature.
 	Reason string

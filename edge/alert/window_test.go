@@ -169,3 +169,19 @@ func TestObserveConcurrent(t *testing.T) {
 		t.Errorf("counted %d; want %d", total, workers*each)
 	}
 }
+
+// A filtered webhook is the config's choice: counted as a request, never
+// as a refusal, so refused_ratio does not rise when filters drop events.
+func TestWindowFilteredIsNotRefused(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	t0 := clock.now()
+	w := newWindows(5 * time.Minute)
+	for range 4 {
+		w.observe(t0, Event{Tunnel: "github", Route: "/hook", Outcome: "filtered", Reason: "filtered"})
+	}
+	w.observe(t0, Event{Tunnel: "github", Route: "/hook", Outcome: "filtered", Reason: "filter_failed"})
+	if got, want := sumAt(w, t0.Add(time.Second), 5*time.Minute, subject{"github", "/hook"}), (counts{requests: 5}); got != want {
+		t.Errorf("counts %+v, want %+v", got, want)
+	}
+}

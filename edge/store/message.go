@@ -29,7 +29,9 @@ type Message struct {
 	// waiting to be written was full.
 	BodyDropped string `json:"body_dropped,omitempty"`
 
-	// Decision is forwarded, queued, refused, duplicate or answered;
+	// Decision is forwarded, queued, refused, duplicate, answered or
+	// filtered (no route's filter took it: acknowledged or rejected, never
+	// forwarded);
 	// Reason is the refusal's stable code and Detail its sentence.
 	Decision string `json:"decision"`
 	Reason   string `json:"reason,omitempty"`

@@ -86,12 +86,14 @@ function statusPill(status) {
   return h('span', { class: `pill s${Math.floor(status / 100)}` }, String(status));
 }
 
-// decisionBadge shows what the edge did; a refusal shows its reason code,
+// decisionBadge shows what the edge did; a refusal (or a failed filter) shows its reason code,
 // a queued message its queue state.
 function decisionBadge(m) {
   const d = m.decision || 'unknown';
   const badge = h('span', { class: `badge d-${d}` }, d);
   if (d === 'refused' && m.reason) return [badge, ' ', h('code', { class: 'reason', title: m.detail || '' }, m.reason)];
+  // A filtered message says which filter outcome: filtered or filter_failed.
+  if (d === 'filtered' && m.reason && m.reason !== 'filtered') return [badge, ' ', h('code', { class: 'reason', title: m.detail || '' }, m.reason)];
   if (m.queue) return [badge, ' ', h('span', { class: `queue q-${m.queue}` }, m.queue)];
   return badge;
 }

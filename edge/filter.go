@@ -1,0 +1,53 @@
+package edge
+
+import (
+	"errors"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/policy"
+)
+
+// headerFiltered marks an answer the edge gave for a request no route's
+// filter took.
+const headerFiltered = "Hooktunnel-Filtered"
+
+// filter runs the route's filter once the signature passed, going on to
+// later routes with the same path (policy.Filter); false when the request
+// was answered here: filtered out, or refused by a later route's checks.
+func (x *exchange) filter(preq *policy.Request, now time.Time) bool {
+	first := x.d.Route
+	preq.Body = x.body
+	x.pol.Filter(&x.d, preq, now)
+	if route := x.d.Route; route != first {
+		// Another route has the request now: its journal settings apply.
+		query, headers := x.pol.Credentials()
+		x.msg.Route = route.Path
+		x.msg.Query, x.msg.Header = redactQuery(x.r.URL.RawQuery, query), redactHeader(x.r.Header, headers)
+		x.journalLevel(route)
+		x.msg.Body = nil
+		if x.keepsBodies() {
+			x.msg.Body = x.body
+		}
+	}
+	if errors.Is(x.d.Err, policy.ErrFiltered) || errors.Is(x.d.Err, policy.ErrFilterFailed) {
+		x.filtered()
+		return false
+	}
+	return x.verified(preq)
+}
+
+// filtered answers a request no route's filter took, as the last route's
+// on_mismatch says, and journals it as filtered: never forwarded.
+func (x *exchange) filtered() {
+	route := x.d.Route
+	status, code := policyStatus(x.d.Err)
+	x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
+	x.w.Header().Set(headerFiltered, "true")
+	if route.OnMismatch == policy.OnMismatchReject {
+		status = route.RejectStatus
+		writeRefusal(x.w, status, code, x.d.Err.Error(), x.id)
+	} else {
+		writeJSON(x.w, status, map[string]string{"status": "filtered", "message": "acknowledged; no route's filter takes this request, so it is not forwarded", "request_id": x.id})
+	}
+	x.finish("filtered", status)
+}
