@@ -13,8 +13,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"sync"
 	"time"
 
@@ -27,7 +25,10 @@ type Config struct {
 	Edge   string // https://hooks.example.com
 	Token  string
 	Name   string // requested tunnel name; empty lets the edge choose
-	Target string // PORT, HOST:PORT or URL of the local app
+	Target string // PORT, HOST:PORT or URL of the local app; "" when Targets serve every route
+	// Targets are more local apps: each serves a path prefix, or the edge
+	// routes that name it; Target serves the rest.
+	Targets []TargetConfig
 	// Policy is the routes the agent declares (--route, --policy); the
 	// edge uses them only if its config has none for the tunnel.
 	Policy policy.Config
@@ -87,11 +88,11 @@ func DefaultConfig() Config {
 
 // Agent is a configured agent; Run keeps it connected.
 type Agent struct {
-	cfg    Config
-	target *url.URL
-	hello  tunnel.Hello
-	proxy  *httputil.ReverseProxy
-	log    *slog.Logger
+	cfg     Config
+	targets *targetSet
+	hello   tunnel.Hello
+	router  *router
+	log     *slog.Logger
 	// draining tracks sessions the edge asked us to leave that still
 	// finish their in-flight requests.
 	draining  sync.WaitGroup
@@ -115,7 +116,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Name != "" && !tunnel.ValidName(cfg.Name) {
 		return nil, fmt.Errorf("agent: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", cfg.Name)
 	}
-	target, err := ParseTarget(cfg.Target)
+	a := &Agent{cfg: cfg, log: cfg.Logger, inspector: newInspector()}
+	warn := func(msg string, args ...any) { a.log.Warn(msg, args...) }
+	targets, err := compileTargets(cfg.Target, cfg.Targets, proxySettings{cfg.HostHeader, cfg.TargetTLS, warn}.maker())
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +137,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Backoff.Min <= 0 || cfg.Backoff.Max < cfg.Backoff.Min {
 		return nil, errors.New("agent: backoff min must be positive and at most max")
 	}
-	hello := tunnel.Hello{AgentVersion: cfg.Version, Token: cfg.Token, Name: cfg.Name, Target: target.String()}
+	hello := tunnel.Hello{AgentVersion: cfg.Version, Token: cfg.Token, Name: cfg.Name, Target: targets.first().url.String()}
 	if len(cfg.Policy.Routes) > 0 {
 		declared, err := cfg.Policy.ResolveSecrets()
 		if err != nil {
@@ -144,9 +147,26 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
-	a := &Agent{cfg: cfg, target: target, hello: hello, log: cfg.Logger, inspector: newInspector()}
-	a.proxy = newProxy(target, cfg.HostHeader, cfg.TargetTLS, func(msg string, args ...any) { a.log.Warn(msg, args...) })
+	a.targets, a.hello = targets, hello
+	a.router = &router{targets: targets, errorLog: warn}
 	return a, nil
+}
+
+// TargetFor describes the local target that serves a request for path
+// the edge sends with target name ("" when its route names none): the
+// address, and the name or path prefix that leads there.
+func (a *Agent) TargetFor(path, name string) string {
+	if name != "" {
+		t, err := a.targets.forName(name)
+		if err != nil {
+			return "no target named " + quoteName(name) + " (502)"
+		}
+		return t.String()
+	}
+	if t := a.targets.forPath(path); t != nil {
+		return t.String()
+	}
+	return "no target (502)"
 }
 
 // Run connects and serves until ctx ends (then it finishes in-flight
@@ -238,8 +258,17 @@ func (a *Agent) startHelpers(ctx context.Context) (stop func(), err error) {
 		})
 	}
 	if a.cfg.TargetPoll > 0 {
-		w := targetWatch{addr: targetAddr(a.target), every: a.cfg.TargetPoll, accepts: tcpAccepts, say: a.say}
-		helpers.Go(func() { w.run(ctx) })
+		// One watch for each address, however many targets share it.
+		watched := map[string]bool{}
+		for _, t := range a.targets.all {
+			addr := targetAddr(t.url)
+			if watched[addr] {
+				continue
+			}
+			watched[addr] = true
+			w := targetWatch{addr: addr, every: a.cfg.TargetPoll, accepts: tcpAccepts, say: a.say}
+			helpers.Go(func() { w.run(ctx) })
+		}
 	}
 	return func() {
 		cancel()
@@ -321,7 +350,7 @@ func (a *Agent) serve(ctx context.Context, sess *tunnel.Session) (stopping bool)
 	// closes the idle ones itself (and all of them with the session), and
 	// a deadline would cost every stream read a timer.
 	srv := &http.Server{
-		Handler:  a.proxy,
+		Handler:  a.router,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
 	ln := newSessionListener(sess)

@@ -19,6 +19,13 @@ const Path = "/_hooktunnel/v1/connect"
 // ProtocolVersion is the handshake version this build speaks.
 const ProtocolVersion = 1
 
+// HeaderTarget names, on a request the edge forwards, the agent's local
+// target the edge config's route sends it to ("billing"). The edge sets
+// it from its config only (a sender's is removed); the agent maps the name
+// to an address, refuses a name it does not know, and removes the header
+// before the app sees the request.
+const HeaderTarget = "Hooktunnel-Target"
+
 // maxMessage bounds one control message, so a peer cannot make the other
 // side buffer without limit.
 const maxMessage = 64 << 10

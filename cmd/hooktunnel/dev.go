@@ -50,7 +50,7 @@ func devCommand() *cobra.Command {
 			default:
 				return usageError{fmt.Errorf("give the app's port (hooktunnel dev 8000) or --echo for a demo app")}
 			}
-			declared, err := parseRoutes(routes)
+			declared, targets, err := parseRoutes(routes)
 			if err != nil {
 				return usageError{err}
 			}
@@ -83,20 +83,20 @@ func devCommand() *cobra.Command {
 			_, port, _ := net.SplitHostPort(e.Addr().String())
 			acfg := agent.DefaultConfig()
 			acfg.Edge, acfg.Token, acfg.Name, acfg.Target = "http://localhost:"+port, token, name, target
-			acfg.Policy = policy.Config{Routes: declared}
+			acfg.Policy, acfg.Targets = policy.Config{Routes: declared}, targets
 			acfg.Logger, acfg.Version = log, version
 			acfg.Inspect = "" // the dev edge's admin listener serves the UI
 			out := cmd.OutOrStdout()
+			var a *agent.Agent
 			acfg.OnConnect = func(w tunnel.Welcome) {
-				printWelcome(out, w, target)
+				printWelcome(out, w, a)
 				if len(w.URLs) > 0 {
 					u := strings.TrimSuffix(w.URLs[0], "/") + "/hello"
 					fmt.Fprintf(out, "\nTry it:\n  curl -sS -X POST -H 'Content-Type: application/json' -d '{\"hello\":\"world\"}' %s\n", u)
 					fmt.Fprintf(out, "Web UI: http://%s/  (every webhook, with its headers and body; replay)\n\n", e.AdminAddr())
 				}
 			}
-			a, err := agent.New(acfg)
-			if err != nil {
+			if a, err = agent.New(acfg); err != nil {
 				return usageError{err}
 			}
 			return a.Run(ctx)

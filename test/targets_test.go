@@ -1,0 +1,125 @@
+package test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sendTo posts to a tunnel's path with a test id; it returns the answer's
+// status, the app's echo (when an app answered) and the agent's error code.
+func sendTo(t *testing.T, c *http.Client, url, id string) (int, appEcho, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"id":"`+id+`"}`))
+	req.Header.Set("X-Test-Id", id)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	var echo appEcho
+	if resp.StatusCode == http.StatusOK {
+		echo = decodeEcho(t, resp)
+	} else {
+		resp.Body.Close()
+	}
+	return resp.StatusCode, echo, resp.Header.Get("Hooktunnel-Error")
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// One agent serves three local targets: the default app, a second app
+// under a path prefix it strips, and a third where nothing listens. Each
+// route reaches its own app; the dead one answers 502 for its routes only.
+func TestOneAgentSeveralTargets(t *testing.T) {
+	t.Parallel()
+	tok := newToken("multi", true, "multi")
+	main, stripe := startApp(t), startApp(t)
+	down := "127.0.0.1:" + freePort(t)
+	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
+	pol := writeFile(t, "agent.yaml", `
+routes:
+  - path: /github
+  - path: /stripe/
+targets:
+  - path: /stripe
+    target: `+stripe.addr+`
+    strip_prefix: true
+`)
+	a := startAgent(t, e, tok, main.port(), "--name", "multi", "--policy", pol, "--route", "/down/=http://"+down)
+	c := e.client(10 * time.Second)
+
+	status, echo, _ := sendTo(t, c, e.hookURL("multi", "/github"), "gh")
+	if status != 200 || echo.Path != "/github" || !main.sawID("gh") || stripe.sawID("gh") {
+		t.Errorf("/github: %d, app path %q, main saw it %v, stripe saw it %v", status, echo.Path, main.sawID("gh"), stripe.sawID("gh"))
+	}
+	status, echo, _ = sendTo(t, c, e.hookURL("multi", "/stripe/events"), "st")
+	if status != 200 || echo.Path != "/events" || !stripe.sawID("st") || main.sawID("st") {
+		t.Errorf("/stripe/events: %d, app path %q (want /events), stripe saw it %v, main saw it %v", status, echo.Path, stripe.sawID("st"), main.sawID("st"))
+	}
+	status, _, code := sendTo(t, c, e.hookURL("multi", "/down/x"), "dn")
+	if status != http.StatusBadGateway || code != "app_unreachable" || main.sawID("dn") || stripe.sawID("dn") {
+		t.Errorf("/down/x: %d %q, want 502 app_unreachable", status, code)
+	}
+	if status, _, _ := sendTo(t, c, e.hookURL("multi", "/github"), "gh2"); status != 200 || !main.sawID("gh2") {
+		t.Errorf("after the dead target's 502, /github answered %d", status)
+	}
+
+	if !a.waitOutput("nothing accepts connections on "+down+" yet", 10*time.Second) {
+		t.Errorf("no warning for the dead target:\n%s", a.stderr.String())
+	}
+	if strings.Contains(a.stderr.String(), "nothing accepts connections on "+main.addr) {
+		t.Error("a warning for a target that is up")
+	}
+	out := a.stdout.String()
+	for _, want := range []string{
+		"/github  ->  http://" + main.addr,
+		"/stripe/  ->  http://" + stripe.addr + " (/stripe)",
+		"/down/  ->  http://" + down + " (/down/)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the agent did not print %q:\n%s", want, out)
+		}
+	}
+}
+
+// Bad --route and --target values are one-line errors with exit 2.
+func TestTargetFlagsRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	tok := newToken("x", true, "x")
+	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
+	bad := writeFile(t, "bad.yaml", "targets:\n  - path: /a\n    target: ftp://x\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"route to a bad target", []string{"8000", "--route", "/a=ftp://x"}, `--route "/a=ftp://x": agent: target "ftp://x" must be http:// or https://`},
+		{"target without a name", []string{"8000", "--target", "7000"}, `--target "7000": want NAME=ADDR`},
+		{"policy file with a bad target", []string{"8000", "--policy", bad}, "bad.yaml:3: targets[0].target: "},
+		{"no target at all", []string{"--route", "/a"}, "agent: no target"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := startProc(t, "agent", append([]string{"agent", "--edge", e.url(), "--token", tok.token, "--inspect", "off"}, tc.args...)...)
+			code, ok := p.exited(20 * time.Second)
+			if !ok || code != 2 {
+				t.Fatalf("exited %v with %d, want 2:\n%s", ok, code, p.stderr.String())
+			}
+			msg := strings.TrimSpace(p.stderr.String())
+			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, tc.want) {
+				t.Errorf("stderr %q, want one line with %q", msg, tc.want)
+			}
+		})
+	}
+}
