@@ -91,7 +91,6 @@ type Agent struct {
 	cfg     Config
 	targets *targetSet
 	hello   tunnel.Hello
-	router  *router
 	log     *slog.Logger
 	// draining tracks sessions the edge asked us to leave that still
 	// finish their in-flight requests.
@@ -117,8 +116,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", cfg.Name)
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, inspector: newInspector()}
-	warn := func(msg string, args ...any) { a.log.Warn(msg, args...) }
-	targets, err := compileTargets(cfg.Target, cfg.Targets, proxySettings{cfg.HostHeader, cfg.TargetTLS, warn}.maker())
+	targets, err := compileTargets(cfg.Target, cfg.Targets, proxySettings{cfg.HostHeader, cfg.TargetTLS, a.warn}.maker())
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +146,6 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}
 	a.targets, a.hello = targets, hello
-	a.router = &router{targets: targets, errorLog: warn}
 	return a, nil
 }
 
@@ -212,7 +209,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		connected := time.Now()
 		a.inspector.use(sess)
-		stopping := a.serve(ctx, sess)
+		stopping := a.serve(ctx, sess, &router{targets: a.targets, errorLog: a.warn, edgeNames: welcome.SetsTarget})
 		a.inspector.use(nil)
 		if stopping {
 			return nil
@@ -306,6 +303,8 @@ func (a *Agent) dialFailed(ctx context.Context, err error, attempt int, stuck *u
 	return nil
 }
 
+func (a *Agent) warn(msg string, args ...any) { a.log.Warn(msg, args...) }
+
 // say shows line to the person running the agent.
 func (a *Agent) say(line string) {
 	if a.cfg.Say != nil {
@@ -345,12 +344,12 @@ func backoffDelay(b Backoff, failures int) time.Duration {
 // serve forwards the session's streams to the app until the session ends,
 // the edge says it is going away, or ctx ends. It reports whether the
 // agent is shutting down.
-func (a *Agent) serve(ctx context.Context, sess *tunnel.Session) (stopping bool) {
+func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h http.Handler) (stopping bool) {
 	// No read or idle timeouts: the streams come from the edge, which
 	// closes the idle ones itself (and all of them with the session), and
 	// a deadline would cost every stream read a timer.
 	srv := &http.Server{
-		Handler:  a.router,
+		Handler:  h,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
 	ln := newSessionListener(sess)

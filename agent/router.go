@@ -12,12 +12,19 @@ import (
 type router struct {
 	targets  *targetSet
 	errorLog func(msg string, args ...any)
+	// edgeNames is set when the edge of the session sets the target
+	// header itself (Welcome.SetsTarget); otherwise the header is the
+	// sender's, and ignored.
+	edgeNames bool
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.Header.Get(tunnel.HeaderTarget)
 	// The edge's word to the agent, not the app's business.
 	r.Header.Del(tunnel.HeaderTarget)
+	if !rt.edgeNames {
+		name = ""
+	}
 	var t *localTarget
 	if name != "" {
 		var err error

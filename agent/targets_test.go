@@ -101,7 +101,7 @@ func TestNoDefaultTargetAnswers502ForUnmatchedPaths(t *testing.T) {
 
 func TestRouterFollowsTheEdgesTargetName(t *testing.T) {
 	t.Parallel()
-	rt := &router{targets: threeTargets(t), errorLog: func(string, ...any) {}}
+	rt := &router{targets: threeTargets(t), errorLog: func(string, ...any) {}, edgeNames: true}
 	for _, tc := range []struct {
 		name, header, path string
 		status             int
@@ -187,5 +187,19 @@ func TestUnknownTargetIsASentinel(t *testing.T) {
 	t.Parallel()
 	if _, err := threeTargets(t).forName("nope"); !errors.Is(err, ErrUnknownTarget) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Behind an edge that does not set Hooktunnel-Target itself (an older
+// one), the header is the sender's: it picks nothing and is removed.
+func TestTargetHeaderIgnoredUnlessTheEdgeSetsIt(t *testing.T) {
+	t.Parallel()
+	rt := &router{targets: threeTargets(t), errorLog: func(string, ...any) {}}
+	req := httptest.NewRequest("POST", "/webhooks/github", nil)
+	req.Header.Set(tunnel.HeaderTarget, "billing")
+	rec := httptest.NewRecorder()
+	rt.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Header().Get("X-Target") != "127.0.0.1:8001" || rec.Header().Get("X-Leaked") != "" {
+		t.Errorf("got %d to %q, leaked %q; want the path's target and no header", rec.Code, rec.Header().Get("X-Target"), rec.Header().Get("X-Leaked"))
 	}
 }

@@ -39,7 +39,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	}
 	if hello.Probe {
 		// hooktunnel doctor: the same answer, and nothing registered.
-		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: a.name, URLs: a.urls, Warnings: a.warnings}); err == nil {
+		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: a.name, URLs: a.urls, Warnings: a.warnings, SetsTarget: true}); err == nil {
 			sess.Close()
 		}
 		e.log.Info("agent probe answered", "tunnel", a.name, "agent", a.grant.name, "remote", r.RemoteAddr)
@@ -47,7 +47,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	}
 	name, g := a.name, a.grant
 	as := newAgentSession(nil, g.name, g.tokenHash, r.RemoteAddr, cfg.limits.MaxStreamsPerAgent)
-	sess, err := pending.Admit(tunnel.Welcome{SessionID: as.id, Tunnel: name, URLs: a.urls, Warnings: a.warnings})
+	sess, err := pending.Admit(tunnel.Welcome{SessionID: as.id, Tunnel: name, URLs: a.urls, Warnings: a.warnings, SetsTarget: true})
 	if err != nil {
 		e.log.Warn("agent handshake failed", "remote", r.RemoteAddr, "err", err)
 		return

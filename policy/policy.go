@@ -63,6 +63,11 @@ type RouteConfig struct {
 	// Journal says (by default the bodies the edge read are kept: refused
 	// requests are the ones a user debugs).
 	RefusedBodies *bool `yaml:"refused_bodies,omitempty" json:"refused_bodies,omitempty"`
+
+	// Target names the agent's local app the route's requests go to (the
+	// agent maps it with --target NAME=ADDR); "" lets the agent choose by
+	// path.
+	Target string `yaml:"target,omitempty" json:"target,omitempty"`
 }
 
 // QueueLimit bounds a queue route; past it the edge answers 503 with
@@ -121,6 +126,9 @@ type Route struct {
 	Journal            string
 	RedactHeaders      []string
 	RedactQuery        []string
+	// Target is the agent's local target the requests go to; "" for the
+	// one the agent picks by path.
+	Target string
 }
 
 // Delivery is how a route's accepted requests reach the app.
@@ -266,6 +274,10 @@ func (rc RouteConfig) compile(index int, env Env, tunnel Config) (*Route, error)
 		return nil, AtField("path", err)
 	}
 	r := &Route{Index: index, Path: rc.Path, pattern: pat}
+	if rc.Target != "" && !ValidTargetName(rc.Target) {
+		return nil, fieldf("target", "%q is not a target name (lowercase letters, digits, '-' and '_', at most 63)", rc.Target)
+	}
+	r.Target = rc.Target
 	methods := rc.Methods
 	if len(methods) == 0 {
 		methods = []string{http.MethodPost}

@@ -123,3 +123,98 @@ func TestTargetFlagsRefusedAtStart(t *testing.T) {
 		})
 	}
 }
+
+// The edge config names a route's target; the agent maps the names to
+// addresses with --target. A sender cannot pick the target, the app never
+// sees the header, an unknown name is refused, and a reload of the edge's
+// routes re-maps them on the same session.
+func TestEdgeRoutesNameTheAgentsTargets(t *testing.T) {
+	t.Parallel()
+	tok := newToken("named", false, "named")
+	main, billing, shop := startApp(t), startApp(t), startApp(t)
+	routes := func(billingTarget string) string {
+		return `
+tunnels:
+  named:
+    routes:
+      - path: /billing
+        target: ` + billingTarget + `
+      - path: /shop
+        target: shop
+      - path: /plain
+      - path: /ghost
+        target: ghost
+      - path: /queued
+        target: billing
+        mode: queue
+`
+	}
+	e := startEdge(t, edgeConfig([]agentToken{tok}, routes("billing")))
+	a := startAgent(t, e, tok, main.port(), "--name", "named", "--target", "billing="+billing.addr, "--target", "shop=http://"+shop.addr)
+	c := e.client(10 * time.Second)
+
+	for _, tc := range []struct {
+		path, id string
+		app      *app
+	}{
+		{"/billing", "b1", billing},
+		{"/shop", "s1", shop},
+		{"/plain", "p1", main},
+	} {
+		status, echo, _ := sendTo(t, c, e.hookURL("named", tc.path), tc.id)
+		if status != 200 || !tc.app.sawID(tc.id) || echo.Path != tc.path {
+			t.Errorf("%s: %d, path %q, reached its app: %v", tc.path, status, echo.Path, tc.app.sawID(tc.id))
+		}
+		if _, leaked := echo.Header["Hooktunnel-Target"]; leaked {
+			t.Errorf("%s: the app saw Hooktunnel-Target", tc.path)
+		}
+	}
+
+	// A sender's own Hooktunnel-Target is dropped at the edge.
+	req, _ := http.NewRequest("POST", e.hookURL("named", "/plain"), strings.NewReader("{}"))
+	req.Header.Set("X-Test-Id", "forged")
+	req.Header.Set("Hooktunnel-Target", "billing")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := decodeEcho(t, resp)
+	if resp.StatusCode != 200 || !main.sawID("forged") || billing.sawID("forged") || echo.Header.Get("Hooktunnel-Target") != "" {
+		t.Errorf("a sender's Hooktunnel-Target: %d, main %v, billing %v, app header %q",
+			resp.StatusCode, main.sawID("forged"), billing.sawID("forged"), echo.Header.Get("Hooktunnel-Target"))
+	}
+
+	status, _, code := sendTo(t, c, e.hookURL("named", "/ghost"), "g1")
+	if status != http.StatusBadGateway || code != "unknown_target" {
+		t.Errorf("a target the agent does not map: %d %q, want 502 unknown_target", status, code)
+	}
+	if !a.waitOutput("target=ghost", 5*time.Second) {
+		t.Errorf("the agent did not log the unknown target:\n%s", a.stderr.String())
+	}
+
+	// Queued deliveries go to the route's target too.
+	if status, _, _ := sendTo(t, c, e.hookURL("named", "/queued"), "q1"); status != http.StatusAccepted {
+		t.Errorf("/queued answered %d", status)
+	}
+	eventually(t, 20*time.Second, "the queued message at the billing app", func() bool { return billing.sawID("q1") })
+
+	// Reload: /billing now goes to the shop app, on the same session.
+	session := sessionOf(t, e, "named")
+	if err := os.WriteFile(e.config, []byte(edgeConfig([]agentToken{tok}, routes("shop"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Post("http://127.0.0.1:"+e.adminPort+"/api/v1/reload", "application/json", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("reload: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if status, _, _ := sendTo(t, c, e.hookURL("named", "/billing"), "b2"); status != 200 || !shop.sawID("b2") || billing.sawID("b2") {
+		t.Errorf("after the reload /billing: %d, shop %v, billing %v", status, shop.sawID("b2"), billing.sawID("b2"))
+	}
+	if got := sessionOf(t, e, "named"); got != session {
+		t.Errorf("the reload dropped the session: %s → %s", session, got)
+	}
+	if n := strings.Count(a.stdout.String(), "is online"); n != 1 {
+		t.Errorf("the agent came online %d times", n)
+	}
+}

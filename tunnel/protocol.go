@@ -73,6 +73,10 @@ type Welcome struct {
 	URLs      []string `json:"urls,omitempty"`
 	Warnings  []string `json:"warnings,omitempty"`
 	Refusal   *Refusal `json:"refusal,omitempty"`
+	// SetsTarget says the edge sets HeaderTarget from its config and
+	// removes a sender's. An agent honours the header only then: behind
+	// an older edge it would be whatever the sender wrote.
+	SetsTarget bool `json:"sets_target,omitempty"`
 }
 
 // Refusal codes sent in a Welcome.
