@@ -145,6 +145,9 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
+	for _, t := range targets.all {
+		hello.Targets = append(hello.Targets, t.info())
+	}
 	a.targets, a.hello = targets, hello
 	return a, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // TargetConfig is one more local app the agent serves besides its
@@ -60,6 +61,21 @@ func (t *localTarget) String() string {
 		return t.url.String() + " (" + t.prefix + ")"
 	}
 	return t.url.String()
+}
+
+// info describes the target to the edge: the address, and what the
+// agent does to the path.
+func (t *localTarget) info() tunnel.TargetInfo {
+	local := t.url.String()
+	switch {
+	case t.strip && t.add != "":
+		local += " (strips " + t.prefix + ", adds " + t.add + ")"
+	case t.strip:
+		local += " (strips " + t.prefix + ")"
+	case t.add != "":
+		local += " (adds " + t.add + ")"
+	}
+	return tunnel.TargetInfo{Name: t.name, Path: t.prefix, Local: local}
 }
 
 // path is the path the app sees for a request path the target matched.
@@ -184,21 +200,11 @@ func RoutePrefix(pattern string) string {
 	return pattern
 }
 
-// prefixMatches reports whether path is prefix or below it, on segment
-// boundaries: /webhooks/github matches itself and /webhooks/github/x, not
-// /webhooks/githubx.
-func prefixMatches(prefix, path string) bool {
-	if !strings.HasPrefix(path, prefix) {
-		return false
-	}
-	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
-}
-
 // forPath is the target of the longest prefix that matches path, else the
 // default (nil when there is none).
 func (s *targetSet) forPath(path string) *localTarget {
 	for _, t := range s.byPrefix {
-		if prefixMatches(t.prefix, path) {
+		if tunnel.PathUnder(t.prefix, path) {
 			return t
 		}
 	}

@@ -91,6 +91,38 @@ targets:
 			t.Errorf("the agent did not print %q:\n%s", want, out)
 		}
 	}
+	checkRouteTargets(t, e, "multi", map[string]routeTarget{
+		"/github":  {Local: "http://" + main.addr},
+		"/stripe/": {Local: "http://" + stripe.addr + " (strips /stripe)"},
+		"/down/":   {Local: "http://" + down},
+	})
+}
+
+type routeTarget struct{ Target, Local string }
+
+// checkRouteTargets compares each route's target in /api/v1/tunnels.
+func checkRouteTargets(t *testing.T, e *edgeProc, name string, want map[string]routeTarget) {
+	t.Helper()
+	var out struct {
+		Tunnels []struct {
+			Name   string
+			Routes []struct{ Path, Target, Local string }
+		}
+	}
+	e.adminGet(t, "/api/v1/tunnels", &out)
+	got := map[string]routeTarget{}
+	for _, tu := range out.Tunnels {
+		if tu.Name == name {
+			for _, r := range tu.Routes {
+				got[r.Path] = routeTarget{r.Target, r.Local}
+			}
+		}
+	}
+	for path, w := range want {
+		if got[path] != w {
+			t.Errorf("/api/v1/tunnels %s %s: target %+v, want %+v", name, path, got[path], w)
+		}
+	}
 }
 
 // Bad --route and --target values are one-line errors with exit 2.
@@ -152,6 +184,22 @@ tunnels:
 	e := startEdge(t, edgeConfig([]agentToken{tok}, routes("billing")))
 	a := startAgent(t, e, tok, main.port(), "--name", "named", "--target", "billing="+billing.addr, "--target", "shop=http://"+shop.addr)
 	c := e.client(10 * time.Second)
+	for _, want := range []string{
+		"/billing  ->  http://" + billing.addr + " (billing)",
+		"/shop  ->  http://" + shop.addr + " (shop)",
+		"/plain  ->  http://" + main.addr,
+		`/ghost  ->  no target named "ghost" (502)`,
+	} {
+		if !strings.Contains(a.stdout.String(), want) {
+			t.Errorf("the agent did not print %q:\n%s", want, a.stdout.String())
+		}
+	}
+	checkRouteTargets(t, e, "named", map[string]routeTarget{
+		"/billing": {"billing", "http://" + billing.addr},
+		"/shop":    {"shop", "http://" + shop.addr},
+		"/plain":   {"", "http://" + main.addr},
+		"/ghost":   {"ghost", ""},
+	})
 
 	for _, tc := range []struct {
 		path, id string
@@ -211,6 +259,7 @@ tunnels:
 	if status, _, _ := sendTo(t, c, e.hookURL("named", "/billing"), "b2"); status != 200 || !shop.sawID("b2") || billing.sawID("b2") {
 		t.Errorf("after the reload /billing: %d, shop %v, billing %v", status, shop.sawID("b2"), billing.sawID("b2"))
 	}
+	checkRouteTargets(t, e, "named", map[string]routeTarget{"/billing": {"shop", "http://" + shop.addr}})
 	if got := sessionOf(t, e, "named"); got != session {
 		t.Errorf("the reload dropped the session: %s → %s", session, got)
 	}

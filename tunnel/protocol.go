@@ -50,6 +50,9 @@ type Hello struct {
 	// token it keys the name the edge allocates, so a restarted agent gets
 	// its URL back.
 	Target string `json:"target"`
+	// Targets describe the agent's local targets, for the edge's API and
+	// inspector; the edge routes nothing by them.
+	Targets []TargetInfo `json:"targets,omitempty"`
 	// Probe asks the edge to check the token, name and routes and answer
 	// as it would, without serving the tunnel (hooktunnel doctor).
 	Probe bool `json:"probe,omitempty"`
@@ -77,6 +80,31 @@ type Welcome struct {
 	// removes a sender's. An agent honours the header only then: behind
 	// an older edge it would be whatever the sender wrote.
 	SetsTarget bool `json:"sets_target,omitempty"`
+	// Targets is the target name of each of URLs' routes, in their order
+	// ("" for a route that names none).
+	Targets []string `json:"targets,omitempty"`
+}
+
+// TargetInfo is one of an agent's local targets as it describes it: the
+// name edge routes call it by and the path prefix it serves (either may
+// be empty; both are for the default target), and where it is.
+type TargetInfo struct {
+	Name  string `json:"name,omitempty"`
+	Path  string `json:"path,omitempty"`
+	Local string `json:"local"`
+}
+
+// maxTargets bounds the targets a Hello may describe.
+const maxTargets = 256
+
+// PathUnder reports whether path is prefix or below it, on segment
+// boundaries: /webhooks/github holds itself and /webhooks/github/x, not
+// /webhooks/githubx; a prefix ending in "/" holds everything below it.
+func PathUnder(prefix, path string) bool {
+	if prefix == "" || !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
 }
 
 // Refusal codes sent in a Welcome.
@@ -126,6 +154,14 @@ func DecodeHello(b []byte) (Hello, error) {
 	}
 	if len(h.Target) > 1024 || len(h.AgentVersion) > 128 {
 		return h, errors.New("tunnel: hello field too long")
+	}
+	if len(h.Targets) > maxTargets {
+		return h, fmt.Errorf("tunnel: hello describes more than %d targets", maxTargets)
+	}
+	for _, t := range h.Targets {
+		if len(t.Name) > 63 || len(t.Path) > 1024 || len(t.Local) > 1024 {
+			return h, errors.New("tunnel: hello target field too long")
+		}
 	}
 	if len(h.Routes) > 0 && !json.Valid(h.Routes) {
 		return h, errors.New("tunnel: hello routes are not valid JSON")

@@ -286,12 +286,15 @@ func targetTLS(caFile string, insecure bool) (*tls.Config, error) {
 // each with the local target its requests go to.
 func printWelcome(w io.Writer, welcome tunnel.Welcome, a *agent.Agent) {
 	fmt.Fprintf(w, "Tunnel %s is online (session %s)\n", welcome.Tunnel, welcome.SessionID)
-	for _, u := range welcome.URLs {
-		path := "/"
+	for i, u := range welcome.URLs {
+		path, name := "/", ""
 		if pu, err := url.Parse(u); err == nil {
 			path = pu.Path
 		}
-		fmt.Fprintf(w, "  %s  ->  %s\n", u, a.TargetFor(path, ""))
+		if i < len(welcome.Targets) {
+			name = welcome.Targets[i]
+		}
+		fmt.Fprintf(w, "  %s  ->  %s\n", u, a.TargetFor(path, name))
 	}
 	for _, warning := range welcome.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warning)
