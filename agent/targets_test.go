@@ -203,3 +203,36 @@ func TestTargetHeaderIgnoredUnlessTheEdgeSetsIt(t *testing.T) {
 		t.Errorf("got %d to %q, leaked %q; want the path's target and no header", rec.Code, rec.Header().Get("X-Target"), rec.Header().Get("X-Leaked"))
 	}
 }
+
+// FuzzRouter feeds the router any path and target name from the edge: it
+// never panics, the app never sees the header, and the path the app gets
+// is absolute.
+func FuzzRouter(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"/webhooks/stripe", ""}, {"/webhooks/stripe/x", ""}, {"/webhooks/", ""}, {"/", "billing"},
+		{"/webhooks/stripe/connect", "shop"}, {"/a", "nope\x00"}, {"", ""},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, path, name string) {
+		s, err := compileTargets("8000", []TargetConfig{
+			{Path: "/webhooks/stripe", Target: "8002", StripPrefix: true},
+			{Path: "/webhooks/", Target: "8003", AddPrefix: "/in/"},
+			{Name: "billing", Target: "8005"},
+		}, fakeProxies)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("POST", "/", nil)
+		req.URL.Path = path
+		req.Header[tunnel.HeaderTarget] = []string{name}
+		rec := httptest.NewRecorder()
+		(&router{targets: s, errorLog: func(string, ...any) {}, edgeNames: true}).ServeHTTP(rec, req)
+		if rec.Header().Get("X-Leaked") != "" {
+			t.Fatal("the app saw the header")
+		}
+		if got := rec.Header().Get("X-Path"); rec.Code == 200 && path != "" && strings.HasPrefix(path, "/") && !strings.HasPrefix(got, "/") {
+			t.Fatalf("path %q reached the app as %q", path, got)
+		}
+	})
+}
