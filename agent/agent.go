@@ -13,8 +13,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"sync"
 	"time"
 
@@ -27,7 +25,10 @@ type Config struct {
 	Edge   string // https://hooks.example.com
 	Token  string
 	Name   string // requested tunnel name; empty lets the edge choose
-	Target string // PORT, HOST:PORT or URL of the local app
+	Target string // PORT, HOST:PORT or URL of the local app; "" when Targets serve every route
+	// Targets are more local apps: each serves a path prefix, or the edge
+	// routes that name it; Target serves the rest.
+	Targets []TargetConfig
 	// Policy is the routes the agent declares (--route, --policy); the
 	// edge uses them only if its config has none for the tunnel.
 	Policy policy.Config
@@ -87,11 +88,10 @@ func DefaultConfig() Config {
 
 // Agent is a configured agent; Run keeps it connected.
 type Agent struct {
-	cfg    Config
-	target *url.URL
-	hello  tunnel.Hello
-	proxy  *httputil.ReverseProxy
-	log    *slog.Logger
+	cfg     Config
+	targets *targetSet
+	hello   tunnel.Hello
+	log     *slog.Logger
 	// draining tracks sessions the edge asked us to leave that still
 	// finish their in-flight requests.
 	draining  sync.WaitGroup
@@ -115,7 +115,8 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Name != "" && !tunnel.ValidName(cfg.Name) {
 		return nil, fmt.Errorf("agent: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", cfg.Name)
 	}
-	target, err := ParseTarget(cfg.Target)
+	a := &Agent{cfg: cfg, log: cfg.Logger, inspector: newInspector()}
+	targets, err := compileTargets(cfg.Target, cfg.Targets, proxySettings{cfg.HostHeader, cfg.TargetTLS, a.warn}.maker())
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Backoff.Min <= 0 || cfg.Backoff.Max < cfg.Backoff.Min {
 		return nil, errors.New("agent: backoff min must be positive and at most max")
 	}
-	hello := tunnel.Hello{AgentVersion: cfg.Version, Token: cfg.Token, Name: cfg.Name, Target: target.String()}
+	hello := tunnel.Hello{AgentVersion: cfg.Version, Token: cfg.Token, Name: cfg.Name, Target: targets.first().url.String()}
 	if len(cfg.Policy.Routes) > 0 {
 		declared, err := cfg.Policy.ResolveSecrets()
 		if err != nil {
@@ -144,9 +145,28 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
-	a := &Agent{cfg: cfg, target: target, hello: hello, log: cfg.Logger, inspector: newInspector()}
-	a.proxy = newProxy(target, cfg.HostHeader, cfg.TargetTLS, func(msg string, args ...any) { a.log.Warn(msg, args...) })
+	for _, t := range targets.all {
+		hello.Targets = append(hello.Targets, t.info())
+	}
+	a.targets, a.hello = targets, hello
 	return a, nil
+}
+
+// TargetFor describes the local target that serves a request for path
+// the edge sends with target name ("" when its route names none): the
+// address, and the name or path prefix that leads there.
+func (a *Agent) TargetFor(path, name string) string {
+	if name != "" {
+		t, err := a.targets.forName(name)
+		if err != nil {
+			return "no target named " + quoteName(name) + " (502)"
+		}
+		return t.String()
+	}
+	if t := a.targets.forPath(path); t != nil {
+		return t.String()
+	}
+	return "no target (502)"
 }
 
 // Run connects and serves until ctx ends (then it finishes in-flight
@@ -192,7 +212,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		connected := time.Now()
 		a.inspector.use(sess)
-		stopping := a.serve(ctx, sess)
+		stopping := a.serve(ctx, sess, &router{targets: a.targets, errorLog: a.warn, edgeNames: welcome.SetsTarget})
 		a.inspector.use(nil)
 		if stopping {
 			return nil
@@ -238,8 +258,17 @@ func (a *Agent) startHelpers(ctx context.Context) (stop func(), err error) {
 		})
 	}
 	if a.cfg.TargetPoll > 0 {
-		w := targetWatch{addr: targetAddr(a.target), every: a.cfg.TargetPoll, accepts: tcpAccepts, say: a.say}
-		helpers.Go(func() { w.run(ctx) })
+		// One watch for each address, however many targets share it.
+		watched := map[string]bool{}
+		for _, t := range a.targets.all {
+			addr := targetAddr(t.url)
+			if watched[addr] {
+				continue
+			}
+			watched[addr] = true
+			w := targetWatch{addr: addr, every: a.cfg.TargetPoll, accepts: tcpAccepts, say: a.say}
+			helpers.Go(func() { w.run(ctx) })
+		}
 	}
 	return func() {
 		cancel()
@@ -276,6 +305,8 @@ func (a *Agent) dialFailed(ctx context.Context, err error, attempt int, stuck *u
 	}
 	return nil
 }
+
+func (a *Agent) warn(msg string, args ...any) { a.log.Warn(msg, args...) }
 
 // say shows line to the person running the agent.
 func (a *Agent) say(line string) {
@@ -316,12 +347,12 @@ func backoffDelay(b Backoff, failures int) time.Duration {
 // serve forwards the session's streams to the app until the session ends,
 // the edge says it is going away, or ctx ends. It reports whether the
 // agent is shutting down.
-func (a *Agent) serve(ctx context.Context, sess *tunnel.Session) (stopping bool) {
+func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h http.Handler) (stopping bool) {
 	// No read or idle timeouts: the streams come from the edge, which
 	// closes the idle ones itself (and all of them with the session), and
 	// a deadline would cost every stream read a timer.
 	srv := &http.Server{
-		Handler:  a.proxy,
+		Handler:  h,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
 	ln := newSessionListener(sess)

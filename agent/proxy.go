@@ -91,6 +91,13 @@ func appFailed(w http.ResponseWriter, r *http.Request, target *url.URL, err erro
 	} else {
 		errorLog("app did not answer", "request_id", r.Header.Get(headerRequestID), "target", target.String(), "code", code, "err", err)
 	}
+	writeAgentError(w, r, status, code, msg)
+}
+
+// writeAgentError is the agent's own answer in place of the app's: a
+// short JSON body, and the code in Hooktunnel-Error for the edge's
+// journal.
+func writeAgentError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	body, _ := json.Marshal(map[string]string{"error": code, "message": msg, "request_id": r.Header.Get(headerRequestID)})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))

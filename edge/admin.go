@@ -88,6 +88,12 @@ type TunnelInfo struct {
 type RouteInfo struct {
 	Path    string   `json:"path"`
 	Methods []string `json:"methods"`
+	// Target is the agent target the route names (`target:`), "" for none.
+	Target string `json:"target,omitempty"`
+	// Local is where a connected agent sends the route's requests, as it
+	// described its targets: the address, and what it does to the path;
+	// "" when no agent is connected or it has no target of that name.
+	Local string `json:"local,omitempty"`
 }
 
 // AgentInfo is a connected agent session.
@@ -132,7 +138,11 @@ func (e *Edge) writeTunnels(w http.ResponseWriter, scope []string) {
 				if methods == nil {
 					methods = []string{"*"}
 				}
-				info.Routes = append(info.Routes, RouteInfo{Path: rt.Path, Methods: methods})
+				ri := RouteInfo{Path: rt.Path, Methods: methods, Target: rt.Target}
+				if agents := live[n]; len(agents) > 0 {
+					ri.Local = localTargetOf(agents[0].targets, rt)
+				}
+				info.Routes = append(info.Routes, ri)
 				info.URLs = append(info.URLs, cfg.publicURL(n, rt.Path))
 			}
 		}

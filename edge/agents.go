@@ -39,7 +39,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	}
 	if hello.Probe {
 		// hooktunnel doctor: the same answer, and nothing registered.
-		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: a.name, URLs: a.urls, Warnings: a.warnings}); err == nil {
+		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: a.name, URLs: a.urls, Warnings: a.warnings, SetsTarget: true, Targets: a.targets}); err == nil {
 			sess.Close()
 		}
 		e.log.Info("agent probe answered", "tunnel", a.name, "agent", a.grant.name, "remote", r.RemoteAddr)
@@ -47,7 +47,8 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	}
 	name, g := a.name, a.grant
 	as := newAgentSession(nil, g.name, g.tokenHash, r.RemoteAddr, cfg.limits.MaxStreamsPerAgent)
-	sess, err := pending.Admit(tunnel.Welcome{SessionID: as.id, Tunnel: name, URLs: a.urls, Warnings: a.warnings})
+	as.targets = hello.Targets
+	sess, err := pending.Admit(tunnel.Welcome{SessionID: as.id, Tunnel: name, URLs: a.urls, Warnings: a.warnings, SetsTarget: true, Targets: a.targets})
 	if err != nil {
 		e.log.Warn("agent handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
@@ -80,6 +81,7 @@ type admission struct {
 	name     string
 	declared *policy.Policy // the agent's routes, when the edge uses them
 	urls     []string
+	targets  []string // each URL's route's target name
 	warnings []string
 }
 
@@ -135,6 +137,7 @@ func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.
 	}
 	for _, rt := range routes.Routes() {
 		a.urls = append(a.urls, cfg.routeURL(name, rt))
+		a.targets = append(a.targets, rt.Target)
 	}
 	return a, nil
 }

@@ -145,7 +145,7 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	if edit.Body != nil || edit.Header != nil {
 		m.Detail = "an edited replay"
 	}
-	res, err := a.e.deliverStored(r.Context(), p, &m, 1)
+	res, err := a.e.deliverStored(r.Context(), p, route, &m, 1)
 	if errors.Is(err, errOffline) {
 		w.Header().Set("Retry-After", retryAfterOffline)
 		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+m.Tunnel, "")

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"sync"
+
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // errNoAgent means no agent session is connected for the tunnel.
@@ -20,6 +22,7 @@ type forwardKey struct{}
 type forwardInfo struct {
 	tunnel    *tunnelState
 	requestID string
+	target    string // the route's agent target; "" for none
 }
 
 // tunnelTransport sends a request to one of the tunnel's agents. When the
@@ -131,6 +134,7 @@ func newProxy(e *Edge) *httputil.ReverseProxy {
 			pr.Out.Host = pr.In.Host // the agent decides what the app sees
 			pr.SetXForwarded()
 			pr.Out.Header.Set(headerRequestID, info.requestID)
+			setTarget(pr.Out.Header, info.target)
 		},
 		Transport:  tunnelTransport{},
 		BufferPool: bufferPool{},
@@ -144,6 +148,20 @@ func newProxy(e *Edge) *httputil.ReverseProxy {
 
 // headerRequestID carries the edge's request id to the agent and the app.
 const headerRequestID = "Hooktunnel-Request-Id"
+
+// headerTarget names the agent's local target of the route (`target:` in
+// the edge config): the edge sets it from its config alone, never from
+// the sender.
+const headerTarget = tunnel.HeaderTarget
+
+// setTarget puts the route's target in h, removing any the sender sent:
+// a sender must not pick which local app its request reaches.
+func setTarget(h http.Header, target string) {
+	h.Del(headerTarget)
+	if target != "" {
+		h.Set(headerTarget, target)
+	}
+}
 
 // headerError names why the tunnel, not the app, answered: the agent sets
 // it when the app did not answer, the edge when the agent did not. The

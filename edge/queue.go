@@ -154,7 +154,7 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 func (q *queueWorker) deliver(ctx context.Context, p *policy.Policy, route *policy.Route, m *store.Message) {
 	n := len(m.Attempts) + 1
 	start := time.Now()
-	res, err := q.e.deliverStored(ctx, p, m, n)
+	res, err := q.e.deliverStored(ctx, p, route, m, n)
 	status := res.status
 	a := store.Attempt{N: n, At: start.UTC(), Status: status, Duration: time.Since(start)}
 	if err != nil {
@@ -234,7 +234,7 @@ var errOffline = errors.New("no agent connected")
 
 // deliverStored sends a stored message to the app through the tunnel: the
 // queue's deliveries and replays. It returns the app's status.
-func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, m *store.Message, attempt int) (delivery, error) {
+func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, route *policy.Route, m *store.Message, attempt int) (delivery, error) {
 	state := e.reg.lookup(m.Tunnel)
 	if state == nil || state.pick(nil) == nil {
 		return delivery{}, errOffline
@@ -242,7 +242,7 @@ func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, m *store.Mes
 	u := &url.URL{Scheme: "http", Host: m.Tunnel, Path: m.Path, RawQuery: deliverableQuery(m.Query)}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	ctx = context.WithValue(ctx, forwardKey{}, &forwardInfo{tunnel: state, requestID: m.ID})
+	ctx = context.WithValue(ctx, forwardKey{}, &forwardInfo{tunnel: state, requestID: m.ID, target: route.Target})
 	req, err := http.NewRequestWithContext(ctx, m.Method, u.String(), bytes.NewReader(m.Body))
 	if err != nil {
 		return delivery{}, err
@@ -254,6 +254,7 @@ func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, m *store.Mes
 	req.Header = deliverable(m.Header)
 	req.Host = pub.Host
 	req.Header.Set(headerRequestID, m.ID)
+	setTarget(req.Header, route.Target) // the route's target now, after any reload
 	req.Header.Set("X-Forwarded-For", m.SourceIP)
 	req.Header.Set("X-Forwarded-Host", pub.Host)
 	req.Header.Set("X-Forwarded-Proto", pub.Scheme)

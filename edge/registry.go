@@ -24,6 +24,8 @@ type agentSession struct {
 	streams *streamTransport
 	// slots bounds concurrent requests on this session.
 	slots chan struct{}
+	// targets are the local targets the agent described in its Hello.
+	targets []tunnel.TargetInfo
 }
 
 func newAgentSession(s *tunnel.Session, agent string, tokenHash [32]byte, remote string, maxStreams int) *agentSession {

@@ -72,6 +72,10 @@ type RouteConfig struct {
 	Filter       string `yaml:"filter,omitempty" json:"filter,omitempty"`
 	OnMismatch   string `yaml:"on_mismatch,omitempty" json:"on_mismatch,omitempty"`
 	RejectStatus int    `yaml:"reject_status,omitempty" json:"reject_status,omitempty"`
+	// Target names the agent's local app the route's requests go to (the
+	// agent maps it with --target NAME=ADDR); "" lets the agent choose by
+	// path.
+	Target string `yaml:"target,omitempty" json:"target,omitempty"`
 }
 
 // QueueLimit bounds a queue route; past it the edge answers 503 with
@@ -138,6 +142,9 @@ type Route struct {
 	OnMismatch    string
 	RejectStatus  int
 	onMismatchSet bool
+	// Target is the agent's local target the requests go to; "" for the
+	// one the agent picks by path.
+	Target string
 }
 
 // Delivery is how a route's accepted requests reach the app.
@@ -283,6 +290,10 @@ func (rc RouteConfig) compile(index int, env Env, tunnel Config) (*Route, error)
 		return nil, AtField("path", err)
 	}
 	r := &Route{Index: index, Path: rc.Path, pattern: pat}
+	if rc.Target != "" && !ValidTargetName(rc.Target) {
+		return nil, fieldf("target", "%q is not a target name (lowercase letters, digits, '-' and '_', at most 63)", rc.Target)
+	}
+	r.Target = rc.Target
 	methods := rc.Methods
 	if len(methods) == 0 {
 		methods = []string{http.MethodPost}

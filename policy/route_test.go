@@ -126,6 +126,9 @@ func TestRouteConfigErrors(t *testing.T) {
 		{"partial wildcard", RouteConfig{Path: "/a/x{id}"}, "routes[0].path"},
 		{"rest not last", RouteConfig{Path: "/a/{r...}/b"}, "routes[0].path"},
 		{"bad method", RouteConfig{Path: "/a", Methods: []string{"POST", "GE T"}}, "routes[0].methods[1]"},
+		{"target with upper case", RouteConfig{Path: "/a", Target: "Billing"}, "routes[0].target"},
+		{"target with a newline", RouteConfig{Path: "/a", Target: "billing\nX-Evil: 1"}, "routes[0].target"},
+		{"target too long", RouteConfig{Path: "/a", Target: strings.Repeat("a", 64)}, "routes[0].target"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,13 @@ const Path = "/_hooktunnel/v1/connect"
 // ProtocolVersion is the handshake version this build speaks.
 const ProtocolVersion = 1
 
+// HeaderTarget names, on a request the edge forwards, the agent's local
+// target the edge config's route sends it to ("billing"). The edge sets
+// it from its config only (a sender's is removed); the agent maps the name
+// to an address, refuses a name it does not know, and removes the header
+// before the app sees the request.
+const HeaderTarget = "Hooktunnel-Target"
+
 // maxMessage bounds one control message, so a peer cannot make the other
 // side buffer without limit.
 const maxMessage = 64 << 10
@@ -43,6 +50,9 @@ type Hello struct {
 	// token it keys the name the edge allocates, so a restarted agent gets
 	// its URL back.
 	Target string `json:"target"`
+	// Targets describe the agent's local targets, for the edge's API and
+	// inspector; the edge routes nothing by them.
+	Targets []TargetInfo `json:"targets,omitempty"`
 	// Probe asks the edge to check the token, name and routes and answer
 	// as it would, without serving the tunnel (hooktunnel doctor).
 	Probe bool `json:"probe,omitempty"`
@@ -66,6 +76,35 @@ type Welcome struct {
 	URLs      []string `json:"urls,omitempty"`
 	Warnings  []string `json:"warnings,omitempty"`
 	Refusal   *Refusal `json:"refusal,omitempty"`
+	// SetsTarget says the edge sets HeaderTarget from its config and
+	// removes a sender's. An agent honours the header only then: behind
+	// an older edge it would be whatever the sender wrote.
+	SetsTarget bool `json:"sets_target,omitempty"`
+	// Targets is the target name of each of URLs' routes, in their order
+	// ("" for a route that names none).
+	Targets []string `json:"targets,omitempty"`
+}
+
+// TargetInfo is one of an agent's local targets as it describes it: the
+// name edge routes call it by and the path prefix it serves (either may
+// be empty; both are for the default target), and where it is.
+type TargetInfo struct {
+	Name  string `json:"name,omitempty"`
+	Path  string `json:"path,omitempty"`
+	Local string `json:"local"`
+}
+
+// maxTargets bounds the targets a Hello may describe.
+const maxTargets = 256
+
+// PathUnder reports whether path is prefix or below it, on segment
+// boundaries: /webhooks/github holds itself and /webhooks/github/x, not
+// /webhooks/githubx; a prefix ending in "/" holds everything below it.
+func PathUnder(prefix, path string) bool {
+	if prefix == "" || !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
 }
 
 // Refusal codes sent in a Welcome.
@@ -115,6 +154,14 @@ func DecodeHello(b []byte) (Hello, error) {
 	}
 	if len(h.Target) > 1024 || len(h.AgentVersion) > 128 {
 		return h, errors.New("tunnel: hello field too long")
+	}
+	if len(h.Targets) > maxTargets {
+		return h, fmt.Errorf("tunnel: hello describes more than %d targets", maxTargets)
+	}
+	for _, t := range h.Targets {
+		if len(t.Name) > 63 || len(t.Path) > 1024 || len(t.Local) > 1024 {
+			return h, errors.New("tunnel: hello target field too long")
+		}
 	}
 	if len(h.Routes) > 0 && !json.Valid(h.Routes) {
 		return h, errors.New("tunnel: hello routes are not valid JSON")

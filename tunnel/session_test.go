@@ -198,6 +198,8 @@ func FuzzDecodeHello(f *testing.F) {
 	f.Add([]byte(`{"protocol":1,"token":"t","name":"demo","target":"http://127.0.0.1:8000","routes":{"routes":[{"path":"/a"}]}}`))
 	f.Add([]byte(`{"protocol":2,"token":"t"}`))
 	f.Add([]byte(`{"protocol":1,"token":"t","name":"Bad Name"}`))
+	f.Add([]byte(`{"protocol":1,"token":"t","targets":[{"local":"http://127.0.0.1:8000"},{"name":"billing","path":"/b","local":"http://127.0.0.1:7000 (strips /b)"}]}`))
+	f.Add([]byte(`{"protocol":1,"token":"t","targets":[{"name":"` + strings.Repeat("n", 64) + `","local":"x"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := DecodeHello(b)
 		if err != nil {
@@ -205,6 +207,14 @@ func FuzzDecodeHello(f *testing.F) {
 		}
 		if h.Protocol != ProtocolVersion || len(h.Token) > maxTokenLen || (h.Name != "" && !ValidName(h.Name)) {
 			t.Fatalf("accepted an invalid hello: %+v", h)
+		}
+		if len(h.Targets) > maxTargets {
+			t.Fatalf("accepted %d targets", len(h.Targets))
+		}
+		for _, tg := range h.Targets {
+			if len(tg.Name) > 63 || len(tg.Path) > 1024 || len(tg.Local) > 1024 {
+				t.Fatalf("accepted a target too long: %+v", tg)
+			}
 		}
 	})
 }

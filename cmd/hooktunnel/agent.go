@@ -24,7 +24,7 @@ import (
 type agentFlags struct {
 	edge, token, name, policyFile, hostHeader, targetCA string
 	edgeCA, edgeAddr, inspect                           string
-	routes                                              []string
+	routes, targets                                     []string
 	targetInsecure, edgeInsecure                        bool
 	giveUpAfter                                         int
 	logs                                                logFlags
@@ -37,13 +37,18 @@ const giveUpInTerminal = 3
 func agentCommand() *cobra.Command {
 	var f agentFlags
 	cmd := &cobra.Command{
-		Use:   "agent PORT|HOST:PORT|URL",
+		Use:   "agent [PORT|HOST:PORT|URL]",
 		Short: "Connect a local app to the edge and forward its webhooks",
 		Example: `  hooktunnel agent 8000 --edge https://hooks.example.com --token $HOOKTUNNEL_TOKEN --name demo --route /webhooks/github
-  hooktunnel agent https://localhost:8443 --target-ca dev-ca.pem --edge https://hooks.example.com --policy routes.yaml`,
-		Args: cobra.ExactArgs(1),
+  hooktunnel agent https://localhost:8443 --target-ca dev-ca.pem --edge https://hooks.example.com --policy routes.yaml
+  hooktunnel agent --route /webhooks/github=8000 --route /webhooks/stripe=127.0.0.1:9000 --target billing=7000 --edge https://hooks.example.com`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.config(args[0])
+			target := ""
+			if len(args) == 1 {
+				target = args[0]
+			}
+			cfg, err := f.config(target)
 			if err != nil {
 				return usageError{err}
 			}
@@ -53,7 +58,6 @@ func agentCommand() *cobra.Command {
 			}
 			cfg.Logger = log
 			cfg.Version = version
-			cfg.OnConnect = func(w tunnel.Welcome) { printWelcome(cmd.OutOrStdout(), w, cfg.Target) }
 			cfg.Say = func(line string) { fmt.Fprintln(cmd.ErrOrStderr(), "hooktunnel: "+line) }
 			cfg.GiveUpAfter = f.giveUpAfter
 			if !cmd.Flags().Changed("give-up-after") && inTerminal() {
@@ -65,7 +69,9 @@ func agentCommand() *cobra.Command {
 			if cmd.Flags().Changed("inspect") {
 				cfg.InspectTries = 1 // the user's address or none: never another one
 			}
-			a, err := agent.New(cfg)
+			var a *agent.Agent
+			cfg.OnConnect = func(w tunnel.Welcome) { printWelcome(cmd.OutOrStdout(), w, a) }
+			a, err = agent.New(cfg)
 			if err != nil {
 				return usageError{err}
 			}
@@ -80,8 +86,9 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.edge, "edge", "", "the edge's URL, e.g. https://hooks.example.com")
 	fl.StringVar(&f.token, "token", "", "agent token (default $HOOKTUNNEL_TOKEN)")
 	fl.StringVar(&f.name, "name", "", "tunnel name to serve (default: one the edge picks and keeps for this token and port)")
-	fl.StringArrayVar(&f.routes, "route", nil, `route to declare: PATH or "METHOD[,METHOD] PATH" (repeatable; default method POST)`)
-	fl.StringVar(&f.policyFile, "policy", "", "YAML file with routes: [...] to declare")
+	fl.StringArrayVar(&f.routes, "route", nil, `route to declare: PATH or "METHOD[,METHOD] PATH", with =TARGET to send it (and the paths below it) to another local app (repeatable; default method POST)`)
+	fl.StringArrayVar(&f.targets, "target", nil, "NAME=ADDR: the local app an edge route's `target: NAME` goes to; ADDR is a PORT, HOST:PORT or URL (repeatable)")
+	fl.StringVar(&f.policyFile, "policy", "", "YAML file with routes: [...] to declare and targets: [...] to serve")
 	fl.StringVar(&f.hostHeader, "host-header", "", `Host header the app gets: the public host (default), "rewrite" for the target's, or a value`)
 	fl.StringVar(&f.targetCA, "target-ca", "", "PEM CA file to verify an https:// target")
 	fl.BoolVar(&f.targetInsecure, "target-insecure", false, "do not verify an https:// target's certificate")
@@ -117,17 +124,23 @@ func (f *agentFlags) config(target string) (agent.Config, error) {
 		return cfg, fmt.Errorf("--edge is required (the edge's URL, e.g. https://hooks.example.com)")
 	}
 	if f.policyFile != "" {
-		p, err := policy.LoadFile(f.policyFile)
+		file, err := agent.LoadFile(f.policyFile)
 		if err != nil {
 			return cfg, err
 		}
-		cfg.Policy = p
+		cfg.Policy, cfg.Targets = file.Config, file.Targets
 	}
-	routes, err := parseRoutes(f.routes)
+	routes, targets, err := parseRoutes(f.routes)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Policy.Routes = append(cfg.Policy.Routes, routes...)
+	cfg.Targets = append(cfg.Targets, targets...)
+	named, err := parseNamedTargets(f.targets)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Targets = append(cfg.Targets, named...)
 	tlsCfg, err := targetTLS(f.targetCA, f.targetInsecure)
 	if err != nil {
 		return cfg, err
@@ -204,19 +217,51 @@ func inTerminal() bool {
 	return true
 }
 
-// parseRoutes reads --route values: "PATH" or "METHOD[,METHOD] PATH".
-func parseRoutes(values []string) ([]policy.RouteConfig, error) {
-	var out []policy.RouteConfig
+// parseRoutes reads --route values: "PATH" or "METHOD[,METHOD] PATH",
+// each with an optional "=TARGET" that sends the route's path prefix to
+// another local app.
+func parseRoutes(values []string) ([]policy.RouteConfig, []agent.TargetConfig, error) {
+	var routes []policy.RouteConfig
+	var targets []agent.TargetConfig
 	for _, v := range values {
-		rc := policy.RouteConfig{Path: strings.TrimSpace(v)}
+		spec, target, mapped := strings.Cut(v, "=")
+		rc := policy.RouteConfig{Path: strings.TrimSpace(spec)}
 		if methods, path, ok := strings.Cut(rc.Path, " "); ok {
 			rc.Path = strings.TrimSpace(path)
 			rc.Methods = strings.Split(methods, ",")
 		}
 		if _, err := (policy.Config{Routes: []policy.RouteConfig{rc}}).Compile(); err != nil {
-			return nil, fmt.Errorf("--route %q: %w", v, err)
+			return nil, nil, fmt.Errorf("--route %q: %w", v, err)
 		}
-		out = append(out, rc)
+		routes = append(routes, rc)
+		if !mapped {
+			continue
+		}
+		tc := agent.TargetConfig{Path: agent.RoutePrefix(rc.Path), Target: strings.TrimSpace(target)}
+		if _, err := agent.ParseTarget(tc.Target); err != nil {
+			return nil, nil, fmt.Errorf("--route %q: %w", v, err)
+		}
+		targets = append(targets, tc)
+	}
+	return routes, targets, nil
+}
+
+// parseNamedTargets reads --target values: NAME=ADDR.
+func parseNamedTargets(values []string) ([]agent.TargetConfig, error) {
+	var out []agent.TargetConfig
+	for _, v := range values {
+		name, addr, ok := strings.Cut(v, "=")
+		if !ok {
+			return nil, fmt.Errorf("--target %q: want NAME=ADDR, e.g. billing=127.0.0.1:7000", v)
+		}
+		tc := agent.TargetConfig{Name: strings.TrimSpace(name), Target: strings.TrimSpace(addr)}
+		if !policy.ValidTargetName(tc.Name) {
+			return nil, fmt.Errorf("--target %q: %q is not a target name (lowercase letters, digits, '-' and '_', at most 63)", v, tc.Name)
+		}
+		if _, err := agent.ParseTarget(tc.Target); err != nil {
+			return nil, fmt.Errorf("--target %q: %w", v, err)
+		}
+		out = append(out, tc)
 	}
 	return out, nil
 }
@@ -244,14 +289,19 @@ func targetTLS(caFile string, insecure bool) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// printWelcome shows the public URLs the user pastes into the provider.
-func printWelcome(w io.Writer, welcome tunnel.Welcome, target string) {
+// printWelcome shows the public URLs the user pastes into the provider,
+// each with the local target its requests go to.
+func printWelcome(w io.Writer, welcome tunnel.Welcome, a *agent.Agent) {
 	fmt.Fprintf(w, "Tunnel %s is online (session %s)\n", welcome.Tunnel, welcome.SessionID)
-	if t, err := agent.ParseTarget(target); err == nil {
-		target = t.String()
-	}
-	for _, u := range welcome.URLs {
-		fmt.Fprintf(w, "  %s  ->  %s\n", u, target)
+	for i, u := range welcome.URLs {
+		path, name := "/", ""
+		if pu, err := url.Parse(u); err == nil {
+			path = pu.Path
+		}
+		if i < len(welcome.Targets) {
+			name = welcome.Targets[i]
+		}
+		fmt.Fprintf(w, "  %s  ->  %s\n", u, a.TargetFor(path, name))
 	}
 	for _, warning := range welcome.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warning)

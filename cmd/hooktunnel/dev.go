@@ -64,7 +64,7 @@ tunnel when the file has several.`,
 			if err := pol.check(); err != nil {
 				return usageError{err}
 			}
-			declared, err := parseRoutes(routes)
+			declared, targets, err := parseRoutes(routes)
 			if err != nil {
 				return usageError{err}
 			}
@@ -117,11 +117,13 @@ tunnel when the file has several.`,
 			if len(declared) > 0 {
 				acfg.Policy = policy.Config{Routes: declared}
 			}
+			acfg.Targets = targets
 			acfg.Logger, acfg.Version = log, version
 			acfg.Inspect = "" // the dev edge's admin listener serves the UI
 			out := cmd.OutOrStdout()
+			var a *agent.Agent
 			acfg.OnConnect = func(w tunnel.Welcome) {
-				printWelcome(out, w, target)
+				printWelcome(out, w, a)
 				if len(w.URLs) > 0 {
 					u := strings.TrimSuffix(w.URLs[0], "/") + "/hello"
 					switch {
@@ -135,8 +137,7 @@ tunnel when the file has several.`,
 					fmt.Fprintf(out, "Web UI: http://%s/  (every webhook, with its headers and body; replay)\n\n", e.AdminAddr())
 				}
 			}
-			a, err := agent.New(acfg)
-			if err != nil {
+			if a, err = agent.New(acfg); err != nil {
 				return usageError{err}
 			}
 			return a.Run(ctx)

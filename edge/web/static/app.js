@@ -345,7 +345,14 @@ async function loadTunnels() {
     for (const t of r.tunnels || []) {
       list.append(h('option', { value: t.name }));
       if (t.urls && t.urls.length) tunnelOrigins.set(t.name, new URL(t.urls[0]).origin);
-      tunnelURLs.push(...(t.urls || []));
+      // Each URL with where the agent sends it, when there are several targets.
+      const routes = t.routes || [];
+      const several = new Set(routes.map((rt) => rt.target || rt.local || '')).size > 1;
+      (t.urls || []).forEach((u, i) => {
+        const rt = routes[i] || {};
+        const to = [rt.target, rt.local].filter(Boolean).join(': ');
+        tunnelURLs.push(several && to ? u + '  →  ' + to : u);
+      });
     }
     renderChrome();
   } catch {
