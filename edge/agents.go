@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
@@ -40,6 +41,12 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	if hello.Probe {
 		// hooktunnel doctor: the same answer, and nothing registered.
 		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: a.name, URLs: a.urls, Warnings: a.warnings, SetsTarget: true, Targets: a.targets}); err == nil {
+			// The probe hangs up once it has read the welcome; closing first
+			// can lose the welcome in the probe's session shutdown.
+			select {
+			case <-sess.Done():
+			case <-time.After(probeGrace):
+			}
 			sess.Close()
 		}
 		e.log.Info("agent probe answered", "tunnel", a.name, "agent", a.grant.name, "remote", r.RemoteAddr)
@@ -74,6 +81,9 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		Inspect: func() { e.serveInspector(sess, name) },
 	})
 }
+
+// probeGrace is how long the edge waits for a probe to hang up.
+const probeGrace = 2 * time.Second
 
 // admission is what the edge decided for an agent's Hello.
 type admission struct {

@@ -84,6 +84,13 @@ func upgradeEdge(t *testing.T) (*httptest.Server, <-chan error) {
 			return
 		}
 		if s, err := p.Admit(Welcome{Tunnel: "demo"}); err == nil {
+			// Closing at once can make the agent's read of the welcome
+			// end in "session shutdown" (yamux picks between its data and
+			// the shutdown): let the agent read it and hang up first.
+			select {
+			case <-s.Done():
+			case <-time.After(5 * time.Second):
+			}
 			s.Close()
 		}
 	}))
