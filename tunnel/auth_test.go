@@ -84,6 +84,12 @@ func upgradeEdge(t *testing.T) (*httptest.Server, <-chan error) {
 			return
 		}
 		if s, err := p.Admit(Welcome{Tunnel: "demo"}); err == nil {
+			// Closing at once could end the session before the agent has
+			// read the Welcome: wait for the agent to close it (bounded).
+			select {
+			case <-s.Done():
+			case <-time.After(10 * time.Second):
+			}
 			s.Close()
 		}
 	}))
