@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,7 +131,7 @@ func TestTunnelRouterPicksTheTunnelsTargets(t *testing.T) {
 }
 
 // mustTargets rebuilds a target set with the fake proxies.
-func mustTargets(t *testing.T, s *targetSet) *targetSet {
+func mustTargets(t testing.TB, s *targetSet) *targetSet {
 	t.Helper()
 	var list []TargetConfig
 	def := ""
@@ -212,4 +213,45 @@ tunnels: [{name: a, target: 8000, tagret: 1}]
 			}
 		})
 	}
+}
+
+// FuzzTunnelRouter: whatever tunnel and target names the edge's headers
+// carry, no header reaches the app, and a request reaches an app only for
+// a tunnel the agent serves, and then that tunnel's.
+func FuzzTunnelRouter(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"github", "", "/hooks/github"}, {"stripe", "billing", "/"}, {"other", "", "/"},
+		{"", "", "/"}, {"GITHUB", "", "/"}, {"stripe\x00", "", "/"}, {"github", "billing", "/x"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	a, err := New(twoTunnels())
+	if err != nil {
+		f.Fatal(err)
+	}
+	apps := map[string][]string{}
+	for _, tn := range a.tunnels {
+		tn.targets = mustTargets(f, tn.targets)
+		for _, lt := range tn.targets.all {
+			apps[tn.name] = append(apps[tn.name], lt.url.Host)
+		}
+	}
+	h := a.handler(tunnel.Welcome{SetsTarget: true, Tunnels: []tunnel.TunnelWelcome{{Tunnel: "github"}, {Tunnel: "stripe"}}})
+	f.Fuzz(func(t *testing.T, tunnelName, target, path string) {
+		req := httptest.NewRequest("POST", "/", nil)
+		req.URL.Path = path
+		req.Header[tunnel.HeaderTunnel] = []string{tunnelName, "github"}
+		req.Header[tunnel.HeaderTarget] = []string{target}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Header().Get("X-Leaked") != "" {
+			t.Fatal("the app saw an edge header")
+		}
+		if rec.Code != 200 {
+			return
+		}
+		if !slices.Contains(apps[tunnelName], rec.Header().Get("X-Target")) {
+			t.Fatalf("tunnel %q reached %s", tunnelName, rec.Header().Get("X-Target"))
+		}
+	})
 }
