@@ -6,7 +6,6 @@ package agent
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +31,10 @@ type Config struct {
 	// Policy is the routes the agent declares (--route, --policy); the
 	// edge uses them only if its config has none for the tunnel.
 	Policy policy.Config
+	// Tunnels are several tunnels served over one session (tunnels: in
+	// the --policy file), each with its own name, targets and routes;
+	// Name, Target, Targets and Policy are then empty.
+	Tunnels []TunnelConfig
 	// HostHeader: "" keeps the public Host, "rewrite" uses the target's,
 	// anything else is sent as is.
 	HostHeader    string
@@ -89,7 +92,7 @@ func DefaultConfig() Config {
 // Agent is a configured agent; Run keeps it connected.
 type Agent struct {
 	cfg     Config
-	targets *targetSet
+	tunnels []*agentTunnel // the first one first
 	hello   tunnel.Hello
 	log     *slog.Logger
 	// draining tracks sessions the edge asked us to leave that still
@@ -116,12 +119,9 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", cfg.Name)
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, inspector: newInspector()}
-	targets, err := compileTargets(cfg.Target, cfg.Targets, proxySettings{cfg.HostHeader, cfg.TargetTLS, a.warn}.maker())
+	tunnels, hello, err := compileTunnels(cfg, proxySettings{cfg.HostHeader, cfg.TargetTLS, a.warn}.maker())
 	if err != nil {
 		return nil, err
-	}
-	if _, err := cfg.Policy.Compile(); err != nil {
-		return nil, fmt.Errorf("agent: routes: %w", err)
 	}
 	if cfg.Session.Logger == nil {
 		cfg.Session.Logger = cfg.Logger
@@ -135,35 +135,23 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Backoff.Min <= 0 || cfg.Backoff.Max < cfg.Backoff.Min {
 		return nil, errors.New("agent: backoff min must be positive and at most max")
 	}
-	hello := tunnel.Hello{AgentVersion: cfg.Version, Token: cfg.Token, Name: cfg.Name, Target: targets.first().url.String()}
-	if len(cfg.Policy.Routes) > 0 {
-		declared, err := cfg.Policy.ResolveSecrets()
-		if err != nil {
-			return nil, fmt.Errorf("agent: routes: %w", err)
-		}
-		if hello.Routes, err = json.Marshal(declared); err != nil {
-			return nil, err
-		}
-	}
-	for _, t := range targets.all {
-		hello.Targets = append(hello.Targets, t.info())
-	}
-	a.targets, a.hello = targets, hello
+	a.tunnels, a.hello = tunnels, hello
 	return a, nil
 }
 
-// TargetFor describes the local target that serves a request for path
-// the edge sends with target name ("" when its route names none): the
-// address, and the name or path prefix that leads there.
-func (a *Agent) TargetFor(path, name string) string {
+// TargetFor describes the local target that serves a request of the
+// tunnel for path the edge sends with target name ("" when its route
+// names none): the address, and the name or path prefix that leads there.
+func (a *Agent) TargetFor(tunnelName, path, name string) string {
+	targets := a.tunnel(tunnelName).targets
 	if name != "" {
-		t, err := a.targets.forName(name)
+		t, err := targets.forName(name)
 		if err != nil {
 			return "no target named " + quoteName(name) + " (502)"
 		}
 		return t.String()
 	}
-	if t := a.targets.forPath(path); t != nil {
+	if t := targets.forPath(path); t != nil {
 		return t.String()
 	}
 	return "no target (502)"
@@ -206,13 +194,19 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		}
 		failures, stuck = 0, unfixable{}
-		a.log.Info("tunnel online", "tunnel", welcome.Tunnel, "session", welcome.SessionID, "urls", welcome.URLs)
+		for _, t := range welcome.TunnelsServed() {
+			a.log.Info("tunnel online", "tunnel", t.Tunnel, "session", welcome.SessionID, "urls", t.URLs)
+		}
 		if a.cfg.OnConnect != nil {
 			a.cfg.OnConnect(welcome)
 		}
+		if line := olderEdge(a.hello, welcome); line != "" {
+			a.log.Warn("the edge serves only the first tunnel", "tunnel", welcome.Tunnel)
+			a.say(line)
+		}
 		connected := time.Now()
 		a.inspector.use(sess)
-		stopping := a.serve(ctx, sess, &router{targets: a.targets, errorLog: a.warn, edgeNames: welcome.SetsTarget})
+		stopping := a.serve(ctx, sess, a.handler(welcome))
 		a.inspector.use(nil)
 		if stopping {
 			return nil
@@ -260,14 +254,16 @@ func (a *Agent) startHelpers(ctx context.Context) (stop func(), err error) {
 	if a.cfg.TargetPoll > 0 {
 		// One watch for each address, however many targets share it.
 		watched := map[string]bool{}
-		for _, t := range a.targets.all {
-			addr := targetAddr(t.url)
-			if watched[addr] {
-				continue
+		for _, tn := range a.tunnels {
+			for _, t := range tn.targets.all {
+				addr := targetAddr(t.url)
+				if watched[addr] {
+					continue
+				}
+				watched[addr] = true
+				w := targetWatch{addr: addr, every: a.cfg.TargetPoll, accepts: tcpAccepts, say: a.say}
+				helpers.Go(func() { w.run(ctx) })
 			}
-			watched[addr] = true
-			w := targetWatch{addr: addr, every: a.cfg.TargetPoll, accepts: tcpAccepts, say: a.say}
-			helpers.Go(func() { w.run(ctx) })
 		}
 	}
 	return func() {

@@ -2,19 +2,26 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"reflect"
 
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // FileConfig is the agent's --policy file: the routes it declares to the
-// edge (the fields of policy.Config) and the local targets it serves.
+// edge (the fields of policy.Config) and the local targets it serves; or
+// several tunnels, each with its own.
 type FileConfig struct {
 	policy.Config `yaml:",inline"`
 	// Targets map path prefixes and names to local apps.
 	Targets []TargetConfig `yaml:"targets,omitempty"`
+	// Tunnels are several tunnels served over one session; the file then
+	// has nothing outside them.
+	Tunnels []TunnelConfig `yaml:"tunnels,omitempty"`
 }
 
 // LoadFile reads and checks an agent's --policy file; errors are
@@ -30,12 +37,23 @@ func LoadFile(file string) (FileConfig, error) {
 }
 
 func (c *FileConfig) validate() error {
+	noProxy := func(*url.URL) *httputil.ReverseProxy { return nil }
+	if len(c.Tunnels) > 0 {
+		if !reflect.ValueOf(c.Config).IsZero() || len(c.Targets) > 0 {
+			return policy.AtField("tunnels", errors.New("give routes: and targets: inside each tunnel, not beside tunnels:"))
+		}
+		if len(c.Tunnels) > tunnel.MaxTunnels {
+			return policy.AtField("tunnels", fmt.Errorf("at most %d tunnels over one session", tunnel.MaxTunnels))
+		}
+		_, err := checkTunnels(c.Tunnels, noProxy)
+		return err
+	}
 	if _, err := c.Config.Compile(); err != nil {
 		return err
 	}
 	if len(c.Targets) == 0 {
 		return nil
 	}
-	_, err := compileTargets("", c.Targets, func(*url.URL) *httputil.ReverseProxy { return nil })
+	_, err := compileTargets("", c.Targets, noProxy)
 	return err
 }

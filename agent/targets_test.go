@@ -28,6 +28,9 @@ func (e echoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if _, leaked := r.Header[tunnel.HeaderTarget]; leaked {
 		rec.Header().Set("X-Leaked", "yes")
 	}
+	if _, leaked := r.Header[tunnel.HeaderTunnel]; leaked {
+		rec.Header().Set("X-Leaked", "yes")
+	}
 	rec.WriteHeader(http.StatusOK)
 	return rec.Result(), nil
 }

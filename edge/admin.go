@@ -140,7 +140,7 @@ func (e *Edge) writeTunnels(w http.ResponseWriter, scope []string) {
 				}
 				ri := RouteInfo{Path: rt.Path, Methods: methods, Target: rt.Target}
 				if agents := live[n]; len(agents) > 0 {
-					ri.Local = localTargetOf(agents[0].targets, rt)
+					ri.Local = localTargetOf(agents[0].targets[n], rt)
 				}
 				info.Routes = append(info.Routes, ri)
 				info.URLs = append(info.URLs, cfg.publicURL(n, rt.Path))

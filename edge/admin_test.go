@@ -84,7 +84,7 @@ func TestAdminAndInspectorAnswerOnlyTheirHosts(t *testing.T) {
 	cfg.Domain, cfg.TLS = "hooks.test", "off"
 	cfg.Admin.Hosts = []string{"hooks-admin.example"}
 	e := newTestEdge(t, cfg)
-	admin, inspector := e.AdminHandler(), e.inspectorHandler("demo")
+	admin, inspector := e.AdminHandler(), e.inspectorHandler([]string{"demo"})
 	tests := []struct {
 		name         string
 		handler      http.Handler

@@ -12,7 +12,7 @@ import (
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
-// serveAgent admits an agent and serves its tunnel until the session ends.
+// serveAgent admits an agent and serves its tunnels until the session ends.
 // The token is checked on the upgrade request: one the config does not
 // grant is answered 401 before any session, or memory for one, exists.
 func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled) {
@@ -32,15 +32,19 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		return
 	}
 	hello := pending.Hello
-	a, refusal := e.admit(r.Context(), cfg, g, hello)
+	admitted, refusal := e.admitAll(r.Context(), cfg, g, hello)
 	if refusal != nil {
 		e.log.Warn("agent refused", "remote", r.RemoteAddr, "hello", hello, "reason", refusal.Code)
 		pending.Refuse(*refusal)
 		return
 	}
+	names := make([]string, len(admitted))
+	for i, a := range admitted {
+		names[i] = a.name
+	}
 	if hello.Probe {
 		// hooktunnel doctor: the same answer, and nothing registered.
-		if sess, err := pending.Admit(tunnel.Welcome{Tunnel: a.name, URLs: a.urls, Warnings: a.warnings, SetsTarget: true, Targets: a.targets}); err == nil {
+		if sess, err := pending.Admit(welcomeOf("", admitted, len(hello.Tunnels) > 0)); err == nil {
 			// The probe hangs up once it has read the welcome; closing first
 			// can lose the welcome in the probe's session shutdown.
 			select {
@@ -49,41 +53,84 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 			}
 			sess.Close()
 		}
-		e.log.Info("agent probe answered", "tunnel", a.name, "agent", a.grant.name, "remote", r.RemoteAddr)
+		e.log.Info("agent probe answered", "tunnels", names, "agent", g.name, "remote", r.RemoteAddr)
 		return
 	}
-	name, g := a.name, a.grant
 	as := newAgentSession(nil, g.name, g.tokenHash, r.RemoteAddr, cfg.limits.MaxStreamsPerAgent)
-	as.targets = hello.Targets
-	sess, err := pending.Admit(tunnel.Welcome{SessionID: as.id, Tunnel: name, URLs: a.urls, Warnings: a.warnings, SetsTarget: true, Targets: a.targets})
+	as.tunnels = names
+	as.targets = map[string][]tunnel.TargetInfo{}
+	for i, th := range hello.TunnelsAsked() {
+		as.targets[admitted[i].name] = th.Targets // the name asked for, or the one the edge chose
+	}
+	sess, err := pending.Admit(welcomeOf(as.id, admitted, len(hello.Tunnels) > 0))
 	if err != nil {
 		e.log.Warn("agent handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	as.attach(sess)
-	e.reg.add(name, as, a.declared)
-	e.wakeQueue() // messages queued while the tunnel was offline can go now
-	e.metrics.agentConnects.WithLabelValues(name).Inc()
-	e.metrics.agentsOnline.WithLabelValues(name).Inc()
-	defer e.metrics.agentsOnline.WithLabelValues(name).Dec()
-	e.obtainCertificate(name) // now, not on the tunnel's first webhook
-	e.log.Info("agent connected", "tunnel", name, "agent", g.name, "session", as.id, "remote", r.RemoteAddr, "hello", hello)
+	for _, a := range admitted {
+		e.reg.add(a.name, as, a.declared)
+		e.metrics.agentConnects.WithLabelValues(a.name).Inc()
+		e.metrics.agentsOnline.WithLabelValues(a.name).Inc()
+		e.obtainCertificate(a.name) // now, not on the tunnel's first webhook
+	}
+	e.wakeQueue() // messages queued while the tunnels were offline can go now
+	e.log.Info("agent connected", "tunnels", names, "agent", g.name, "session", as.id, "remote", r.RemoteAddr, "hello", hello)
 	defer func() {
-		e.reg.remove(name, as)
+		for _, name := range names {
+			e.reg.remove(name, as)
+			e.metrics.agentsOnline.WithLabelValues(name).Dec()
+		}
 		as.streams.close()
 		sess.Close()
-		e.log.Info("agent disconnected", "tunnel", name, "agent", g.name, "session", as.id)
+		e.log.Info("agent disconnected", "tunnels", names, "agent", g.name, "session", as.id)
 	}()
 	// The agent's go-away means no new requests; in-flight ones finish.
 	// ServeControl returns when the session ends, whoever ends it.
 	sess.ServeControl(tunnel.Control{
-		GoAway:  func() { e.reg.remove(name, as) },
-		Inspect: func() { e.serveInspector(sess, name) },
+		GoAway: func() {
+			for _, name := range names {
+				e.reg.remove(name, as)
+			}
+		},
+		Inspect: func() { e.serveInspector(sess, names) },
 	})
 }
 
 // probeGrace is how long the edge waits for a probe to hang up.
 const probeGrace = 2 * time.Second
+
+// welcomeOf is the Welcome of the admitted tunnels: the first one's in
+// the single-tunnel fields, and each in Tunnels when the agent asked for
+// several.
+func welcomeOf(sessionID string, admitted []*admission, several bool) tunnel.Welcome {
+	first := admitted[0]
+	w := tunnel.Welcome{SessionID: sessionID, Tunnel: first.name, URLs: first.urls, Warnings: first.warnings, SetsTarget: true, Targets: first.targets}
+	if several {
+		for _, a := range admitted {
+			w.Tunnels = append(w.Tunnels, tunnel.TunnelWelcome{Tunnel: a.name, URLs: a.urls, Targets: a.targets, Warnings: a.warnings})
+		}
+	}
+	return w
+}
+
+// admitAll admits every tunnel the Hello asks for, or none: a refusal of
+// one of several names the tunnel it is about.
+func (e *Edge) admitAll(ctx context.Context, cfg *compiled, g *grant, hello tunnel.Hello) ([]*admission, *tunnel.Refusal) {
+	asked := hello.TunnelsAsked()
+	out := make([]*admission, 0, len(asked))
+	for _, th := range asked {
+		a, refusal := e.admit(ctx, cfg, g, th)
+		if refusal != nil {
+			if len(hello.Tunnels) > 0 && !strings.Contains(refusal.Message, "tunnel "+th.Name) {
+				refusal.Message = "tunnel " + th.Name + ": " + refusal.Message
+			}
+			return nil, refusal
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
 
 // admission is what the edge decided for an agent's Hello.
 type admission struct {
@@ -101,7 +148,7 @@ var errUnknownToken = errors.New("edge: unknown agent token")
 // admit checks the name against g, the grant of the token the upgrade
 // was authenticated with, and settles the tunnel's routes; a refusal says
 // why the agent may not serve it.
-func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.Hello) (*admission, *tunnel.Refusal) {
+func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.TunnelHello) (*admission, *tunnel.Refusal) {
 	refuse := func(code, msg string, permanent bool) (*admission, *tunnel.Refusal) {
 		return nil, &tunnel.Refusal{Code: code, Message: msg, Permanent: permanent}
 	}

@@ -193,18 +193,14 @@ func (e *Edge) Shutdown() error {
 	var err error
 	e.closeOnce.Do(func() {
 		close(e.closing)
-		for _, list := range e.reg.all() {
-			for _, as := range list {
-				_ = as.session.GoAway("edge shutting down")
-			}
+		for _, as := range e.reg.sessions() {
+			_ = as.session.GoAway("edge shutting down")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Load().limits.ShutdownTimeout)
 		defer cancel()
 		err = e.public.Shutdown(ctx)
-		for _, list := range e.reg.all() {
-			for _, as := range list {
-				as.session.Close()
-			}
+		for _, as := range e.reg.sessions() {
+			as.session.Close()
 		}
 		_ = e.admin.Shutdown(ctx)
 		e.stopTLS(ctx)

@@ -135,6 +135,7 @@ func newProxy(e *Edge) *httputil.ReverseProxy {
 			pr.SetXForwarded()
 			pr.Out.Header.Set(headerRequestID, info.requestID)
 			setTarget(pr.Out.Header, info.target)
+			setTunnel(pr.Out.Header, info.tunnel.name)
 		},
 		Transport:  tunnelTransport{},
 		BufferPool: bufferPool{},
@@ -161,6 +162,13 @@ func setTarget(h http.Header, target string) {
 	if target != "" {
 		h.Set(headerTarget, target)
 	}
+}
+
+// setTunnel names the request's tunnel in h, replacing any the sender
+// sent: an agent serving several tunnels over one session picks the
+// tunnel's targets by it.
+func setTunnel(h http.Header, name string) {
+	h.Set(tunnel.HeaderTunnel, name)
 }
 
 // headerError names why the tunnel, not the app, answered: the agent sets

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/hooktunnel/hooktunnel/edge/alert"
@@ -19,11 +21,11 @@ import (
 // not yet seen end never costs it a refusal.
 const inspectorStreams = 16
 
-// alertsOf keeps the alerts about one tunnel.
-func alertsOf(all []alert.Alert, tunnel string) []alert.Alert {
+// alertsOf keeps the alerts about the tunnels.
+func alertsOf(all []alert.Alert, tunnels []string) []alert.Alert {
 	out := []alert.Alert{}
 	for _, a := range all {
-		if a.Tunnel == tunnel {
+		if slices.Contains(tunnels, a.Tunnel) {
 			out = append(out, a)
 		}
 	}
@@ -32,12 +34,12 @@ func alertsOf(all []alert.Alert, tunnel string) []alert.Alert {
 
 // serveInspector serves the API (and the UI) on the streams an agent
 // opens, for its local inspector: the same journal, limited to the
-// agent's own tunnel, with no port of its own on the edge. It runs until
+// agent's own tunnels, with no port of its own on the edge. It runs until
 // the session ends; the agent asks for it on first use, so idle agents
 // cost no goroutine for it.
-func (e *Edge) serveInspector(sess *tunnel.Session, name string) {
+func (e *Edge) serveInspector(sess *tunnel.Session, names []string) {
 	srv := &http.Server{
-		Handler:           e.inspectorHandler(name),
+		Handler:           e.inspectorHandler(names),
 		ReadHeaderTimeout: e.cfg.Load().limits.ReadHeaderTimeout,
 		ErrorLog:          e.errorLog,
 	}
@@ -49,26 +51,26 @@ func (e *Edge) serveInspector(sess *tunnel.Session, name string) {
 			srv.Close()
 		}()
 		if err := srv.Serve(newStreamLimit(sess, inspectorStreams)); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			e.log.Debug("inspector stopped", "tunnel", name, "err", err)
+			e.log.Debug("inspector stopped", "tunnels", names, "err", err)
 		}
 	}()
 }
 
-// inspectorHandler is the admin API and UI scoped to one tunnel.
-func (e *Edge) inspectorHandler(name string) http.Handler {
+// inspectorHandler is the admin API and UI scoped to an agent's tunnels.
+func (e *Edge) inspectorHandler(names []string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /api/v1/tunnels", func(w http.ResponseWriter, r *http.Request) {
-		e.writeTunnels(w, []string{name})
+		e.writeTunnels(w, names)
 	})
-	(&journalAPI{e: e, scope: []string{name}}).register(mux)
+	(&journalAPI{e: e, scope: names}).register(mux)
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"active": alertsOf(e.alerts.engine().Active(), name), "recent": []alert.Alert{}})
+		writeJSON(w, http.StatusOK, map[string]any{"active": alertsOf(e.alerts.engine().Active(), names), "recent": []alert.Alert{}})
 	})
 	e.mountUI(mux)
-	actor := "inspector:" + name
+	actor := "inspector:" + strings.Join(names, ",")
 	// The agent checks the browser's Host and Origin and passes them on;
 	// checking them here again keeps an agent that does not (an older
 	// one) from serving a rebound page. The inspector has no names.

@@ -19,7 +19,7 @@ func inspectorSession(t *testing.T, e *Edge) *tunnel.Session {
 	// inspector's server ends with its session.
 	t.Cleanup(e.serving.Wait)
 	_, agentSide := sessionPair(t, func(s *tunnel.Session) tunnel.Control {
-		return tunnel.Control{Inspect: func() { e.serveInspector(s, "demo") }}
+		return tunnel.Control{Inspect: func() { e.serveInspector(s, []string{"demo"}) }}
 	})
 	if err := agentSide.RequestInspector(); err != nil {
 		t.Fatal(err)

@@ -255,6 +255,7 @@ func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, route *polic
 	req.Host = pub.Host
 	req.Header.Set(headerRequestID, m.ID)
 	setTarget(req.Header, route.Target) // the route's target now, after any reload
+	setTunnel(req.Header, m.Tunnel)
 	req.Header.Set("X-Forwarded-For", m.SourceIP)
 	req.Header.Set("X-Forwarded-Host", pub.Host)
 	req.Header.Set("X-Forwarded-Proto", pub.Scheme)

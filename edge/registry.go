@@ -11,7 +11,7 @@ import (
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
-// agentSession is one connected agent serving a tunnel.
+// agentSession is one connected agent serving one tunnel or several.
 type agentSession struct {
 	id        string
 	agent     string // the grant's name
@@ -24,8 +24,11 @@ type agentSession struct {
 	streams *streamTransport
 	// slots bounds concurrent requests on this session.
 	slots chan struct{}
-	// targets are the local targets the agent described in its Hello.
-	targets []tunnel.TargetInfo
+	// tunnels are the names the session serves, the first one first.
+	tunnels []string
+	// targets are the local targets the agent described in its Hello, by
+	// tunnel.
+	targets map[string][]tunnel.TargetInfo
 }
 
 func newAgentSession(s *tunnel.Session, agent string, tokenHash [32]byte, remote string, maxStreams int) *agentSession {
@@ -165,6 +168,22 @@ func (r *registry) all() map[string][]*agentSession {
 	for name, t := range r.tunnels {
 		if list := t.sessions.Load(); list != nil && len(*list) > 0 {
 			out[name] = append([]*agentSession(nil), *list...)
+		}
+	}
+	return out
+}
+
+// sessions returns every live session once, however many tunnels it
+// serves.
+func (r *registry) sessions() []*agentSession {
+	var out []*agentSession
+	seen := map[*agentSession]bool{}
+	for _, list := range r.all() {
+		for _, as := range list {
+			if !seen[as] {
+				seen[as] = true
+				out = append(out, as)
+			}
 		}
 	}
 	return out

@@ -59,17 +59,21 @@ func (e *Edge) reload(ctx context.Context, actor string) error {
 }
 
 // revokeUngranted retires the sessions whose token the config no longer
-// grants their tunnel, and returns how many.
+// grants one of their tunnels, and returns how many. A session serving
+// several tunnels leaves all of them: the agent asked for them together,
+// and is refused them together when it connects again.
 func (e *Edge) revokeUngranted(c *compiled) int {
-	n := 0
+	revoked := map[*agentSession]bool{}
 	for name, list := range e.reg.all() {
 		for _, as := range list {
-			if g := c.grants[as.tokenHash]; g != nil && g.name == as.agent && g.allows(name) {
+			if g := c.grants[as.tokenHash]; revoked[as] || g != nil && g.name == as.agent && g.allows(name) {
 				continue
 			}
-			n++
-			e.reg.remove(name, as) // no new requests from now on
-			e.log.Warn("agent revoked: its token no longer grants the tunnel", "tunnel", name, "agent", as.agent, "session", as.id)
+			revoked[as] = true
+			for _, n := range as.tunnels {
+				e.reg.remove(n, as) // no new requests from now on
+			}
+			e.log.Warn("agent revoked: its token no longer grants the tunnel", "tunnel", name, "tunnels", as.tunnels, "agent", as.agent, "session", as.id)
 			e.serving.Add(1)
 			go func() {
 				defer e.serving.Done()
@@ -77,7 +81,7 @@ func (e *Edge) revokeUngranted(c *compiled) int {
 			}()
 		}
 	}
-	return n
+	return len(revoked)
 }
 
 // retire closes a session once its in-flight requests are done (or the

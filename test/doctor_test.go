@@ -76,6 +76,8 @@ func TestDoctor(t *testing.T) {
 	app := startApp(t)
 	down := freePort(t) // nothing listens there
 	edge := []string{"--edge", e.url()}
+	oneTunnel := writeFile(t, "one.yaml", "tunnels:\n  - name: demo\n    target: "+app.port()+"\n    routes: [{path: /hook}]\n")
+	twoTunnels := writeFile(t, "two.yaml", "tunnels:\n  - {name: demo, target: "+app.port()+"}\n  - {name: other, target: "+app.port()+"}\n")
 	tests := []struct {
 		name string
 		env  []string
@@ -116,6 +118,18 @@ func TestDoctor(t *testing.T) {
 				"FAIL  edge: the edge refused the agent (name_not_granted): the token does not grant tunnel other",
 				"fix: pass a --name the token grants",
 			},
+		},
+		{
+			name: "tunnels from the policy file",
+			args: append([]string{"--token", tok.token, "--policy", oneTunnel}, edge...),
+			code: 0,
+			want: []string{"ok    edge: token accepted; tunnel demo: " + e.hookURL("demo", "/hook")},
+		},
+		{
+			name: "one of the file's tunnels not granted",
+			args: append([]string{"--token", tok.token, "--policy", twoTunnels}, edge...),
+			code: 1,
+			want: []string{"FAIL  edge: the edge refused the agent (name_not_granted): the token does not grant tunnel other"},
 		},
 		{
 			name: "no token",

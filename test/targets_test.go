@@ -131,6 +131,8 @@ func TestTargetFlagsRefusedAtStart(t *testing.T) {
 	tok := newToken("x", true, "x")
 	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
 	bad := writeFile(t, "bad.yaml", "targets:\n  - path: /a\n    target: ftp://x\n")
+	tunnels := writeFile(t, "tunnels.yaml", "tunnels:\n  - name: a\n    target: 8000\n")
+	noName := writeFile(t, "noname.yaml", "tunnels:\n  - name: a\n    target: 8000\n  - target: 8001\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -140,6 +142,9 @@ func TestTargetFlagsRefusedAtStart(t *testing.T) {
 		{"target without a name", []string{"8000", "--target", "7000"}, `--target "7000": want NAME=ADDR`},
 		{"policy file with a bad target", []string{"8000", "--policy", bad}, "bad.yaml:3: targets[0].target: "},
 		{"no target at all", []string{"--route", "/a"}, "agent: no target"},
+		{"tunnels: and a positional target", []string{"8000", "--policy", tunnels}, "lists tunnels: give each tunnel its target"},
+		{"tunnels: and --route", []string{"--policy", tunnels, "--route", "/a"}, "lists tunnels: give each tunnel its target"},
+		{"a tunnel without a name", []string{"--policy", noName}, "noname.yaml:4: tunnels[1].name: give each tunnel a name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

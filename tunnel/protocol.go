@@ -26,6 +26,13 @@ const ProtocolVersion = 1
 // before the app sees the request.
 const HeaderTarget = "Hooktunnel-Target"
 
+// HeaderTunnel names, on a request the edge forwards, the tunnel it came
+// in on ("billing"), so an agent serving several tunnels over one session
+// picks that tunnel's targets. The edge always sets it (a sender's is
+// replaced); the agent removes it before the app sees the request, and
+// honours it only from an edge whose Welcome lists Tunnels.
+const HeaderTunnel = "Hooktunnel-Tunnel"
+
 // maxMessage bounds one control message, so a peer cannot make the other
 // side buffer without limit.
 const maxMessage = 64 << 10
@@ -53,19 +60,53 @@ type Hello struct {
 	// Targets describe the agent's local targets, for the edge's API and
 	// inspector; the edge routes nothing by them.
 	Targets []TargetInfo `json:"targets,omitempty"`
+	// Tunnels, when not empty, are the several tunnels the agent serves
+	// over this one session; Name, Routes, Target and Targets then repeat
+	// the first one's for an edge that predates them (it serves only that
+	// one, and its Welcome has no Tunnels). Each name must be given.
+	Tunnels []TunnelHello `json:"tunnels,omitempty"`
 	// Probe asks the edge to check the token, name and routes and answer
 	// as it would, without serving the tunnel (hooktunnel doctor).
 	Probe bool `json:"probe,omitempty"`
 }
 
+// TunnelHello is one of the several tunnels a Hello asks for: the same
+// fields as a single tunnel's Hello.
+type TunnelHello struct {
+	Name    string          `json:"name"`
+	Routes  json.RawMessage `json:"routes,omitempty"`
+	Target  string          `json:"target"`
+	Targets []TargetInfo    `json:"targets,omitempty"`
+}
+
+// MaxTunnels bounds the tunnels one Hello may ask for.
+const MaxTunnels = 32
+
 // LogValue keeps the token out of logs.
 func (h Hello) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.Int("protocol", h.Protocol),
 		slog.String("agent_version", h.AgentVersion),
 		slog.String("name", h.Name),
 		slog.String("target", h.Target),
-	)
+	}
+	if len(h.Tunnels) > 0 {
+		names := make([]string, len(h.Tunnels))
+		for i, t := range h.Tunnels {
+			names[i] = t.Name
+		}
+		attrs = append(attrs, slog.String("tunnels", strings.Join(names, ",")))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// TunnelsAsked is the tunnels the Hello asks for: Tunnels, or the one
+// its single-tunnel fields describe.
+func (h Hello) TunnelsAsked() []TunnelHello {
+	if len(h.Tunnels) > 0 {
+		return h.Tunnels
+	}
+	return []TunnelHello{{Name: h.Name, Routes: h.Routes, Target: h.Target, Targets: h.Targets}}
 }
 
 // Welcome is the edge's answer: the tunnel the agent now serves, or why not.
@@ -83,6 +124,29 @@ type Welcome struct {
 	// Targets is the target name of each of URLs' routes, in their order
 	// ("" for a route that names none).
 	Targets []string `json:"targets,omitempty"`
+	// Tunnels answers a Hello's Tunnels, in their order (Tunnel, URLs,
+	// Targets and Warnings above repeat the first one's). An edge that
+	// answers them sets HeaderTunnel on every request it forwards; an
+	// older edge leaves them out and serves only the first tunnel.
+	Tunnels []TunnelWelcome `json:"tunnels,omitempty"`
+}
+
+// TunnelWelcome is one tunnel of a Welcome: its name, its URLs with each
+// route's target name, and what the agent should know about it.
+type TunnelWelcome struct {
+	Tunnel   string   `json:"tunnel"`
+	URLs     []string `json:"urls,omitempty"`
+	Targets  []string `json:"targets,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// TunnelsServed is the tunnels the Welcome admits: Tunnels, or the one
+// its single-tunnel fields describe.
+func (w Welcome) TunnelsServed() []TunnelWelcome {
+	if len(w.Tunnels) > 0 {
+		return w.Tunnels
+	}
+	return []TunnelWelcome{{Tunnel: w.Tunnel, URLs: w.URLs, Targets: w.Targets, Warnings: w.Warnings}}
 }
 
 // TargetInfo is one of an agent's local targets as it describes it: the
@@ -152,21 +216,51 @@ func DecodeHello(b []byte) (Hello, error) {
 	if h.Name != "" && !ValidName(h.Name) {
 		return h, fmt.Errorf("tunnel: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", h.Name)
 	}
-	if len(h.Target) > 1024 || len(h.AgentVersion) > 128 {
+	if len(h.AgentVersion) > 128 {
 		return h, errors.New("tunnel: hello field too long")
 	}
-	if len(h.Targets) > maxTargets {
-		return h, fmt.Errorf("tunnel: hello describes more than %d targets", maxTargets)
+	if err := checkTunnelHello(TunnelHello{Name: h.Name, Routes: h.Routes, Target: h.Target, Targets: h.Targets}); err != nil {
+		return h, err
 	}
-	for _, t := range h.Targets {
-		if len(t.Name) > 63 || len(t.Path) > 1024 || len(t.Local) > 1024 {
-			return h, errors.New("tunnel: hello target field too long")
+	if len(h.Tunnels) > MaxTunnels {
+		return h, fmt.Errorf("tunnel: hello asks for more than %d tunnels", MaxTunnels)
+	}
+	seen := map[string]bool{}
+	for i, t := range h.Tunnels {
+		if !ValidName(t.Name) {
+			return h, fmt.Errorf("tunnel: tunnels[%d]: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", i, t.Name)
+		}
+		if seen[t.Name] {
+			return h, fmt.Errorf("tunnel: tunnels[%d]: %s is asked for twice", i, t.Name)
+		}
+		seen[t.Name] = true
+		if err := checkTunnelHello(t); err != nil {
+			return h, fmt.Errorf("tunnel: tunnels[%d]: %s", i, strings.TrimPrefix(err.Error(), "tunnel: "))
 		}
 	}
-	if len(h.Routes) > 0 && !json.Valid(h.Routes) {
-		return h, errors.New("tunnel: hello routes are not valid JSON")
+	if len(h.Tunnels) > 0 && h.Name != "" && h.Name != h.Tunnels[0].Name {
+		return h, errors.New("tunnel: hello name is not its first tunnel's")
 	}
 	return h, nil
+}
+
+// checkTunnelHello bounds one tunnel's fields of a Hello.
+func checkTunnelHello(t TunnelHello) error {
+	if len(t.Target) > 1024 {
+		return errors.New("tunnel: hello field too long")
+	}
+	if len(t.Targets) > maxTargets {
+		return fmt.Errorf("tunnel: hello describes more than %d targets", maxTargets)
+	}
+	for _, tg := range t.Targets {
+		if len(tg.Name) > 63 || len(tg.Path) > 1024 || len(tg.Local) > 1024 {
+			return errors.New("tunnel: hello target field too long")
+		}
+	}
+	if len(t.Routes) > 0 && !json.Valid(t.Routes) {
+		return errors.New("tunnel: hello routes are not valid JSON")
+	}
+	return nil
 }
 
 // ValidName reports whether name can be a tunnel's host label: 1 to 63

@@ -200,6 +200,9 @@ func FuzzDecodeHello(f *testing.F) {
 	f.Add([]byte(`{"protocol":1,"token":"t","name":"Bad Name"}`))
 	f.Add([]byte(`{"protocol":1,"token":"t","targets":[{"local":"http://127.0.0.1:8000"},{"name":"billing","path":"/b","local":"http://127.0.0.1:7000 (strips /b)"}]}`))
 	f.Add([]byte(`{"protocol":1,"token":"t","targets":[{"name":"` + strings.Repeat("n", 64) + `","local":"x"}]}`))
+	f.Add([]byte(`{"protocol":1,"token":"t","name":"a","tunnels":[{"name":"a","target":"x","routes":{"routes":[{"path":"/a"}]}},{"name":"b","targets":[{"name":"n","local":"y"}]}]}`))
+	f.Add([]byte(`{"protocol":1,"token":"t","tunnels":[{"name":"a"},{"name":"a"}]}`))
+	f.Add([]byte(`{"protocol":1,"token":"t","name":"b","tunnels":[{"name":"a"},{"name":""}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := DecodeHello(b)
 		if err != nil {
@@ -215,6 +218,24 @@ func FuzzDecodeHello(f *testing.F) {
 			if len(tg.Name) > 63 || len(tg.Path) > 1024 || len(tg.Local) > 1024 {
 				t.Fatalf("accepted a target too long: %+v", tg)
 			}
+		}
+		if len(h.Tunnels) > MaxTunnels {
+			t.Fatalf("accepted %d tunnels", len(h.Tunnels))
+		}
+		seen := map[string]bool{}
+		for _, tn := range h.Tunnels {
+			if !ValidName(tn.Name) || seen[tn.Name] || len(tn.Target) > 1024 || len(tn.Targets) > maxTargets {
+				t.Fatalf("accepted an invalid tunnel: %+v", tn)
+			}
+			seen[tn.Name] = true
+			for _, tg := range tn.Targets {
+				if len(tg.Name) > 63 || len(tg.Path) > 1024 || len(tg.Local) > 1024 {
+					t.Fatalf("accepted a tunnel's target too long: %+v", tg)
+				}
+			}
+		}
+		if asked := h.TunnelsAsked(); len(h.Tunnels) > 0 && h.Name != "" && asked[0].Name != h.Name {
+			t.Fatalf("the hello's name %q is not its first tunnel's %q", h.Name, asked[0].Name)
 		}
 	})
 }

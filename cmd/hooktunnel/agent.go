@@ -129,6 +129,12 @@ func (f *agentFlags) config(target string) (agent.Config, error) {
 			return cfg, err
 		}
 		cfg.Policy, cfg.Targets = file.Config, file.Targets
+		if len(file.Tunnels) > 0 {
+			if target != "" || f.name != "" || len(f.routes) > 0 || len(f.targets) > 0 {
+				return cfg, fmt.Errorf("--policy %s lists tunnels: give each tunnel its target, routes and targets there, not a positional target, --name, --route or --target", f.policyFile)
+			}
+			cfg.Tunnels = file.Tunnels
+		}
 	}
 	routes, targets, err := parseRoutes(f.routes)
 	if err != nil {
@@ -289,21 +295,23 @@ func targetTLS(caFile string, insecure bool) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// printWelcome shows the public URLs the user pastes into the provider,
-// each with the local target its requests go to.
+// printWelcome shows, for each tunnel, the public URLs the user pastes
+// into the provider, each with the local target its requests go to.
 func printWelcome(w io.Writer, welcome tunnel.Welcome, a *agent.Agent) {
-	fmt.Fprintf(w, "Tunnel %s is online (session %s)\n", welcome.Tunnel, welcome.SessionID)
-	for i, u := range welcome.URLs {
-		path, name := "/", ""
-		if pu, err := url.Parse(u); err == nil {
-			path = pu.Path
+	for _, t := range welcome.TunnelsServed() {
+		fmt.Fprintf(w, "Tunnel %s is online (session %s)\n", t.Tunnel, welcome.SessionID)
+		for i, u := range t.URLs {
+			path, name := "/", ""
+			if pu, err := url.Parse(u); err == nil {
+				path = pu.Path
+			}
+			if i < len(t.Targets) {
+				name = t.Targets[i]
+			}
+			fmt.Fprintf(w, "  %s  ->  %s\n", u, a.TargetFor(t.Tunnel, path, name))
 		}
-		if i < len(welcome.Targets) {
-			name = welcome.Targets[i]
+		for _, warning := range t.Warnings {
+			fmt.Fprintf(w, "  warning: %s\n", warning)
 		}
-		fmt.Fprintf(w, "  %s  ->  %s\n", u, a.TargetFor(path, name))
-	}
-	for _, warning := range welcome.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", warning)
 	}
 }

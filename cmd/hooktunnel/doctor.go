@@ -351,7 +351,16 @@ func (d *doctor) checkEdge(ctx context.Context) {
 	if d.target != nil {
 		hello.Target = d.target.String() // the key of a kept name, as the agent sends it
 	}
-	if len(d.cfg.Policy.Routes) > 0 {
+	if len(d.cfg.Tunnels) > 0 {
+		// Several tunnels from the --policy file: probe them all at once,
+		// as the agent asks for them.
+		var err error
+		if hello, err = agent.ProbeHello(d.cfg); err != nil {
+			d.report(checkFail, "edge", err.Error(), "fix tunnels: in the --policy file")
+			return
+		}
+		hello.AgentVersion = version
+	} else if len(d.cfg.Policy.Routes) > 0 {
 		declared, err := d.cfg.Policy.ResolveSecrets()
 		if err == nil {
 			hello.Routes, err = json.Marshal(declared)
@@ -386,13 +395,15 @@ func (d *doctor) checkEdge(ctx context.Context) {
 	// out of the tunnel at once.
 	_ = sess.GoAway("hooktunnel doctor: check done")
 	sess.Close()
-	urls := "no URLs"
-	if len(welcome.URLs) > 0 {
-		urls = strings.Join(welcome.URLs, ", ")
-	}
-	d.report(checkOK, "edge", fmt.Sprintf("token accepted; tunnel %s: %s", welcome.Tunnel, urls), "")
-	for _, w := range welcome.Warnings {
-		d.report(checkWarn, "edge", "the edge says: "+w, "")
+	for _, t := range welcome.TunnelsServed() {
+		urls := "no URLs"
+		if len(t.URLs) > 0 {
+			urls = strings.Join(t.URLs, ", ")
+		}
+		d.report(checkOK, "edge", fmt.Sprintf("token accepted; tunnel %s: %s", t.Tunnel, urls), "")
+		for _, w := range t.Warnings {
+			d.report(checkWarn, "edge", "the edge says: "+w, "")
+		}
 	}
 }
 
