@@ -40,7 +40,7 @@ func (c *FileConfig) validate() error {
 	noProxy := func(*url.URL) *httputil.ReverseProxy { return nil }
 	if len(c.Tunnels) > 0 {
 		if !reflect.ValueOf(c.Config).IsZero() || len(c.Targets) > 0 {
-			return policy.AtField("tunnels", errors.New("give routes: and targets: inside each tunnel, not beside tunnels:"))
+			return policy.AtField("tunnels", errors.New("routes: and targets: go inside each tunnel, not beside tunnels"))
 		}
 		if len(c.Tunnels) > tunnel.MaxTunnels {
 			return policy.AtField("tunnels", fmt.Errorf("at most %d tunnels over one session", tunnel.MaxTunnels))

@@ -72,7 +72,7 @@ func checkTunnels(list []TunnelConfig, mk proxyMaker) ([]*agentTunnel, error) {
 		}
 		seen[tc.Name] = true
 		if tc.Target == "" && len(tc.Targets) == 0 {
-			return nil, policy.AtField(field+".target", errors.New("give the tunnel's local app (PORT, HOST:PORT or URL) or targets:"))
+			return nil, policy.AtField(field+".target", errors.New("is missing: give the tunnel's local app (PORT, HOST:PORT or URL) or its targets"))
 		}
 		targets, err := compileTargets(tc.Target, tc.Targets, mk)
 		if err != nil {
