@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -227,5 +229,39 @@ func TestFilterVerifyConfig(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tc.stderr)
 			}
 		})
+	}
+}
+
+// `hooktunnel edge --check` prints each warning at its file and line, as
+// it prints errors, so an operator finds the route among many.
+func TestFilterCheckWarningLines(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "edge.yaml")
+	config := `domain: hooks.test
+tunnels:
+  gh:
+    routes:
+      - path: /a
+      - path: /a
+        filter: event == "push"
+      - path: /b
+        verify: {provider: github, secrets: [a-literal-secret]}
+        filter: "false"
+`
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, "edge", "edge", "--config", file, "--check")
+	if code, _ := p.exited(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, p.stderr.String())
+	}
+	for _, want := range []string{
+		file + ":6: warning: tunnels.gh.routes[1]: can never match: routes[0] has the same path",
+		file + ":7: warning: tunnels.gh.routes[1].filter: the route verifies no signature",
+		file + ":10: warning: tunnels.gh.routes[2].filter: is false",
+	} {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, p.stderr.String())
+		}
 	}
 }
