@@ -43,11 +43,21 @@ func (d *jsonDoc) value(v jsonAt) ref.Val {
 }
 
 // jsonBox is what objects and arrays share: the decoded value, made the
-// first time an operation needs it.
+// first time an operation needs it, and the fields already read, so that
+// further filters on the same request (which share the body's value) find
+// body.pull_request.base.ref without walking the text again. A value
+// belongs to one request, read by one goroutine.
 type jsonBox struct {
 	d       *jsonDoc
 	at      jsonAt
 	decoded ref.Val
+	read    []jsonRead
+}
+
+// jsonRead is a field found (or not) by FindStringKey.
+type jsonRead struct {
+	key string
+	val ref.Val // nil: not there
 }
 
 func (b *jsonBox) full() ref.Val {
@@ -142,11 +152,19 @@ func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 // FindStringKey is the interpreter's road to obj.field and obj["field"]
 // (and has()): the one lookup made on the text.
 func (o *jsonObject) FindStringKey(key string) (any, bool) {
-	v, ok := o.d.member(o.at, key)
-	if !ok {
-		return nil, false
+	for _, r := range o.read {
+		if r.key == key {
+			return r.val, r.val != nil
+		}
 	}
-	return o.d.value(v), true
+	var val ref.Val
+	if v, ok := o.d.member(o.at, key); ok {
+		val = o.d.value(v)
+	}
+	if len(o.read) < 8 {
+		o.read = append(o.read, jsonRead{key: key, val: val})
+	}
+	return val, val != nil
 }
 
 // jsonArray is a JSON array as a CEL list(dyn).
