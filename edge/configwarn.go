@@ -2,13 +2,15 @@ package edge
 
 import (
 	"sort"
+
+	"github.com/hooktunnel/hooktunnel/policy"
 )
 
 // Warnings compiles c and lists what is legal in it but surely not meant
 // (a route that can never match, a filter on unsigned bodies), each named
-// by its field ("tunnels.github.routes[1]: …"); `edge --check` prints
-// them.
-func (c Config) Warnings() ([]string, error) {
+// by its field ("tunnels.github.routes[1]"); `edge --check` prints them
+// at their lines of the file (policy.LocateWarnings).
+func (c Config) Warnings() ([]*policy.FieldError, error) {
 	comp, err := c.Compile()
 	if err != nil {
 		return nil, err
@@ -18,10 +20,10 @@ func (c Config) Warnings() ([]string, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var out []string
+	var out []*policy.FieldError
 	for _, name := range names {
 		for _, w := range comp.tunnels[name].Warnings() {
-			out = append(out, "tunnels."+name+"."+w)
+			out = append(out, &policy.FieldError{Field: "tunnels." + name + "." + w.Field, Err: w.Err})
 		}
 	}
 	return out, nil

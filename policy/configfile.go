@@ -67,6 +67,22 @@ func DecodeFile(file string, data []byte, out any, validate func() error) error 
 	return nil
 }
 
+// LocateWarnings places warnings about the fields of a config file (as
+// Policy.Warnings gives them) at their lines in its YAML data: each comes
+// back as a *ConfigError with the file, the line (0 when the data does not
+// hold the field) and the field.
+func LocateWarnings(file string, data []byte, warnings []*FieldError) []*ConfigError {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		root = yaml.Node{}
+	}
+	out := make([]*ConfigError, 0, len(warnings))
+	for _, w := range warnings {
+		out = append(out, &ConfigError{File: file, Line: lineOf(&root, w.Field), Field: w.Field, Err: w.Err})
+	}
+	return out
+}
+
 // LoadFile reads a policy file (an agent's --policy) and compiles it.
 func LoadFile(file string) (Config, error) {
 	var c Config

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"cel.dev/cel-go/common/types"
 )
 
 // An eventRule says where a provider names the kind of event a delivery
@@ -82,8 +84,8 @@ func (in *eventInput) read(s eventSource) string {
 	if len(in.r.Body) > maxEventBody {
 		return ""
 	}
-	doc, ok := in.r.jsonBody()
-	if !ok {
+	doc := in.r.jsonBody()
+	if doc == nil {
 		return ""
 	}
 	return fieldText(doc, s.path)
@@ -91,26 +93,29 @@ func (in *eventInput) read(s eventSource) string {
 
 // fieldText follows path into doc and returns the string or number found
 // there, "" for anything else.
-func fieldText(doc any, path []string) string {
+func fieldText(doc *jsonDoc, path []string) string {
+	v := doc.top()
 	for _, key := range path {
-		switch v := doc.(type) {
-		case map[string]any:
-			doc = v[key]
-		case []any:
+		var ok bool
+		switch doc.kind(v) {
+		case '{':
+			v, ok = doc.member(v, key)
+		case '[':
 			i, err := strconv.Atoi(key)
-			if err != nil || i < 0 || i >= len(v) {
-				return ""
+			ok = err == nil && i >= 0
+			if ok {
+				v, ok = doc.index(v, i)
 			}
-			doc = v[i]
-		default:
+		}
+		if !ok {
 			return ""
 		}
 	}
-	switch v := doc.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
+	switch val := doc.value(v).(type) {
+	case types.String:
+		return strings.TrimSpace(string(val))
+	case types.Double:
+		return strconv.FormatFloat(float64(val), 'f', -1, 64)
 	}
 	return ""
 }

@@ -307,7 +307,11 @@ func TestFilterWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(p.Warnings(), "\n")
+	var lines []string
+	for _, w := range p.Warnings() {
+		lines = append(lines, w.Error())
+	}
+	got := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"routes[1]: can never match: routes[0] has the same path and methods",
 		"routes[1].filter: the route verifies no signature",
@@ -376,5 +380,31 @@ func TestFilterDocsExamplesCompile(t *testing.T) {
 	}
 	if n != 10 {
 		t.Errorf("found %d filters in docs/filters.md, want 10", n)
+	}
+}
+
+// Warnings about a config file's fields land on the fields' lines.
+func TestLocateWarnings(t *testing.T) {
+	t.Parallel()
+	data := []byte("tunnels:\n  gh:\n    routes:\n      - path: /a\n      - path: /a\n        filter: \"false\"\n")
+	for _, tc := range []struct {
+		name, field string
+		line        int
+	}{
+		{"a route", "tunnels.gh.routes[1]", 5},
+		{"a route's field", "tunnels.gh.routes[1].filter", 6},
+		{"a field the file leaves out: its parent", "tunnels.gh.routes[0].on_mismatch", 4},
+		{"a tunnel the file does not have", "tunnels.other.routes[0]", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := LocateWarnings("edge.yaml", data, []*FieldError{{Field: tc.field, Err: errors.New("w")}})
+			if len(got) != 1 || got[0].Line != tc.line || got[0].File != "edge.yaml" || got[0].Field != tc.field {
+				t.Fatalf("got %+v, want line %d", got[0], tc.line)
+			}
+		})
+	}
+	if got := LocateWarnings("edge.yaml", []byte("{not: yaml"), []*FieldError{{Field: "tunnels", Err: errors.New("w")}}); got[0].Line != 0 {
+		t.Errorf("unreadable data: line %d, want 0", got[0].Line)
 	}
 }

@@ -15,8 +15,8 @@ import (
 // BodyValue is a request body as a filter's `body`: the parsed JSON when
 // contentType is JSON (application/json, text/json, anything +json) and
 // the body parses, else the body as a string (bytes that are not UTF-8
-// become U+FFFD). JSON numbers are doubles; objects and arrays are
-// converted lazily, as the filter reads them.
+// become U+FFFD). JSON numbers are doubles; the filter's reads of fields
+// and elements find them in the body's text, decoding nothing else.
 func BodyValue(contentType string, body []byte) ref.Val {
 	r := &Request{Header: http.Header{"Content-Type": {contentType}}, Body: body}
 	return r.bodyValue()
@@ -26,8 +26,8 @@ func BodyValue(contentType string, body []byte) ref.Val {
 // event it names.
 func (r *Request) bodyValue() ref.Val {
 	if isJSON(r.Header.Get("Content-Type")) {
-		if doc, ok := r.jsonBody(); ok {
-			return types.DefaultTypeAdapter.NativeToValue(doc)
+		if doc := r.jsonBody(); doc != nil {
+			return doc.value(doc.top())
 		}
 	}
 	body := r.Body

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -26,24 +25,26 @@ type Request struct {
 	// filterVals are the filter variables built from the request, each
 	// at most once however many filters read it.
 	filterVals struct{ body, headers, query ref.Val }
-	// parsed is the body parsed as JSON, once for the event and the
+	// parsed is the body checked as JSON, once for the event and the
 	// filters: see jsonBody.
 	parsed struct {
 		done bool
-		doc  any
-		ok   bool
+		doc  *jsonDoc
 	}
 }
 
-// jsonBody is the body parsed as JSON (numbers as float64), parsed the
-// first time it is asked for; ok is false for a body that is not JSON.
-func (r *Request) jsonBody() (doc any, ok bool) {
+// jsonBody is the body checked as a JSON object or array the first time
+// it is asked for, nil for a body that is not one; reads of its fields
+// decode only what they read (see jsonDoc).
+func (r *Request) jsonBody() *jsonDoc {
 	if !r.parsed.done {
 		r.parsed.done = true
 		body := bytes.TrimSpace(r.Body)
 		if len(body) > 0 && (body[0] == '{' || body[0] == '[') {
-			r.parsed.ok = json.Unmarshal(body, &r.parsed.doc) == nil
+			if doc, ok := parseJSONDoc(body); ok {
+				r.parsed.doc = doc
+			}
 		}
 	}
-	return r.parsed.doc, r.parsed.ok
+	return r.parsed.doc
 }

@@ -136,28 +136,30 @@ func (p *Policy) nextSamePath(route *Route, method string) *Route {
 
 // Warnings are what is legal in the policy but surely not meant: routes
 // that can never take a request, filters that read unsigned bodies,
-// settings that are never used. Each names its field ("routes[2]").
-func (p *Policy) Warnings() []string {
-	var out []string
+// settings that are never used. Each names its field ("routes[2].filter"),
+// so a config file can place it on a line (LocateWarnings).
+func (p *Policy) Warnings() []*FieldError {
+	var out []*FieldError
+	warn := func(field, msg string) { out = append(out, &FieldError{Field: field, Err: errors.New(msg)}) }
 	routes := p.Routes()
 	for j, rj := range routes {
 		at := fmt.Sprintf("routes[%d]", rj.Index)
 		if rj.filter != nil && rj.filter.constant != nil && !*rj.filter.constant {
-			out = append(out, at+".filter: is false: the route never takes a request")
+			warn(at+".filter", "is false: the route never takes a request")
 		}
 		if rj.filter != nil && rj.verifier == nil {
-			out = append(out, at+".filter: the route verifies no signature, so its filter reads bodies anyone may send; a filter is not an access check")
+			warn(at+".filter", "the route verifies no signature, so its filter reads bodies anyone may send; a filter is not an access check")
 		}
 		for _, ri := range routes[:j] {
 			if ri.pattern.equal(rj.pattern) && coversMethods(ri, rj) && ri.takesAll() {
-				out = append(out, fmt.Sprintf("%s: can never match: routes[%d] has the same path and methods and takes every request", at, ri.Index))
+				warn(at, fmt.Sprintf("can never match: routes[%d] has the same path and methods and takes every request", ri.Index))
 				break
 			}
 		}
 		if rj.filter != nil && rj.onMismatchSet {
 			for _, rk := range routes[j+1:] {
 				if rk.pattern.equal(rj.pattern) && coversMethods(rk, rj) {
-					out = append(out, fmt.Sprintf("%s.on_mismatch: is never used: a request the filter does not take goes on to routes[%d]", at, rk.Index))
+					warn(at+".on_mismatch", fmt.Sprintf("is never used: a request the filter does not take goes on to routes[%d]", rk.Index))
 					break
 				}
 			}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,5 +152,116 @@ func TestFilterVerifyCommand(t *testing.T) {
 	bad := runVerify(t, "--filter", `evnt == "push"`, opened)
 	if bad.code != 2 || !strings.Contains(bad.stderr, "--filter: undeclared reference to 'evnt'") {
 		t.Errorf("bad filter: exit %d, stderr %q", bad.code, bad.stderr)
+	}
+}
+
+// `hooktunnel verify --config` checks captured deliveries against the
+// routes of a tunnel of an edge config file: each goes to the route its
+// path matches, with that route's signature check and filter, the routes
+// sharing a path tried in file order; the line names the route.
+func TestFilterVerifyConfig(t *testing.T) {
+	t.Setenv("HT_GH_NEW", ghNew)
+	dir := t.TempDir()
+	capture := func(name, path, body string, signed bool) string {
+		sig := ""
+		if signed {
+			sig = "X-Hub-Signature-256: " + githubSign(ghNew, []byte(body)) + "\r\n"
+		}
+		raw := "POST " + path + " HTTP/1.1\r\nHost: gh.hooks.example.com\r\nContent-Type: application/json\r\nX-GitHub-Event: pull_request\r\n" +
+			sig + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		return writeCapture(t, dir, name, raw)
+	}
+	opened := capture("opened.http", "/github", `{"action":"opened","number":1}`, true)
+	closed := capture("closed.http", "/github", `{"action":"closed","number":2}`, true)
+	labeled := capture("labeled.http", "/github", `{"action":"labeled","number":3}`, true)
+	forged := capture("forged.http", "/github", `{"action":"opened","number":4}`, false)
+	elsewhere := capture("elsewhere.http", "/gitlab", `{"action":"opened","number":5}`, true)
+	config := func(name, content string) string { return writeCapture(t, dir, name, content) }
+	edgeYAML := config("edge.yaml", `tunnels:
+  gh:
+    routes:
+      - path: /github
+        verify: {provider: github, secrets: [env:HT_GH_NEW]}
+        filter: body.action == "opened"
+      - path: /github
+        verify: {provider: github, secrets: [env:HT_GH_NEW]}
+        filter: body.action == "closed"
+        on_mismatch: reject
+  stripe:
+    routes:
+      - path: /stripe
+`)
+
+	run := runVerify(t, "--config", edgeYAML, "--tunnel", "gh", opened, closed, labeled, forged, elsewhere)
+	run.want(t, 1, 5)
+	for i, want := range []struct{ reason, route string }{
+		{"ok", "tunnels.gh.routes[0]"},
+		{"ok", "tunnels.gh.routes[1]"},
+		{"filtered: ", "tunnels.gh.routes[1]"},
+		{"signature_missing: ", "tunnels.gh.routes[0]"},
+		{"no_route: ", ""},
+	} {
+		got := run.lines[i]
+		if !strings.HasPrefix(got.Reason, want.reason) || got.Route != want.route || got.Allow != (want.reason == "ok") {
+			t.Errorf("%s: allow %v, reason %q, route %q; want %q at %q", got.File, got.Allow, got.Reason, got.Route, want.reason, want.route)
+		}
+	}
+	run.assertNoSecret(t, ghNew)
+
+	for _, tc := range []struct {
+		name, stderr string
+		args         []string
+	}{
+		{"several tunnels and no --tunnel", "several tunnels (gh, stripe): name one with --tunnel", []string{"--config", edgeYAML}},
+		{"an unknown tunnel", "--tunnel gitlab: the file has no such tunnel (it has: gh, stripe)", []string{"--config", edgeYAML, "--tunnel", "gitlab"}},
+		{"flags that the file sets", "leave out --provider", []string{"--config", edgeYAML, "--tunnel", "gh", "--provider", "github"}},
+		{"--tunnel without --config", "give --config too", []string{"--tunnel", "gh", "--filter", "true"}},
+		{"a filter that does not compile", "bad.yaml:5: tunnels.gh.routes[0].filter: ", []string{"--config", config("bad.yaml", `tunnels:
+  gh:
+    routes:
+      - path: /github
+        filter: body.action == 1 +
+`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runVerify(t, append(tc.args, opened)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tc.stderr)
+			}
+		})
+	}
+}
+
+// `hooktunnel edge --check` prints each warning at its file and line, as
+// it prints errors, so an operator finds the route among many.
+func TestFilterCheckWarningLines(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "edge.yaml")
+	config := `domain: hooks.test
+tunnels:
+  gh:
+    routes:
+      - path: /a
+      - path: /a
+        filter: event == "push"
+      - path: /b
+        verify: {provider: github, secrets: [a-literal-secret]}
+        filter: "false"
+`
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, "edge", "edge", "--config", file, "--check")
+	if code, _ := p.exited(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, p.stderr.String())
+	}
+	for _, want := range []string{
+		file + ":6: warning: tunnels.gh.routes[1]: can never match: routes[0] has the same path",
+		file + ":7: warning: tunnels.gh.routes[1].filter: the route verifies no signature",
+		file + ":10: warning: tunnels.gh.routes[2].filter: is false",
+	} {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, p.stderr.String())
+		}
 	}
 }

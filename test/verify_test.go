@@ -129,6 +129,7 @@ type verifyLine struct {
 	Secret     string `json:"secret"`
 	DeliveryID string `json:"delivery_id"`
 	Handshake  bool   `json:"handshake"`
+	Route      string `json:"route"`
 }
 
 // verifyRun is a finished `hooktunnel verify`.

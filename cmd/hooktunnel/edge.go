@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hooktunnel/hooktunnel/certs"
 	"github.com/hooktunnel/hooktunnel/edge"
+	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/policy/iplist"
 )
 
@@ -37,8 +39,15 @@ func edgeCommand() *cobra.Command {
 				if err != nil {
 					return usageError{err}
 				}
-				for _, w := range warnings {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s\n", configFile, w)
+				if len(warnings) > 0 {
+					data, _ := os.ReadFile(configFile) // read a moment ago; no lines if it is gone
+					for _, w := range policy.LocateWarnings(configFile, data, warnings) {
+						at := w.File
+						if w.Line > 0 {
+							at += ":" + strconv.Itoa(w.Line)
+						}
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s: %v\n", at, w.Field, w.Err)
+					}
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", configFile)
 				return nil

@@ -24,6 +24,8 @@ type verifyFlags struct {
 	now       string
 	tolerance time.Duration
 	filter    string
+	// config and tunnel take the routes from an edge config file.
+	config, tunnel string
 	// The generic "hmac" provider's settings.
 	header, algorithm, encoding, prefix, template, timestampHeader, idHeader string
 }
@@ -40,6 +42,9 @@ type verifyLine struct {
 	DeliveryID string `json:"delivery_id,omitempty"`
 	// Handshake marks an endpoint verification the edge answers itself.
 	Handshake bool `json:"handshake,omitempty"`
+	// Route is the config entry of the route that took the request
+	// ("tunnels.github.routes[1]"), with --config.
+	Route string `json:"route,omitempty"`
 }
 
 // maxCapture bounds a capture file: the default body limit and room for
@@ -49,7 +54,7 @@ const maxCapture = int64(policy.DefaultMaxBody) + 1<<20
 func verifyCommand() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify [--provider NAME --secret REF [--secret REF]...] [--filter EXPR] FILE...",
+		Use:   "verify [--provider NAME --secret REF [--secret REF]... | --config FILE [--tunnel NAME]] [--filter EXPR] FILE...",
 		Short: "Check captured webhook requests offline, as the edge would",
 		Long: `Check captured webhook requests with the signature, timestamp and duplicate checks the
 edge runs, to learn why a delivery is refused.
@@ -68,6 +73,13 @@ filter: one it does not take is reported "filtered" (or "filter_failed" when the
 expression failed on it, e.g. a field read without has()). This tries a filter on real
 deliveries before it goes live.
 
+With --config, the routes come from an edge config file instead of the flags: each
+request goes to the route its method and path match in the tunnel --tunnel names (or
+the file's only tunnel), and is checked with that route's verify and filter, routes
+sharing a path tried in file order as the edge tries them; the line names the route
+that took it ("route":"tunnels.github.routes[1]"). Source address lists, tokens and rate limits are not checked (a capture
+has no sender address).
+
 A refusal's reason is a stable code (signature_missing, signature_malformed,
 bad_signature, timestamp_missing, stale_timestamp, future_timestamp, bad_path,
 body_too_large, bad_request for a file that is not one HTTP request) and a sentence.
@@ -79,6 +91,7 @@ configuration error (unknown provider, empty or unset secret, missing file).`,
   hooktunnel verify --provider stripe --secret env:STRIPE_NEW --secret env:STRIPE_OLD --now 1735689603 evt.http
   hooktunnel verify --provider github --secret env:GH_SECRET --filter 'body.action in ["opened", "synchronize"]' pr-*.http
   hooktunnel verify --filter 'body.type.startsWith("invoice.") && body.type != "invoice.upcoming"' evt-*.http
+  hooktunnel verify --config /etc/hooktunnel/edge.yaml --tunnel github pr-*.http
   hooktunnel verify --provider twilio --secret file:/etc/hooktunnel/twilio --url https://sms.hooks.example.com/twilio sms.http`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -119,6 +132,9 @@ configuration error (unknown provider, empty or unset secret, missing file).`,
 	fl.StringVar(&f.now, "now", "", "check timestamps as of this Unix time in seconds (default: now)")
 	fl.DurationVar(&f.tolerance, "tolerance", 0, "timestamp tolerance (default: the provider's)")
 	fl.StringVar(&f.filter, "filter", "", "a route filter (CEL) to run on requests that pass; without --provider, on every request")
+	fl.StringVar(&f.config, "config", "", "take the routes (verify and filter) from this edge config file")
+	fl.StringVar(&f.tunnel, "tunnel", "", "with --config: the tunnel whose routes apply (default: the file's only tunnel)")
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	fl.StringVar(&f.header, "header", "", "hmac: the header carrying the signature")
 	fl.StringVar(&f.algorithm, "algorithm", "", "hmac: sha1, sha256 (default) or sha512")
 	fl.StringVar(&f.encoding, "encoding", "", "hmac: hex (default) or base64")
@@ -138,11 +154,20 @@ type verifier struct {
 	secrets   []string // the --secret references, in order
 	publicURL string
 	now       time.Time
+	// tunnel names the tunnel of the config file the routes are from,
+	// with --config.
+	tunnel string
 }
 
 // verifier validates the flags and compiles the policy; every error is a
 // usage error naming the flag.
 func (f *verifyFlags) verifier(stderr io.Writer, files int) (*verifier, error) {
+	if f.config != "" {
+		return f.fromConfig(files)
+	}
+	if f.tunnel != "" {
+		return nil, usageError{errors.New("verify: --tunnel names a tunnel of the --config file; give --config too")}
+	}
 	if f.provider == "" && f.filter != "" {
 		return f.filterOnly()
 	}
@@ -339,6 +364,9 @@ func (v *verifier) check(name string, stdin io.Reader) verifyLine {
 	v.policy.Filter(&d, req, v.now)
 	if d.Verified.Provider != "" { // the signature was good
 		line.Secret, line.DeliveryID = v.secretName(d), d.Verified.DeliveryID
+	}
+	if v.tunnel != "" && d.Route != nil {
+		line.Route = fmt.Sprintf("tunnels.%s.routes[%d]", v.tunnel, d.Route.Index)
 	}
 	if d.Err != nil {
 		line.Reason = reasonOf(d.Err)

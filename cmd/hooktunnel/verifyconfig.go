@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge"
+	"github.com/hooktunnel/hooktunnel/policy"
+)
+
+// fromConfig is the verifier of --config: the routes of one tunnel of an
+// edge config file, with their verify, filter and on_mismatch; what a
+// capture cannot be checked against (source address lists, tokens, rate
+// limits) is left out. Errors in the file name its line and field, as
+// `hooktunnel edge --check` does.
+func (f *verifyFlags) fromConfig(files int) (*verifier, error) {
+	for flag, set := range map[string]bool{
+		"--provider": f.provider != "", "--secret": len(f.secrets) > 0, "--filter": f.filter != "", "--tolerance": f.tolerance != 0,
+		"--header": f.header != "", "--algorithm": f.algorithm != "", "--encoding": f.encoding != "", "--prefix": f.prefix != "",
+		"--template": f.template != "", "--timestamp-header": f.timestampHeader != "", "--id-header": f.idHeader != "",
+	} {
+		if set {
+			return nil, usageError{fmt.Errorf("verify: --config takes the routes' settings from the file; leave out %s (or --config)", flag)}
+		}
+	}
+	v := &verifier{publicURL: f.publicURL, now: time.Now()}
+	if f.publicURL != "" {
+		if _, err := policy.ParsePublicURL(f.publicURL); err != nil {
+			return nil, usageError{fmt.Errorf("verify: --url %v", err)}
+		}
+	}
+	if f.now != "" {
+		sec, err := strconv.ParseInt(f.now, 10, 64)
+		if err != nil || sec < 0 {
+			return nil, usageError{fmt.Errorf("verify: --now %q is not a Unix time in seconds", f.now)}
+		}
+		v.now = time.Unix(sec, 0)
+	}
+	data, err := os.ReadFile(f.config)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("verify: --config: %w", err)}
+	}
+	cfg := edge.DefaultConfig()
+	err = policy.DecodeFile(f.config, data, &cfg, func() error {
+		name, err := f.pickTunnel(cfg.Tunnels)
+		if err != nil {
+			return err
+		}
+		v.tunnel = name
+		tc := cfg.Tunnels[name]
+		if len(tc.Routes) == 0 {
+			return &policy.FieldError{Field: "tunnels." + name, Err: errors.New("has no routes in the file (its agents declare them): nothing to check against")}
+		}
+		routes := make([]policy.RouteConfig, 0, len(tc.Routes))
+		for _, r := range tc.Routes {
+			routes = append(routes, policy.RouteConfig{
+				Path: r.Path, Methods: r.Methods, Verify: r.Verify, Tolerance: r.Tolerance, MaxBody: r.MaxBody,
+				Filter: r.Filter, OnMismatch: r.OnMismatch, RejectStatus: r.RejectStatus,
+			})
+		}
+		// Two keys a delivery: its delivery id and its fingerprint.
+		env := policy.Env{Replay: policy.NewMemoryReplayCache(2 * max(files, 1)), Scope: name}
+		v.policy, err = policy.Config{Routes: routes}.CompileEnv(env)
+		return policy.AtField("tunnels."+name, err)
+	})
+	if err != nil {
+		return nil, usageError{fmt.Errorf("verify: %w", err)}
+	}
+	return v, nil
+}
+
+// pickTunnel is --tunnel, or the file's only tunnel.
+func (f *verifyFlags) pickTunnel(tunnels map[string]policy.Config) (string, error) {
+	names := make([]string, 0, len(tunnels))
+	for name := range tunnels {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	switch {
+	case f.tunnel != "":
+		if _, ok := tunnels[f.tunnel]; !ok {
+			return "", fmt.Errorf("--tunnel %s: the file has no such tunnel (it has: %s)", f.tunnel, listOrNone(names))
+		}
+		return f.tunnel, nil
+	case len(names) == 1:
+		return names[0], nil
+	case len(names) == 0:
+		return "", errors.New("the file configures no tunnels: nothing to check against")
+	}
+	return "", fmt.Errorf("the file has several tunnels (%s): name one with --tunnel", strings.Join(names, ", "))
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
