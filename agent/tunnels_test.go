@@ -62,7 +62,7 @@ func TestSeveralTunnelsConfigErrors(t *testing.T) {
 		{"with a positional target", func(c *Config) { c.Target = "9000" }, ErrTunnelsAndSingle.Error()},
 		{"no name", func(c *Config) { c.Tunnels[1].Name = "" }, "tunnels[1].name: give each tunnel a name"},
 		{"a name twice", func(c *Config) { c.Tunnels[1].Name = "github" }, `tunnels[1].name: "github" is given twice`},
-		{"no target", func(c *Config) { c.Tunnels[0].Target = "" }, "tunnels[0].target: give the tunnel's local app"},
+		{"no target", func(c *Config) { c.Tunnels[0].Target = "" }, "tunnels[0].target: is missing: give the tunnel's local app"},
 		{"a bad route", func(c *Config) { c.Tunnels[0].Policy.Routes[0].Path = "nope" }, "tunnels[0].routes[0]"},
 		{"a bad target", func(c *Config) { c.Tunnels[1].Targets[0].Name = "Bad" }, "tunnels[1].targets[0].name"},
 		{"too many", func(c *Config) {
@@ -181,7 +181,7 @@ tunnels:
 		{"routes beside tunnels", `
 routes: [{path: /x}]
 tunnels: [{name: a, target: 8000}]
-`, "tunnels: give routes: and targets: inside each tunnel"},
+`, "tunnels: routes: and targets: go inside each tunnel"},
 		{"a route error names its tunnel", `
 tunnels:
   - {name: a, target: 8000}

@@ -407,62 +407,6 @@ func (d *jsonDoc) index(v jsonAt, i int) (jsonAt, bool) {
 	}
 }
 
-// size is the number of elements of the array v, or of distinct keys of
-// the object v.
-func (d *jsonDoc) size(v jsonAt) int {
-	src := d.src
-	object := src[v.p] == '{'
-	end := int(d.boxes[v.box].end)
-	p, next := v.p+1, v.box+1
-	var keys map[string]struct{}
-	n := 0
-	for {
-		p = skipSpace(src, p)
-		if p >= end {
-			if keys != nil {
-				return len(keys)
-			}
-			return n
-		}
-		if src[p] == ',' {
-			p = skipSpace(src, p+1)
-		}
-		if object {
-			k := jsonEndString(src, p)
-			if n > 0 && keys == nil {
-				keys = make(map[string]struct{})
-				d.collectKeys(v, keys)
-				return len(keys)
-			}
-			p = skipSpace(src, k)
-			p = skipSpace(src, p+1) // the ':'
-		}
-		n++
-		p, next = d.skip(p, next)
-	}
-}
-
-// collectKeys adds the decoded keys of the object v to keys.
-func (d *jsonDoc) collectKeys(v jsonAt, keys map[string]struct{}) {
-	src := d.src
-	end := int(d.boxes[v.box].end)
-	p, next := v.p+1, v.box+1
-	for {
-		p = skipSpace(src, p)
-		if p >= end {
-			return
-		}
-		if src[p] == ',' {
-			p = skipSpace(src, p+1)
-		}
-		k := jsonEndString(src, p)
-		keys[jsonString(src[p:k])] = struct{}{}
-		p = skipSpace(src, k)
-		p = skipSpace(src, p+1) // the ':'
-		p, next = d.skip(p, next)
-	}
-}
-
 // skip passes over the value at src[p], whose first box (if it is one or
 // holds any) is boxes[next]; it returns where the value ends and the next
 // box after it.
