@@ -122,7 +122,7 @@ func (e *Edge) admitAll(ctx context.Context, cfg *compiled, g *grant, hello tunn
 	for _, th := range asked {
 		a, refusal := e.admit(ctx, cfg, g, th)
 		if refusal != nil {
-			if len(hello.Tunnels) > 0 && !strings.Contains(refusal.Message, "tunnel "+th.Name) {
+			if len(hello.Tunnels) > 0 {
 				refusal.Message = "tunnel " + th.Name + ": " + refusal.Message
 			}
 			return nil, refusal
