@@ -133,13 +133,10 @@ func TestFilterCostLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
+	// Without the limit it would run to the end and answer false, nil.
 	ok, err := f.Match(r, FilterInput{})
 	if ok || !errors.Is(err, ErrFilterCost) {
 		t.Fatalf("Match = %v, %v; want the cost limit", ok, err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("stopping at the cost limit took %s", d)
 	}
 
 	// Three comprehensions deep is refused when the config is loaded.
