@@ -91,4 +91,3 @@ func notHeld(m *store.Message) string {
 	}
 	return "the message is not held: its queue state is " + m.Queue
 }
-
