@@ -28,6 +28,7 @@ func (a *journalAPI) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/messages", a.list)
 	mux.HandleFunc("GET /api/v1/messages/{id}", a.show)
 	mux.HandleFunc("POST /api/v1/messages/{id}/replay", a.replay)
+	mux.HandleFunc("POST /api/v1/messages/{id}/release", a.release)
 	mux.HandleFunc("GET /api/v1/events", a.stream)
 	mux.HandleFunc("DELETE /api/v1/messages/{id}", a.deleteMessage)
 }

@@ -18,6 +18,7 @@ import (
 // Audit actions: stable codes, listed by GET /api/v1/audit?action=.
 const (
 	auditReplay       = "message.replay"
+	auditRelease      = "message.release"
 	auditDelete       = "message.delete"
 	auditReload       = "config.reload"
 	auditTokenIssued  = "token.issued"

@@ -43,6 +43,10 @@ func (x *exchange) filtered() {
 	status, code := policyStatus(x.d.Err)
 	x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
 	x.w.Header().Set(headerFiltered, "true")
+	if route.OnMismatch == policy.OnMismatchHold {
+		x.hold(route)
+		return
+	}
 	if route.OnMismatch == policy.OnMismatchReject {
 		status = route.RejectStatus
 		writeRefusal(x.w, status, code, x.d.Err.Error(), x.id)

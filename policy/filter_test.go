@@ -164,8 +164,8 @@ func TestFilterConfigErrors(t *testing.T) {
 		{"syntax error", RouteConfig{Path: "/a", Filter: `event == "push`}, "routes[0].filter", "(at 1:"},
 		{"bad regexp literal", RouteConfig{Path: "/a", Filter: `path.matches("(")`}, "routes[0].filter", "matches"},
 		{"blank", RouteConfig{Path: "/a", Filter: "  "}, "routes[0].filter", "is empty"},
-		{"unknown on_mismatch", RouteConfig{Path: "/a", Filter: "true", OnMismatch: "drop"}, "routes[0].on_mismatch", "not one of ack, reject"},
-		{"queue_hold", RouteConfig{Path: "/a", Filter: "true", OnMismatch: "queue_hold"}, "routes[0].on_mismatch", "not supported"},
+		{"unknown on_mismatch", RouteConfig{Path: "/a", Filter: "true", OnMismatch: "drop"}, "routes[0].on_mismatch", "not one of ack, reject, queue_hold"},
+		{"reject_status with queue_hold", RouteConfig{Path: "/a", Filter: "true", OnMismatch: "queue_hold", RejectStatus: 409}, "routes[0].reject_status", "on_mismatch: reject"},
 		{"on_mismatch without filter", RouteConfig{Path: "/a", OnMismatch: "ack"}, "routes[0].on_mismatch", "only meaningful with filter"},
 		{"reject_status without reject", RouteConfig{Path: "/a", Filter: "true", RejectStatus: 409}, "routes[0].reject_status", "on_mismatch: reject"},
 		{"reject_status not an error", RouteConfig{Path: "/a", Filter: "true", OnMismatch: "reject", RejectStatus: 204}, "routes[0].reject_status", "not a 4xx or 5xx"},
@@ -179,6 +179,17 @@ func TestFilterConfigErrors(t *testing.T) {
 				t.Fatalf("error = %v, want field %s saying %q", err, tc.field, tc.say)
 			}
 		})
+	}
+}
+
+func TestFilterQueueHoldCompiles(t *testing.T) {
+	t.Parallel()
+	p, err := Config{Routes: []RouteConfig{{Path: "/a", Filter: `event == "push"`, OnMismatch: "queue_hold"}}}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Routes()[0]; r.OnMismatch != OnMismatchHold {
+		t.Errorf("OnMismatch = %q, want %q", r.OnMismatch, OnMismatchHold)
 	}
 }
 

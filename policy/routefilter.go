@@ -15,6 +15,9 @@ const (
 	OnMismatchAck = "ack"
 	// OnMismatchReject answers the route's RejectStatus.
 	OnMismatchReject = "reject"
+	// OnMismatchHold answers 202 and keeps the request in the route's
+	// queue, held: never delivered until an operator releases it.
+	OnMismatchHold = "queue_hold"
 )
 
 // DefaultRejectStatus is the status of on_mismatch: reject without a
@@ -51,11 +54,9 @@ func (rc RouteConfig) compileFilter(r *Route) error {
 	switch rc.OnMismatch {
 	case "":
 		r.OnMismatch = OnMismatchAck
-	case OnMismatchAck, OnMismatchReject:
-	case "queue_hold":
-		return fieldf("on_mismatch", "queue_hold is not supported yet: use ack with journal: full, and replay a filtered message from the journal")
+	case OnMismatchAck, OnMismatchReject, OnMismatchHold:
 	default:
-		return fieldf("on_mismatch", "%q is not one of ack, reject", rc.OnMismatch)
+		return fieldf("on_mismatch", "%q is not one of ack, reject, queue_hold", rc.OnMismatch)
 	}
 	switch {
 	case rc.RejectStatus != 0 && r.OnMismatch != OnMismatchReject:

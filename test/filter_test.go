@@ -265,3 +265,88 @@ tunnels:
 		}
 	}
 }
+
+// on_mismatch: queue_hold keeps what the filter does not take, held:
+// answered 202, journaled as filtered and held, never delivered until an
+// operator releases it; released, the queue delivers it once with its id.
+// Releasing it again is refused.
+func TestFilterQueueHold(t *testing.T) {
+	tok := newToken("hooks", false, "hooks")
+	e := startEdge(t, edgeConfig([]agentToken{tok}, `
+tunnels:
+  hooks:
+    routes:
+      - path: /stripe
+        filter: body.type.startsWith("invoice.")
+        on_mismatch: queue_hold
+        journal: metadata
+`))
+	app := startCountingApp(t)
+	startAgent(t, e, tok, app.port(), "--name", "hooks")
+	c := e.client(20 * time.Second)
+
+	body := `{"type":"customer.created","id":"evt_held"}`
+	resp, err := c.Post(e.hookURL("hooks", "/stripe"), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Hooktunnel-Filtered") != "true" || !strings.Contains(string(answer), `"held"`) {
+		t.Fatalf("a request the filter does not take: %d %q %s; want 202, filtered, held", resp.StatusCode, resp.Header.Get("Hooktunnel-Filtered"), answer)
+	}
+	held := e.waitMessage(t, "tunnel=hooks&decision=filtered", func(m store.Message) bool { return m.Path == "/stripe" })
+	if held.Queue != store.QueueHeld || held.Status != http.StatusAccepted || held.Reason != "filtered" {
+		t.Fatalf("journaled as %s/%s status %d reason %q; want filtered, held, 202", held.Decision, held.Queue, held.Status, held.Reason)
+	}
+	// A matching request is forwarded at once: the agent is there, so by
+	// the time the app has it, a held message would have gone too.
+	resp, err = c.Post(e.hookURL("hooks", "/stripe"), "application/json", strings.NewReader(`{"type":"invoice.paid"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a matching request: %d", resp.StatusCode)
+	}
+	if n := app.deliveries(held.ID); n != 0 {
+		t.Fatalf("the app got the held message %d times before its release", n)
+	}
+
+	api := "--api=http://127.0.0.1:" + e.adminPort
+	out, errOut, code := runCLI(t, "messages", "list", api, "--decision", "filtered")
+	if code != 0 || !strings.Contains(out, "(held)") {
+		t.Errorf("messages list (exit %d) does not show the held state:\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "messages", "release", api, held.ID)
+	if code != 0 || !strings.Contains(out, "Released "+held.ID) {
+		t.Fatalf("messages release: exit %d\n%s%s", code, out, errOut)
+	}
+	eventually(t, 20*time.Second, "the released message at the app", func() bool { return app.deliveries(held.ID) > 0 })
+	e.waitMessage(t, "tunnel=hooks&decision=filtered", func(m store.Message) bool { return m.ID == held.ID && m.Queue == store.QueueDelivered })
+	var done store.Message
+	e.adminGet(t, "/api/v1/messages/"+held.ID, &done)
+	if n := app.deliveries(held.ID); n != 1 || len(done.Attempts) != 1 || done.Attempts[0].Status != 200 {
+		t.Errorf("released: the app got it %d times, attempts %+v; want once, 200", n, done.Attempts)
+	}
+
+	out, errOut, code = runCLI(t, "messages", "release", api, held.ID)
+	if code != 1 || !strings.Contains(errOut, "not held") {
+		t.Errorf("a second release: exit %d\n%s%s; want 1 and not held", code, out, errOut)
+	}
+	resp, err = http.Post("http://127.0.0.1:"+e.adminPort+"/api/v1/messages/"+held.ID+"/release", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("a second release through the API: %d, want 409", resp.StatusCode)
+	}
+	var audit struct {
+		Entries []struct{ Action, Target string }
+	}
+	e.adminGet(t, "/api/v1/audit?action=message.release", &audit)
+	if len(audit.Entries) != 1 || audit.Entries[0].Target != held.ID {
+		t.Errorf("audit trail: %+v; want one message.release of %s", audit.Entries, held.ID)
+	}
+}

@@ -62,7 +62,7 @@ kept for good; the journal's retention does not purge it.`,
 	}
 	api.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.action, "action", "", "only this action: message.replay, message.delete, config.reload, token.issued, token.revoked")
+	fl.StringVar(&f.action, "action", "", "only this action: message.replay, message.release, message.delete, config.reload, token.issued, token.revoked")
 	fl.StringVar(&f.since, "since", "", "only entries since: an RFC 3339 time or a duration ago (30m, 24h)")
 	fl.Int64Var(&f.before, "before", 0, "the cursor printed under the previous page")
 	fl.IntVar(&f.limit, "limit", 50, "how many entries, at most 500")

@@ -39,8 +39,8 @@ func messagesCommand() *cobra.Command {
 	var api apiFlags
 	cmd := &cobra.Command{
 		Use:   "messages",
-		Short: "List, show and replay the webhooks the edge received",
-		Long: `List, show and replay the messages of the edge's journal through its admin API
+		Short: "List, show, replay and release the webhooks the edge received",
+		Long: `List, show, replay and release the messages of the edge's journal through its admin API
 (docs/api.md): every request to a tunnel host, refused ones included, kept for the
 retention period. The same commands work against an agent's inspector
 (--api http://127.0.0.1:4040) for that agent's tunnels.
@@ -51,6 +51,7 @@ API call prints the server's message and exits with status 1.`,
   hooktunnel messages list --tunnel github --status 5xx --since 1h
   hooktunnel messages show 01JDZ8Q3V6R8M2K7T1C9W4E5XA
   hooktunnel messages replay 01JDZ8Q3V6R8M2K7T1C9W4E5XA
+  hooktunnel messages release 01JDZ8Q3V6R8M2K7T1C9W4E5XA
   hooktunnel messages export 01JDZ8Q3V6R8M2K7T1C9W4E5XA > req.http
   hooktunnel messages list --api https://admin.example.com --token "$ADMIN_TOKEN" --json`,
 		Args: cobra.NoArgs, // an unknown subcommand is a usage error
@@ -58,7 +59,7 @@ API call prints the server's message and exits with status 1.`,
 	}
 	api.register(cmd)
 	cmd.AddCommand(messagesListCommand(&api), messagesShowCommand(&api), messagesReplayCommand(&api))
-	cmd.AddCommand(messagesExportCommand(&api))
+	cmd.AddCommand(messagesReleaseCommand(&api), messagesExportCommand(&api))
 	return cmd
 }
 
@@ -240,6 +241,44 @@ cancels.`,
 	return cmd
 }
 
+func messagesReleaseCommand(api *apiFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "release ID",
+		Short: "Deliver a held message: one a route's filter did not take, kept by on_mismatch: queue_hold",
+		Long: `Release a held message (decision filtered, queue state held: a request no route's
+filter took, on a route with on_mismatch: queue_hold). It becomes pending in the queue,
+and the queue worker delivers it to the app as any queued message, through the route that
+now takes its method and path, with the same id (the app sees it in
+Hooktunnel-Message-Id). A message that is not held is refused (409).`,
+		Args:              oneID,
+		ValidArgsFunction: api.completeMessageIDs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := api.client()
+			if err != nil {
+				return err
+			}
+			body, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/messages/"+url.PathEscape(args[0])+"/release", nil, nil)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if api.json {
+				return writeRaw(out, body)
+			}
+			var r struct {
+				ID    string `json:"id"`
+				Queue string `json:"queue"`
+			}
+			if err := json.Unmarshal(body, &r); err != nil || r.ID == "" {
+				return fmt.Errorf("the admin API answered the release with something unexpected: %q", clean(string(body), 200))
+			}
+			fmt.Fprintf(out, "Released %s: %s in the queue\nSee it with: hooktunnel messages show %s\n",
+				clean(r.ID, 64), clean(r.Queue, 20), clean(r.ID, 64))
+			return nil
+		},
+	}
+}
+
 func noArgs(_ *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", args[0])}
@@ -304,15 +343,17 @@ func statusText(s int) string {
 	return strconv.Itoa(s)
 }
 
-// decisionText is the decision with a refusal's reason or the queue state.
+// decisionText is the decision with its reason and its queue state: a
+// filtered message a route holds reads "filtered: filtered (held)".
 func decisionText(m *store.Message) string {
-	switch {
-	case m.Reason != "":
-		return m.Decision + ": " + m.Reason
-	case m.Queue != "":
-		return m.Decision + " (" + m.Queue + ")"
+	s := m.Decision
+	if m.Reason != "" {
+		s += ": " + m.Reason
 	}
-	return m.Decision
+	if m.Queue != "" {
+		s += " (" + m.Queue + ")"
+	}
+	return s
 }
 
 func durationText(d time.Duration) string {

@@ -101,6 +101,9 @@ var ErrNotFound = errors.New("store: message not found")
 // ErrQueueFull is returned by Enqueue when a queue's bounds are reached.
 var ErrQueueFull = errors.New("store: queue is full")
 
+// ErrNotHeld is returned by Release for a message that is not held.
+var ErrNotHeld = errors.New("store: message is not held")
+
 // Journal keeps messages for the retention period.
 type Journal interface {
 	// Record stores a new message.
@@ -134,6 +137,13 @@ type Queue interface {
 	Attempted(ctx context.Context, id string, a Attempt, state string, next time.Time) error
 	// Depth is the number of pending messages and the age of the oldest.
 	Depth(ctx context.Context, now time.Time) (count int, oldest time.Duration, err error)
+	// Hold records m with queue state held, durably: kept for an operator,
+	// never due, outside the route's bounds (retention purges it).
+	Hold(ctx context.Context, m *Message) error
+	// Release makes a held message pending and due at now, within the
+	// route's bounds as Enqueue counts them: ErrNotFound, ErrNotHeld or
+	// ErrQueueFull when it cannot.
+	Release(ctx context.Context, id string, now time.Time, maxCount int, maxBytes int64) error
 }
 
 // Queue states.
@@ -141,4 +151,7 @@ const (
 	QueuePending   = "pending"
 	QueueDelivered = "delivered"
 	QueueDead      = "dead"
+	// QueueHeld is a message no route's filter took on a route with
+	// on_mismatch: queue_hold: kept, never due until Release.
+	QueueHeld = "held"
 )

@@ -41,26 +41,78 @@ const (
 // A message whose body was not kept whole is refused too: delivering it
 // later would send the app something the provider never sent.
 func (s *SQLite) Enqueue(ctx context.Context, m *Message, maxCount int, maxBytes int64) error {
+	return s.store(ctx, "enqueue", m, QueuePending, maxCount, maxBytes)
+}
+
+// Hold implements Queue: as Enqueue, with state held and no bounds. A
+// held message is the route's filter's refusal kept for an operator, not
+// a delivery the queue owes: it is not counted in the route's bounds (a
+// flood of unwanted events would otherwise block the wanted ones), and
+// retention purges it like a delivered one. Release counts it.
+func (s *SQLite) Hold(ctx context.Context, m *Message) error {
+	return s.store(ctx, "hold", m, QueueHeld, 0, 0)
+}
+
+// store commits m in queue state state: Enqueue and Hold.
+func (s *SQLite) store(ctx context.Context, op string, m *Message, state string, maxCount int, maxBytes int64) error {
 	if err := normalize(m); err != nil {
-		return fmt.Errorf("store: enqueue: %w", err)
+		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	if m.BodyTruncated || int64(len(m.Body)) < m.BodySize {
-		return fmt.Errorf("store: enqueue %s: body of %d bytes was not kept whole (%d kept)",
-			m.ID, m.BodySize, len(m.Body))
+		return fmt.Errorf("store: %s %s: body of %d bytes was not kept whole (%d kept)",
+			op, m.ID, m.BodySize, len(m.Body))
 	}
 	prev := m.Queue
-	m.Queue = QueuePending
-	if err := s.enqueue(ctx, m, maxCount, maxBytes); err != nil {
+	m.Queue = state
+	var next any // NULL: a held message has no next attempt
+	if state == QueuePending {
+		next = m.ReceivedAt.UnixNano()
+	}
+	if err := s.enqueue(ctx, m, next, maxCount, maxBytes); err != nil {
 		m.Queue = prev
 		if errors.Is(err, ErrQueueFull) {
 			return err
 		}
-		return fmt.Errorf("store: enqueue %s: %w", m.ID, err)
+		return fmt.Errorf("store: %s %s: %w", op, m.ID, err)
 	}
 	return nil
 }
 
-func (s *SQLite) enqueue(ctx context.Context, m *Message, maxCount int, maxBytes int64) (err error) {
+// Release implements Queue. The bounds are counted in the same
+// transaction as the change of state, as Enqueue's.
+func (s *SQLite) Release(ctx context.Context, id string, now time.Time, maxCount int, maxBytes int64) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var tunnel, route, state string
+		var size int64
+		err := tx.QueryRowContext(ctx, `SELECT tunnel, route, queue, body_size FROM messages WHERE id = ?`, id).
+			Scan(&tunnel, &route, &state, &size)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if state != QueueHeld {
+			return fmt.Errorf("%w: its queue state is %q", ErrNotHeld, state)
+		}
+		var count int
+		var bytes int64
+		if err := tx.QueryRowContext(ctx, queueSizeQuery, tunnel, route).Scan(&count, &bytes); err != nil {
+			return err
+		}
+		if (maxCount > 0 && count+1 > maxCount) || (maxBytes > 0 && bytes+size > maxBytes) {
+			return fmt.Errorf("%w: %s %s holds %d messages, %d bytes", ErrQueueFull, tunnel, route, count, bytes)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE messages SET queue = 'pending', next_attempt_at = ?
+			WHERE id = ? AND queue = 'held'`, now.UnixNano(), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: release %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int, maxBytes int64) (err error) {
 	// The writer has one connection: take it for the pragma, the
 	// transaction and the pragma's reset, so no other write slips in
 	// between with the stricter setting, or this one with the looser.
@@ -91,7 +143,7 @@ func (s *SQLite) enqueue(ctx context.Context, m *Message, maxCount int, maxBytes
 	if (maxCount > 0 && count+1 > maxCount) || (maxBytes > 0 && bytes+m.BodySize > maxBytes) {
 		return fmt.Errorf("%w: %s %s holds %d messages, %d bytes", ErrQueueFull, m.Tunnel, m.Route, count, bytes)
 	}
-	if err := insertMessage(ctx, tx, m, m.ReceivedAt.UnixNano()); err != nil {
+	if err := insertMessage(ctx, tx, m, next); err != nil {
 		return err
 	}
 	if err := insertAttempts(ctx, tx, m.ID, m.Attempts); err != nil {

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -290,5 +292,126 @@ func BenchmarkEnqueue(b *testing.B) {
 		if err := s.Enqueue(ctx, &Message{ReceivedAt: now, Tunnel: "t", Route: "/r", Body: body}, 0, 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestHoldAndRelease(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hooktunnel.db")
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb := []byte(strings.Repeat("k", 1000))
+	held := &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r", Method: "POST", Path: "/r", Decision: "filtered", Status: 202, Body: kb}
+	if err := s.Hold(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	if held.Queue != QueueHeld {
+		t.Fatalf("Hold left the state %q", held.Queue)
+	}
+	// Held messages are outside the route's bounds: a queue of one
+	// message still takes one after a held one.
+	if err := s.Hold(ctx, &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r", Body: kb}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Enqueue(ctx, &Message{ReceivedAt: t0, Tunnel: "t", Route: "/other", Body: kb}, 1, 0); err != nil {
+		t.Fatalf("Enqueue after held messages: %v", err)
+	}
+	due := func(now time.Time) []string {
+		t.Helper()
+		ms, err := s.Due(ctx, now, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range ms {
+			if m.Route == "/r" {
+				out = append(out, m.ID)
+			}
+		}
+		return out
+	}
+	if got := due(t0.Add(time.Hour)); got != nil {
+		t.Fatalf("held messages are due: %v", got)
+	}
+	if n, _, err := s.Depth(ctx, t0); err != nil || n != 1 {
+		t.Errorf("Depth = %d, %v; want 1 (held messages are not pending)", n, err)
+	}
+
+	// Held survives a restart.
+	s.Close()
+	if s, err = OpenSQLite(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if m, err := s.Message(ctx, held.ID); err != nil || m.Queue != QueueHeld || !bytes.Equal(m.Body, kb) {
+		t.Fatalf("after reopening: %+v, %v", m, err)
+	}
+	if got := due(t0.Add(time.Hour)); got != nil {
+		t.Fatalf("held messages are due after reopening: %v", got)
+	}
+
+	tests := []struct {
+		name     string
+		id       string
+		maxCount int
+		maxBytes int64
+		want     error
+	}{
+		{"unknown id", "nope", 0, 0, ErrNotFound},
+		{"a queued message", "", 0, 0, ErrNotHeld}, // id: the /other one
+		{"bytes bound", held.ID, 0, 999, ErrQueueFull},
+		{"released", held.ID, 1, 0, nil},
+		{"released twice", held.ID, 0, 0, ErrNotHeld},
+	}
+	other, err := s.Due(ctx, t0, 10)
+	if err != nil || len(other) != 1 {
+		t.Fatalf("Due = %v, %v", other, err)
+	}
+	tests[1].id = other[0].ID
+	now := t0.Add(time.Minute)
+	for _, tc := range tests {
+		err := s.Release(ctx, tc.id, now, tc.maxCount, tc.maxBytes)
+		if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%s: Release = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if got := due(now.Add(-time.Nanosecond)); got != nil {
+		t.Errorf("released message due before its release: %v", got)
+	}
+	if got := due(now); !slices.Equal(got, []string{held.ID}) {
+		t.Errorf("Due after release = %v, want the released one", got)
+	}
+	// Pending now: a second held message does not fit a queue of one.
+	var second string
+	page, err := s.Messages(ctx, Filter{Route: "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range page.Messages {
+		if m.Queue == QueueHeld {
+			second = m.ID
+		}
+	}
+	if err := s.Release(ctx, second, now, 1, 0); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("Release into a full queue = %v, want ErrQueueFull", err)
+	}
+}
+
+func TestHeldIsPurged(t *testing.T) {
+	t.Parallel()
+	s, ctx := openTest(t), context.Background()
+	if err := s.Hold(ctx, &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r", Body: []byte("y")})
+	n, err := s.Purge(ctx, t0.Add(time.Hour), 0)
+	if err != nil || n != 1 {
+		t.Fatalf("Purge = %d, %v; want the held message purged, the pending one kept", n, err)
+	}
+	if d, _, _ := s.Depth(ctx, t0); d != 1 {
+		t.Errorf("Depth after purge = %d, want 1", d)
 	}
 }

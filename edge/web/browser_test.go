@@ -207,6 +207,32 @@ func TestUIInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("release a held message", func(t *testing.T) {
+		m := jsonMessage(1003, "github")
+		m.Decision, m.Reason, m.Status, m.Queue = "filtered", "filtered", 202, store.QueueHeld
+		added := f.add(m)
+		sel := fmt.Sprintf(`#rows tr[data-id=%q]`, added.ID)
+		wctx, cancel := context.WithTimeout(tab, 10*time.Second)
+		defer cancel()
+		do(t, wctx, "the held message in the list", chromedp.WaitVisible(chromedp.CSS(sel+` .queue.q-held`)))
+		do(t, wctx, "open it and release it", chromedp.Click(chromedp.CSS(sel)),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#detail [data-for=%q]`, added.ID))),
+			chromedp.Click(chromedp.ID(`release`)))
+		waitFor(t, tab, "the detail shows it pending, without Release",
+			`!document.getElementById('release') && !!document.querySelector('#detail .d-actions .queue.q-pending')`, 10*time.Second)
+		if got := f.released(); len(got) != 1 || got[0] != added.ID {
+			t.Errorf("releases %v, want [%s]", got, added.ID)
+		}
+		// A message that is not held has no Release button.
+		other := f.add(jsonMessage(1004, "github"))
+		do(t, wctx, "open a forwarded message", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#rows tr[data-id=%q]`, other.ID))),
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`#rows tr[data-id=%q]`, other.ID))),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#detail [data-for=%q]`, other.ID))))
+		if eval[bool](t, tab, `!!document.getElementById('release')`) {
+			t.Error("a forwarded message has a Release button")
+		}
+	})
+
 	t.Run("replay blocked without a body", func(t *testing.T) {
 		m := jsonMessage(1001, "github")
 		m.Decision, m.Reason, m.Body, m.BodySize = "refused", "bad_signature", nil, 120

@@ -23,6 +23,7 @@ type fakeAPI struct {
 	subs     map[chan []byte]struct{}
 	listings []url.Values // the query of each listing, in order
 	replays  []string
+	releases []string
 	edits    []replayEditTest // the edit of each edited replay
 	seq      int
 	start    time.Time
@@ -115,6 +116,7 @@ func (f *fakeAPI) handler() http.Handler {
 		writeJSONTest(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no such message"})
 	})
 	mux.HandleFunc("POST /api/v1/messages/{id}/replay", f.replay)
+	mux.HandleFunc("POST /api/v1/messages/{id}/release", f.release)
 	mux.HandleFunc("GET /api/v1/events", f.events)
 	return mux
 }
@@ -223,6 +225,35 @@ func (f *fakeAPI) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 	writeJSONTest(w, http.StatusAccepted, map[string]string{"id": m.ID, "replay_of": orig.ID})
+}
+
+// release makes a held message pending, as the edge does; 409 otherwise.
+func (f *fakeAPI) release(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	i := slices.IndexFunc(f.msgs, func(m *store.Message) bool { return m.ID == r.PathValue("id") })
+	if i < 0 {
+		f.mu.Unlock()
+		writeJSONTest(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no such message"})
+		return
+	}
+	m := f.msgs[i]
+	if m.Queue != store.QueueHeld {
+		f.mu.Unlock()
+		writeJSONTest(w, http.StatusConflict, map[string]string{"error": "not_held", "message": "the message is not held"})
+		return
+	}
+	m.Queue = store.QueuePending
+	f.releases = append(f.releases, m.ID)
+	c := *m
+	f.mu.Unlock()
+	f.publish(&c)
+	writeJSONTest(w, http.StatusAccepted, map[string]string{"id": c.ID, "queue": c.Queue})
+}
+
+func (f *fakeAPI) released() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.releases)
 }
 
 func (f *fakeAPI) events(w http.ResponseWriter, r *http.Request) {

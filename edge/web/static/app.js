@@ -241,7 +241,7 @@ async function showDetail(id, retries) {
       if (seq !== detailSeq) return;
       const scroll = pane.scrollTop;
       const sameMessage = pane.firstElementChild && pane.firstElementChild.dataset.for === id;
-      const view = renderDetail(m, { replay, open: (other) => select(other), close: closeDetail });
+      const view = renderDetail(m, { replay, release, open: (other) => select(other), close: closeDetail });
       view.dataset.for = id;
       pane.replaceChildren(view);
       if (sameMessage) pane.scrollTop = scroll;
@@ -289,6 +289,22 @@ async function replay(id, btn, edit) {
     toast(`Replay failed: ${err.message}`);
     btn.disabled = false;
     btn.textContent = label;
+  }
+}
+
+// release hands held message id to the queue; the detail then shows it
+// pending, and delivered once the queue has sent it.
+async function release(id, btn) {
+  btn.disabled = true;
+  btn.textContent = 'Releasing…';
+  try {
+    await api('messages/' + encodeURIComponent(id) + '/release', { method: 'POST' });
+    toast(`Released ${id}`, 'ok');
+    await showDetail(id, 0);
+  } catch (err) {
+    toast(`Release failed: ${err.message}`);
+    btn.disabled = false;
+    btn.textContent = 'Release';
   }
 }
 

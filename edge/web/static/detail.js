@@ -2,7 +2,8 @@
 'use strict';
 
 // renderDetail builds the pane for a full Message (docs/api.md). actions:
-// replay(id, button), open(id) to select another message, close().
+// replay(id, button), release(id, button) for a held message, open(id) to
+// select another message, close().
 function renderDetail(m, actions) {
   const blocked = replayBlocked(m);
   const replayBtn = h('button', {
@@ -18,12 +19,19 @@ function renderDetail(m, actions) {
     onclick: () => { editForm.hidden = !editForm.hidden; if (!editForm.hidden) editForm.querySelector('textarea').focus(); },
   }, 'Edit and replay');
   editBtn.disabled = !!blocked;
+  // A held message (a route's filter did not take it, on_mismatch:
+  // queue_hold) waits for an operator: Release hands it to the queue.
+  const releaseBtn = m.queue === 'held' ? h('button', {
+    type: 'button', class: 'primary', id: 'release',
+    title: 'Deliver this held message: it becomes pending in the queue, which sends it to the app',
+    onclick: () => actions.release(m.id, releaseBtn),
+  }, 'Release') : null;
   const head = h('div', { class: 'd-head' },
     h('div', { class: 'd-title' },
       h('span', { class: `method m-${m.method}` }, m.method),
       h('h2', { class: 'd-target', id: 'd-target' }, requestTarget(m))),
     h('div', { class: 'd-actions' },
-      statusPill(m.status), decisionBadge(m), curlButton(m), replayBtn, editBtn,
+      statusPill(m.status), decisionBadge(m), curlButton(m), releaseBtn, replayBtn, editBtn,
       h('button', { type: 'button', class: 'icon', title: 'Close (Esc)', 'aria-label': 'Close details', onclick: actions.close }, '×')));
 
   return h('article', { class: 'd', 'aria-labelledby': 'd-target' },

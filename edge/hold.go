@@ -1,0 +1,93 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/store"
+	"github.com/hooktunnel/hooktunnel/policy"
+)
+
+// hold keeps a request no route's filter took, on a route with
+// on_mismatch: queue_hold: committed to the queue in state held (never
+// delivered until an operator releases it), journaled as filtered, and
+// answered 202 like a queued message once the commit is durable.
+func (x *exchange) hold(route *policy.Route) {
+	x.msg.Decision, x.msg.Status = "filtered", http.StatusAccepted
+	x.msg.Duration = time.Since(x.start)
+	// A release must be able to deliver what was held, whatever the
+	// journal level says.
+	x.msg.Body = x.body
+	if x.msg.Header == nil {
+		x.msg.Header = redactHeader(x.r.Header, route.RedactHeaders)
+		x.msg.Query = redactQuery(x.r.URL.RawQuery, route.RedactQuery)
+	}
+	if err := x.e.queue.Hold(x.r.Context(), x.msg); err != nil {
+		x.e.log.Error("hold failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
+		x.w.Header().Set("Retry-After", "30")
+		x.msg.Queue = ""
+		x.refuseWith(http.StatusServiceUnavailable, codeQueueFull, "the edge could not store the message; retry later")
+		return
+	}
+	// Kept: the provider's retry of it is a duplicate from here on.
+	x.pol.Delivered(x.d, http.StatusAccepted, time.Now())
+	x.observe()
+	x.e.events.publish(x.msg)
+	writeJSON(x.w, http.StatusAccepted, map[string]string{"status": "held", "id": x.id, "request_id": x.id,
+		"message": "accepted; no route's filter takes this request, so it is held until an operator releases it"})
+}
+
+// release serves POST /api/v1/messages/{id}/release: a held message
+// becomes pending, due now, and the queue worker delivers it as any
+// queued message, through the route that now takes its method and path
+// (as a replay), within that route's queue bounds. The audit trail says
+// who released what.
+func (a *journalAPI) release(w http.ResponseWriter, r *http.Request) {
+	m, ok := a.message(w, r)
+	if !ok {
+		return
+	}
+	if m.Queue != store.QueueHeld {
+		writeRefusal(w, http.StatusConflict, "not_held", notHeld(m), "")
+		return
+	}
+	_, route := a.e.routeOf(m)
+	if route == nil {
+		writeRefusal(w, http.StatusConflict, "no_route", "no current route of tunnel "+m.Tunnel+" takes "+m.Method+" "+m.Path, "")
+		return
+	}
+	now := time.Now()
+	err := a.e.queue.Release(r.Context(), m.ID, now, route.Delivery.MaxMessages, route.Delivery.MaxBytes)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeRefusal(w, http.StatusNotFound, "not_found", "no message with this id (deleted or purged meanwhile?)", "")
+		return
+	case errors.Is(err, store.ErrNotHeld):
+		writeRefusal(w, http.StatusConflict, "not_held", "the message is no longer held (released meanwhile?)", "")
+		return
+	case errors.Is(err, store.ErrQueueFull):
+		w.Header().Set("Retry-After", "60")
+		writeRefusal(w, http.StatusServiceUnavailable, codeQueueFull, "the queue of route "+route.Path+" is full; release it later", "")
+		return
+	case err != nil:
+		a.e.log.Error("release failed", "message", m.ID, "err", err)
+		writeRefusal(w, http.StatusInternalServerError, "journal_error", "the message could not be released", "")
+		return
+	}
+	m.Queue = store.QueuePending
+	a.e.events.publish(m)
+	a.e.wakeQueue()
+	a.e.log.Info("release", "message", m.ID, "tunnel", m.Tunnel, "route", m.Route)
+	a.e.audit(r, auditRelease, m.ID, fmt.Sprintf("%s %s on tunnel %s, now pending in the queue", m.Method, m.Path, m.Tunnel))
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": m.ID, "queue": store.QueuePending})
+}
+
+// notHeld says why a message cannot be released.
+func notHeld(m *store.Message) string {
+	if m.Queue == "" {
+		return "the message is not held: it was " + m.Decision + ", never queued"
+	}
+	return "the message is not held: its queue state is " + m.Queue
+}
