@@ -32,9 +32,10 @@ tunnels:
 	resp.Body.Close()
 	orig := e.waitMessage(t, "tunnel=ed", func(m store.Message) bool { return m.Decision == "forwarded" })
 
-	// The "editor": changes the body and adds a header before the blank line.
+	// The "editor" (plain sh, no GNU tools): saves a request with a header
+	// added and the body changed.
 	editor := filepath.Join(t.TempDir(), "editor.sh")
-	script := "#!/bin/sh\nsed -i -e 's/original/edited/' -e '0,/^$/s//X-Edited: yes\\n/' \"$1\"\n"
+	script := "#!/bin/sh\nprintf 'Content-Type: application/json\\nX-Edited: yes\\n\\n{\"hello\":\"edited\"}' > \"$1\"\n"
 	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
