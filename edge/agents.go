@@ -122,7 +122,8 @@ func (e *Edge) admitAll(ctx context.Context, cfg *compiled, g *grant, hello tunn
 	for _, th := range asked {
 		a, refusal := e.admit(ctx, cfg, g, th)
 		if refusal != nil {
-			if len(hello.Tunnels) > 0 {
+			// Refusals of a name already say which; the others get it.
+			if named := refusal.Code == tunnel.RefusedName || refusal.Code == tunnel.RefusedNameInUse; len(hello.Tunnels) > 0 && !named {
 				refusal.Message = "tunnel " + th.Name + ": " + refusal.Message
 			}
 			return nil, refusal
