@@ -133,9 +133,8 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, http.StatusConflict, "no_body", "the journal does not have this message's whole body: "+why+"; it cannot be sent again", "")
 		return
 	}
-	p, route := a.e.routeOf(orig)
-	if route == nil {
-		writeRefusal(w, http.StatusConflict, "no_route", "no current route of tunnel "+orig.Tunnel+" takes "+orig.Method+" "+orig.Path, "")
+	p, route, ok := a.currentRoute(w, orig)
+	if !ok {
 		return
 	}
 	now := time.Now()

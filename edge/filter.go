@@ -44,7 +44,7 @@ func (x *exchange) filtered() {
 	x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
 	x.w.Header().Set(headerFiltered, "true")
 	if route.OnMismatch == policy.OnMismatchHold {
-		x.hold(route)
+		x.hold()
 		return
 	}
 	if route.OnMismatch == policy.OnMismatchReject {

@@ -7,23 +7,16 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
-	"github.com/hooktunnel/hooktunnel/policy"
 )
 
 // hold keeps a request no route's filter took, on a route with
 // on_mismatch: queue_hold: committed to the queue in state held (never
 // delivered until an operator releases it), journaled as filtered, and
 // answered 202 like a queued message once the commit is durable.
-func (x *exchange) hold(route *policy.Route) {
+func (x *exchange) hold() {
 	x.msg.Decision, x.msg.Status = "filtered", http.StatusAccepted
 	x.msg.Duration = time.Since(x.start)
-	// A release must be able to deliver what was held, whatever the
-	// journal level says.
-	x.msg.Body = x.body
-	if x.msg.Header == nil {
-		x.msg.Header = redactHeader(x.r.Header, route.RedactHeaders)
-		x.msg.Query = redactQuery(x.r.URL.RawQuery, route.RedactQuery)
-	}
+	x.keepForDelivery()
 	if err := x.e.queue.Hold(x.r.Context(), x.msg); err != nil {
 		x.e.log.Error("hold failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
 		x.w.Header().Set("Retry-After", "30")
@@ -53,9 +46,8 @@ func (a *journalAPI) release(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, http.StatusConflict, "not_held", notHeld(m), "")
 		return
 	}
-	_, route := a.e.routeOf(m)
-	if route == nil {
-		writeRefusal(w, http.StatusConflict, "no_route", "no current route of tunnel "+m.Tunnel+" takes "+m.Method+" "+m.Path, "")
+	_, route, ok := a.currentRoute(w, m)
+	if !ok {
 		return
 	}
 	now := time.Now()

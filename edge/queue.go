@@ -22,13 +22,7 @@ func (x *exchange) enqueue(route *policy.Route) {
 	x.msg.Decision, x.msg.Status = "queued", http.StatusAccepted
 	x.msg.Queue = store.QueuePending
 	x.msg.Duration = time.Since(x.start)
-	// The queue must be able to deliver what it accepted, whatever the
-	// journal level says.
-	x.msg.Body = x.body
-	if x.msg.Header == nil {
-		x.msg.Header = redactHeader(x.r.Header, route.RedactHeaders)
-		x.msg.Query = redactQuery(x.r.URL.RawQuery, route.RedactQuery)
-	}
+	x.keepForDelivery()
 	err := x.e.queue.Enqueue(x.r.Context(), x.msg, route.Delivery.MaxMessages, route.Delivery.MaxBytes)
 	switch {
 	case errors.Is(err, store.ErrQueueFull):
@@ -50,6 +44,18 @@ func (x *exchange) enqueue(route *policy.Route) {
 	x.e.events.publish(x.msg)
 	writeJSON(x.w, http.StatusAccepted, map[string]string{"status": "queued", "id": x.id, "request_id": x.id})
 	x.e.wakeQueue()
+}
+
+// keepForDelivery keeps in the message what a later delivery sends (the
+// queue's, or a release's), whatever the journal level says: the body,
+// and the headers and query masked as in any journal entry.
+func (x *exchange) keepForDelivery() {
+	x.msg.Body = x.body
+	if x.msg.Header == nil {
+		query, headers := x.pol.Credentials()
+		x.msg.Header = redactHeader(x.r.Header, headers)
+		x.msg.Query = redactQuery(x.r.URL.RawQuery, query)
+	}
 }
 
 // Queue retry schedule: jittered exponential from a second to ten minutes.
@@ -227,6 +233,17 @@ func (e *Edge) routeOf(m *store.Message) (*policy.Policy, *policy.Route) {
 		return nil, nil
 	}
 	return p, route
+}
+
+// currentRoute is routeOf for the API: when no route takes the message
+// now, it answers 409 no_route and reports false.
+func (a *journalAPI) currentRoute(w http.ResponseWriter, m *store.Message) (*policy.Policy, *policy.Route, bool) {
+	p, route := a.e.routeOf(m)
+	if route == nil {
+		writeRefusal(w, http.StatusConflict, "no_route", "no current route of tunnel "+m.Tunnel+" takes "+m.Method+" "+m.Path, "")
+		return nil, nil, false
+	}
+	return p, route, true
 }
 
 // errOffline is a delivery attempt made while no agent serves the tunnel.

@@ -3,7 +3,6 @@ package test
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/hooktunnel/hooktunnel/test/need"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/test/need"
 )
 
 // devProc is a running `hooktunnel dev` and the URL it printed.

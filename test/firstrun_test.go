@@ -1,7 +1,6 @@
 package test
 
 import (
-	"github.com/hooktunnel/hooktunnel/test/need"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/test/need"
 )
 
 // The first hour of a new user: the agent reaches the edge and the app

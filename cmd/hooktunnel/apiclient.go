@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hooktunnel/hooktunnel/edge/store"
 )
 
 // apiFlags are the flags of the commands that call the admin API.
@@ -157,4 +159,18 @@ func (f *apiFlags) get(cmd *cobra.Command, path string, q url.Values) (body []by
 		return nil, true, writeRaw(cmd.OutOrStdout(), body)
 	}
 	return body, false, nil
+}
+
+// message fetches one message of the journal: the API's answer as it came
+// (for --json) and decoded.
+func (c *apiClient) message(ctx context.Context, id string) ([]byte, *store.Message, error) {
+	body, err := c.call(ctx, http.MethodGet, "/api/v1/messages/"+url.PathEscape(id), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var m store.Message
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, nil, fmt.Errorf("the admin API answered with something else than a message: %w", err)
+	}
+	return body, &m, nil
 }

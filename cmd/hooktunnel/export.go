@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,21 +42,17 @@ HubSpot) need ` + "`verify --url`" + ` with the public URL the provider called.`
 			if err != nil {
 				return err
 			}
-			body, err := c.call(cmd.Context(), http.MethodGet, "/api/v1/messages/"+url.PathEscape(args[0]), nil)
+			_, m, err := c.message(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			var m store.Message
-			if err := json.Unmarshal(body, &m); err != nil {
-				return fmt.Errorf("the admin API answered with something else than a message: %w", err)
-			}
-			if err := exportable(&m); err != nil {
+			if err := exportable(m); err != nil {
 				return err
 			}
-			if names := redactedNames(&m); len(names) > 0 {
+			if names := redactedNames(m); len(names) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: the journal redacted %s; the export holds [redacted] there\n", strings.Join(names, ", "))
 			}
-			return writeRawRequest(cmd.OutOrStdout(), &m, host)
+			return writeRawRequest(cmd.OutOrStdout(), m, host)
 		},
 	}
 	cmd.Flags().StringVar(&host, "host", "", "the Host line when the journal kept none (default: the tunnel's name)")

@@ -170,18 +170,14 @@ func messagesShowCommand(api *apiFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body, err := c.call(cmd.Context(), http.MethodGet, "/api/v1/messages/"+url.PathEscape(args[0]), nil)
+			body, m, err := c.message(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			if api.json {
 				return writeRaw(cmd.OutOrStdout(), body)
 			}
-			var m store.Message
-			if err := json.Unmarshal(body, &m); err != nil {
-				return fmt.Errorf("the admin API answered with something else than a message: %w", err)
-			}
-			printMessage(cmd.OutOrStdout(), &m)
+			printMessage(cmd.OutOrStdout(), m)
 			return nil
 		},
 	}
@@ -213,22 +209,15 @@ cancels.`,
 					return err
 				}
 			}
-			body, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/messages/"+url.PathEscape(args[0])+"/replay", nil, change)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if api.json {
-				return writeRaw(out, body)
-			}
 			var r struct {
 				ID       string `json:"id"`
 				ReplayOf string `json:"replay_of"`
 				Status   int    `json:"status"`
 			}
-			if err := json.Unmarshal(body, &r); err != nil || r.ID == "" {
-				return fmt.Errorf("the admin API answered the replay with something unexpected: %q", clean(string(body), 200))
+			if printed, err := api.post(cmd, c, args[0], "replay", change, &r); err != nil || printed {
+				return err
 			}
+			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Replayed %s as %s", clean(args[0], 64), clean(r.ID, 64))
 			if r.Status != 0 {
 				fmt.Fprintf(out, " (the app answered %d)", r.Status)
@@ -257,26 +246,38 @@ Hooktunnel-Message-Id). A message that is not held is refused (409).`,
 			if err != nil {
 				return err
 			}
-			body, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/messages/"+url.PathEscape(args[0])+"/release", nil, nil)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if api.json {
-				return writeRaw(out, body)
-			}
 			var r struct {
 				ID    string `json:"id"`
 				Queue string `json:"queue"`
 			}
-			if err := json.Unmarshal(body, &r); err != nil || r.ID == "" {
-				return fmt.Errorf("the admin API answered the release with something unexpected: %q", clean(string(body), 200))
+			if printed, err := api.post(cmd, c, args[0], "release", nil, &r); err != nil || printed {
+				return err
 			}
-			fmt.Fprintf(out, "Released %s: %s in the queue\nSee it with: hooktunnel messages show %s\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "Released %s: %s in the queue\nSee it with: hooktunnel messages show %s\n",
 				clean(r.ID, 64), clean(r.Queue, 20), clean(r.ID, 64))
 			return nil
 		},
 	}
+}
+
+// post asks the API for an action on message id (replay, release), with
+// a JSON body or none, and decodes the answer into v, which must have an
+// ID; with --json it prints the answer as it came instead (printed).
+func (f *apiFlags) post(cmd *cobra.Command, c *apiClient, id, action string, body []byte, v any) (printed bool, err error) {
+	answer, err := c.send(cmd.Context(), http.MethodPost, "/api/v1/messages/"+url.PathEscape(id)+"/"+action, nil, body)
+	if err != nil {
+		return false, err
+	}
+	if f.json {
+		return true, writeRaw(cmd.OutOrStdout(), answer)
+	}
+	var got struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(answer, v) != nil || json.Unmarshal(answer, &got) != nil || got.ID == "" {
+		return false, fmt.Errorf("the admin API answered the %s with something unexpected: %q", action, clean(string(answer), 200))
+	}
+	return false, nil
 }
 
 func noArgs(_ *cobra.Command, args []string) error {

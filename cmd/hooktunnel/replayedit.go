@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +22,9 @@ import (
 // editor and returns the replay API's edit for what was saved, or nil
 // when the file was emptied (cancelled).
 func editReplay(ctx context.Context, c *apiClient, id string) ([]byte, error) {
-	raw, err := c.call(ctx, http.MethodGet, "/api/v1/messages/"+url.PathEscape(id), nil)
+	_, m, err := c.message(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	var m store.Message
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("the admin API answered with something unexpected: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "hooktunnel-replay-")
 	if err != nil {
@@ -37,7 +32,7 @@ func editReplay(ctx context.Context, c *apiClient, id string) ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	file := filepath.Join(dir, id+".http")
-	if err := os.WriteFile(file, formatEditable(&m), 0o600); err != nil {
+	if err := os.WriteFile(file, formatEditable(m), 0o600); err != nil {
 		return nil, err
 	}
 	editor := os.Getenv("VISUAL")

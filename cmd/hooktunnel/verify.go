@@ -184,19 +184,11 @@ func (f *verifyFlags) verifier(stderr io.Writer, files int) (*verifier, error) {
 	if err := checkSecrets(stderr, f.secrets); err != nil {
 		return nil, err
 	}
-	v := &verifier{secrets: f.secrets, publicURL: f.publicURL, now: time.Now()}
-	if f.publicURL != "" {
-		if _, err := policy.ParsePublicURL(f.publicURL); err != nil {
-			return nil, usageError{fmt.Errorf("verify: --url %v", err)}
-		}
+	v, err := f.newVerifier()
+	if err != nil {
+		return nil, err
 	}
-	if f.now != "" {
-		sec, err := strconv.ParseInt(f.now, 10, 64)
-		if err != nil || sec < 0 {
-			return nil, usageError{fmt.Errorf("verify: --now %q is not a Unix time in seconds", f.now)}
-		}
-		v.now = time.Unix(sec, 0)
-	}
+	v.secrets = f.secrets
 	if f.tolerance < 0 {
 		return nil, usageError{fmt.Errorf("verify: --tolerance %s must not be negative", f.tolerance)}
 	}
@@ -221,15 +213,34 @@ func (f *verifyFlags) filterOnly() (*verifier, error) {
 	if len(f.secrets) > 0 || f.tolerance != 0 {
 		return nil, usageError{errors.New("verify: --secret and --tolerance need --provider")}
 	}
-	if _, err := policy.ParsePublicURL(f.publicURL); f.publicURL != "" && err != nil {
-		return nil, usageError{fmt.Errorf("verify: --url %v", err)}
+	v, err := f.newVerifier()
+	if err != nil {
+		return nil, err
 	}
 	cfg := policy.Config{Routes: []policy.RouteConfig{{Path: "/", Methods: []string{"*"}, Filter: f.filter}}}
-	p, err := cfg.Compile()
-	if err != nil {
+	if v.policy, err = cfg.Compile(); err != nil {
 		return nil, f.configError(err)
 	}
-	return &verifier{policy: p, publicURL: f.publicURL, now: time.Now()}, nil
+	return v, nil
+}
+
+// newVerifier is a verifier with what every way of verifying takes: the
+// public URL (--url) and the time to check against (--now).
+func (f *verifyFlags) newVerifier() (*verifier, error) {
+	v := &verifier{publicURL: f.publicURL, now: time.Now()}
+	if f.publicURL != "" {
+		if _, err := policy.ParsePublicURL(f.publicURL); err != nil {
+			return nil, usageError{fmt.Errorf("verify: --url %v", err)}
+		}
+	}
+	if f.now != "" {
+		sec, err := strconv.ParseInt(f.now, 10, 64)
+		if err != nil || sec < 0 {
+			return nil, usageError{fmt.Errorf("verify: --now %q is not a Unix time in seconds", f.now)}
+		}
+		v.now = time.Unix(sec, 0)
+	}
+	return v, nil
 }
 
 // verifyConfig is the route's verify block; the hmac settings are refused

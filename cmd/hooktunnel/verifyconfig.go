@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge"
 	"github.com/hooktunnel/hooktunnel/policy"
@@ -19,27 +17,22 @@ import (
 // limits) is left out. Errors in the file name its line and field, as
 // `hooktunnel edge --check` does.
 func (f *verifyFlags) fromConfig(files int) (*verifier, error) {
-	for flag, set := range map[string]bool{
-		"--provider": f.provider != "", "--secret": len(f.secrets) > 0, "--filter": f.filter != "", "--tolerance": f.tolerance != 0,
-		"--header": f.header != "", "--algorithm": f.algorithm != "", "--encoding": f.encoding != "", "--prefix": f.prefix != "",
-		"--template": f.template != "", "--timestamp-header": f.timestampHeader != "", "--id-header": f.idHeader != "",
+	// In flag order, so the error names the same flag every time.
+	for _, fl := range []struct {
+		name string
+		set  bool
+	}{
+		{"--provider", f.provider != ""}, {"--secret", len(f.secrets) > 0}, {"--filter", f.filter != ""}, {"--tolerance", f.tolerance != 0},
+		{"--header", f.header != ""}, {"--algorithm", f.algorithm != ""}, {"--encoding", f.encoding != ""}, {"--prefix", f.prefix != ""},
+		{"--template", f.template != ""}, {"--timestamp-header", f.timestampHeader != ""}, {"--id-header", f.idHeader != ""},
 	} {
-		if set {
-			return nil, usageError{fmt.Errorf("verify: --config takes the routes' settings from the file; leave out %s (or --config)", flag)}
+		if fl.set {
+			return nil, usageError{fmt.Errorf("verify: --config takes the routes' settings from the file; leave out %s (or --config)", fl.name)}
 		}
 	}
-	v := &verifier{publicURL: f.publicURL, now: time.Now()}
-	if f.publicURL != "" {
-		if _, err := policy.ParsePublicURL(f.publicURL); err != nil {
-			return nil, usageError{fmt.Errorf("verify: --url %v", err)}
-		}
-	}
-	if f.now != "" {
-		sec, err := strconv.ParseInt(f.now, 10, 64)
-		if err != nil || sec < 0 {
-			return nil, usageError{fmt.Errorf("verify: --now %q is not a Unix time in seconds", f.now)}
-		}
-		v.now = time.Unix(sec, 0)
+	v, err := f.newVerifier()
+	if err != nil {
+		return nil, err
 	}
 	data, err := os.ReadFile(f.config)
 	if err != nil {
