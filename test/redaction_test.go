@@ -60,6 +60,9 @@ tunnels:
 	}{
 		{"forwarded", "POST", "/q", "key=" + urlToken, nil, 200},
 		{"forwarded by header", "POST", "/h", "", hdr, 200},
+		// Admitted by /q's URL token, carrying /h's header token too: the
+		// route that admitted it must not unmask another route's token.
+		{"another route's token", "POST", "/q", "key=" + urlToken, hdr, 200},
 		{"wrong method", "PUT", "/q", "key=" + urlToken, hdr, 405},
 		{"duplicated parameter", "POST", "/q", "key=bad&key=" + urlToken, nil, 401},
 		{"allowlist", "POST", "/ip", "key=" + urlToken, hdr, 403},
