@@ -131,12 +131,12 @@ func (j *journaler) release() {
 	debug.FreeOSMemory()
 }
 
-// hold makes m's bodies fit the budget before m is written: it reserves
+// fit makes m's bodies fit the budget before m is written: it reserves
 // what they hold beyond reserved (what a body copy reserved as it grew),
 // or drops them when the budget has no room, marking m. It returns the
 // entry to record; recycle is the body buffer to hand back after the
 // write, whose capacity reserved covers.
-func (j *journaler) hold(m *store.Message, recycle []byte, reserved int64) journalEntry {
+func (j *journaler) fit(m *store.Message, recycle []byte, reserved int64) journalEntry {
 	held := int64(cap(m.ResponseBody))
 	if recycle == nil {
 		held += int64(cap(m.Body))
@@ -167,7 +167,7 @@ func (j *journaler) drop(m *store.Message) {
 	}
 }
 
-// record queues an entry from hold for writing. When the database falls
+// record queues an entry from fit for writing. When the database falls
 // far behind the edge waits here rather than dropping the record (the
 // bodies are bounded by the budget; the queue holds metadata).
 func (j *journaler) record(entry journalEntry) {

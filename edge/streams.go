@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,7 +254,7 @@ func (cs *clientStream) atBoundary() bool {
 	if cs.conn.SetReadDeadline(time.Time{}) != nil {
 		return false
 	}
-	return errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)
+	return isTimeout(err)
 }
 
 func isTimeout(err error) bool {

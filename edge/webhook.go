@@ -230,7 +230,7 @@ func (x *exchange) finish(decision string, status int) {
 	if decision == "refused" && (x.d.Route == nil || !x.d.Route.KeepsRefusedBodies) {
 		x.msg.Body = nil
 	}
-	entry := x.e.journal.hold(x.msg, x.recycle, x.reserved)
+	entry := x.e.journal.fit(x.msg, x.recycle, x.reserved)
 	x.observe()
 	x.e.journal.record(entry)
 }
