@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -73,6 +74,9 @@ type Config struct {
 	// file, with the flags that won over it. Nil: nothing to reload.
 	Reload func() (Config, error) `yaml:"-"`
 	Logger *slog.Logger           `yaml:"-"`
+	// Clock is the edge's time; nil is the system's. Tests move a fake
+	// one to reach a retry, an expiry or a purge without waiting.
+	Clock clock.Clock `yaml:"-"`
 }
 
 // AdminConfig protects the admin listener.

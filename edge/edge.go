@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"log"
 	"log/slog"
 	"net"
@@ -29,6 +30,7 @@ type Edge struct {
 	raw        Config
 	sessionCfg tunnel.Config
 	log        *slog.Logger
+	clock      clock.Clock
 	errorLog   *log.Logger
 	reg        *registry
 	names      store.Names
@@ -89,6 +91,7 @@ func New(cfg Config) (*Edge, error) {
 		raw:         cfg,
 		sessionCfg:  cfg.Session,
 		log:         cfg.Logger,
+		clock:       clock.Or(cfg.Clock),
 		errorLog:    slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		reg:         newRegistry(),
 		names:       db,
