@@ -112,7 +112,7 @@ func (e *Edge) listTunnels(w http.ResponseWriter, r *http.Request) {
 // writeTunnels lists the tunnels, or only those in scope when not nil.
 func (e *Edge) writeTunnels(w http.ResponseWriter, scope []string) {
 	cfg := e.cfg.Load()
-	live := e.reg.all()
+	live := e.relay.All()
 	names := map[string]bool{}
 	for n := range cfg.tunnels {
 		names[n] = true
@@ -126,13 +126,7 @@ func (e *Edge) writeTunnels(w http.ResponseWriter, scope []string) {
 			continue
 		}
 		info := TunnelInfo{Name: n, URLs: []string{}, Routes: []RouteInfo{}, Agents: []AgentInfo{}}
-		p := cfg.tunnels[n]
-		if p == nil || p.Len() == 0 {
-			if st := e.reg.lookup(n); st != nil && st.declared.Load() != nil {
-				p = st.declared.Load()
-			}
-		}
-		if p != nil {
+		if p := e.policyFor(cfg, n); p != nil {
 			for _, rt := range p.Routes() {
 				methods := rt.Methods
 				if methods == nil {
@@ -140,14 +134,14 @@ func (e *Edge) writeTunnels(w http.ResponseWriter, scope []string) {
 				}
 				ri := RouteInfo{Path: rt.Path, Methods: methods, Target: rt.Target}
 				if agents := live[n]; len(agents) > 0 {
-					ri.Local = localTargetOf(agents[0].targets[n], rt)
+					ri.Local = localTargetOf(agents[0].Targets[n], rt)
 				}
 				info.Routes = append(info.Routes, ri)
 				info.URLs = append(info.URLs, cfg.publicURL(n, rt.Path))
 			}
 		}
 		for _, as := range live[n] {
-			info.Agents = append(info.Agents, AgentInfo{Session: as.id, Agent: as.agent, Remote: as.remote, Since: as.since.UTC(), Streams: as.session.NumStreams()})
+			info.Agents = append(info.Agents, AgentInfo{Session: as.ID, Agent: as.Agent, Remote: as.Remote, Since: as.Since.UTC(), Streams: as.Conn().NumStreams()})
 		}
 		out = append(out, info)
 	}

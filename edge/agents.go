@@ -56,41 +56,40 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		e.log.Info("agent probe answered", "tunnels", names, "agent", g.name, "remote", r.RemoteAddr)
 		return
 	}
-	as := newAgentSession(nil, g.name, g.tokenHash, r.RemoteAddr, cfg.limits.MaxStreamsPerAgent)
-	as.tunnels = names
-	as.targets = map[string][]tunnel.TargetInfo{}
+	as := e.relay.NewSession(g.name, g.tokenHash, r.RemoteAddr, cfg.limits.MaxStreamsPerAgent)
+	as.Tunnels = names
+	as.Targets = map[string][]tunnel.TargetInfo{}
 	for i, th := range hello.TunnelsAsked() {
-		as.targets[admitted[i].name] = th.Targets // the name asked for, or the one the edge chose
+		as.Targets[admitted[i].name] = th.Targets // the name asked for, or the one the edge chose
 	}
-	sess, err := pending.Admit(welcomeOf(as.id, admitted, len(hello.Tunnels) > 0))
+	sess, err := pending.Admit(welcomeOf(as.ID, admitted, len(hello.Tunnels) > 0))
 	if err != nil {
 		e.log.Warn("agent handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	as.attach(sess)
+	as.Attach(sess, e.clock)
 	for _, a := range admitted {
-		e.reg.add(a.name, as, a.declared)
+		e.relay.Add(a.name, as, a.declared)
 		e.metrics.agentConnects.WithLabelValues(a.name).Inc()
 		e.metrics.agentsOnline.WithLabelValues(a.name).Inc()
 		e.obtainCertificate(a.name) // now, not on the tunnel's first webhook
 	}
 	e.wakeQueue() // messages queued while the tunnels were offline can go now
-	e.log.Info("agent connected", "tunnels", names, "agent", g.name, "session", as.id, "remote", r.RemoteAddr, "hello", hello)
+	e.log.Info("agent connected", "tunnels", names, "agent", g.name, "session", as.ID, "remote", r.RemoteAddr, "hello", hello)
 	defer func() {
 		for _, name := range names {
-			e.reg.remove(name, as)
+			e.relay.Remove(name, as)
 			e.metrics.agentsOnline.WithLabelValues(name).Dec()
 		}
-		as.streams.close()
-		sess.Close()
-		e.log.Info("agent disconnected", "tunnels", names, "agent", g.name, "session", as.id)
+		as.Close()
+		e.log.Info("agent disconnected", "tunnels", names, "agent", g.name, "session", as.ID)
 	}()
 	// The agent's go-away means no new requests; in-flight ones finish.
 	// ServeControl returns when the session ends, whoever ends it.
 	sess.ServeControl(tunnel.Control{
 		GoAway: func() {
 			for _, name := range names {
-				e.reg.remove(name, as)
+				e.relay.Remove(name, as)
 			}
 		},
 		Inspect: func() { e.serveInspector(sess, names) },
@@ -166,7 +165,7 @@ func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.
 	if !g.allows(name) {
 		return refuse(tunnel.RefusedName, "the token does not grant tunnel "+name, true)
 	}
-	if owner := e.reg.owner(name); owner != "" && owner != g.name {
+	if owner := e.relay.Owner(name); owner != "" && owner != g.name {
 		return refuse(tunnel.RefusedNameInUse, "tunnel "+name+" is being served by another agent", true)
 	}
 	declared, err := decodeDeclared(hello.Routes, e.tunnelEnv(name))

@@ -63,8 +63,7 @@ func (e *Edge) alertGauges(now func() time.Time) func() []alert.Gauge {
 			}
 		}
 		for name, p := range cfg.tunnels {
-			st := e.reg.lookup(name)
-			if p.Len() == 0 || (st != nil && st.pick(nil) != nil) {
+			if p.Len() == 0 || e.relay.Online(name) {
 				delete(offlineSince, name)
 				continue
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"io"
 	"net/http"
 	"net/url"
@@ -137,7 +138,7 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	now := time.Now()
+	now := a.e.clock.Now()
 	m := *orig
 	m.ID, m.ReceivedAt, m.ReplayOf = store.NewMessageID(now), now.UTC(), orig.ID
 	m.Attempts, m.Queue, m.ResponseBody, m.ResponseHeader = nil, "", nil, nil
@@ -145,22 +146,18 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	if edit.Body != nil || edit.Header != nil {
 		m.Detail = "an edited replay"
 	}
-	res, err := a.e.deliverStored(r.Context(), p, route, &m, 1)
-	if errors.Is(err, errOffline) {
+	attempt, answer, err := a.e.sendStored(r.Context(), p, route, &m, 1)
+	if errors.Is(err, relay.ErrNoAgent) {
 		w.Header().Set("Retry-After", retryAfterOffline)
 		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+m.Tunnel, "")
 		return
 	}
-	attempt := store.Attempt{N: 1, At: now.UTC(), Status: res.status, Duration: time.Since(now)}
-	if err != nil {
-		attempt.Error = err.Error()
-	}
-	m.Status, m.Duration, m.Attempts = res.status, time.Since(now), []store.Attempt{attempt}
+	m.Status, m.Duration, m.Attempts = attempt.Status, a.e.clock.Now().Sub(now), []store.Attempt{attempt}
 	if route.Journal == "full" {
-		m.ResponseBody = res.body
+		m.ResponseBody = answer.body.bytes()
 	}
 	if route.Journal != "metadata" {
-		m.ResponseHeader = redactHeader(res.header, nil)
+		m.ResponseHeader = redactHeader(answer.header, nil)
 	}
 	if edit.Header != nil {
 		// An edited header is journaled as any other: masked.
@@ -172,9 +169,9 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a.e.events.publish(&m)
 	}
-	a.e.log.Info("replay", "message", m.ID, "replay_of", orig.ID, "tunnel", m.Tunnel, "status", res.status)
-	a.e.audit(r, auditReplay, orig.ID, fmt.Sprintf("as %s on tunnel %s, app answered %d", m.ID, m.Tunnel, res.status))
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID, "replay_of": orig.ID, "status": res.status})
+	a.e.log.Info("replay", "message", m.ID, "replay_of", orig.ID, "tunnel", m.Tunnel, "status", m.Status)
+	a.e.audit(r, auditReplay, orig.ID, fmt.Sprintf("as %s on tunnel %s, app answered %d", m.ID, m.Tunnel, m.Status))
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID, "replay_of": orig.ID, "status": m.Status})
 }
 
 // replayEdit is what an edited replay changes.

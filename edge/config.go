@@ -380,3 +380,27 @@ func LoadConfigFile(file string, base Config) (Config, error) {
 	}
 	return cfg, nil
 }
+
+// liveRoutes is what the edge knows of a tunnel's agents that decides its
+// policy: whether one ever served it, and the routes the latest declared.
+type liveRoutes interface {
+	Known(tunnel string) bool
+	Declared(tunnel string) *policy.Policy
+}
+
+// policyFor is the tunnel's policy: the config's routes, else the ones its
+// agent declared, else deny-all for a tunnel an agent served; nil for an
+// unknown tunnel.
+func (c *compiled) policyFor(tunnel string, live liveRoutes) *policy.Policy {
+	p := c.tunnels[tunnel]
+	if p != nil && p.Len() > 0 {
+		return p
+	}
+	if declared := live.Declared(tunnel); declared != nil {
+		return declared
+	}
+	if p == nil && live.Known(tunnel) {
+		return denyAll
+	}
+	return p
+}

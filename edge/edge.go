@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hooktunnel/hooktunnel/edge/clock"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -32,12 +32,11 @@ type Edge struct {
 	log        *slog.Logger
 	clock      clock.Clock
 	errorLog   *log.Logger
-	reg        *registry
+	relay      *relay.Relay
 	names      store.Names
 	replay     policy.ReplayCache
 	clients    *clientCap
 	db         *store.SQLite
-	proxy      *httputil.ReverseProxy
 
 	reloadMu    sync.Mutex
 	journal     *journaler
@@ -93,7 +92,7 @@ func New(cfg Config) (*Edge, error) {
 		log:         cfg.Logger,
 		clock:       clock.Or(cfg.Clock),
 		errorLog:    slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-		reg:         newRegistry(),
+		relay:       relay.New(cfg.Clock),
 		names:       db,
 		db:          db,
 		closing:     make(chan struct{}),
@@ -121,7 +120,6 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e.cfg.Store(c)
-	e.proxy = newProxy(e)
 	return e, nil
 }
 
@@ -196,14 +194,14 @@ func (e *Edge) Shutdown() error {
 	var err error
 	e.closeOnce.Do(func() {
 		close(e.closing)
-		for _, as := range e.reg.sessions() {
-			_ = as.session.GoAway("edge shutting down")
+		for _, s := range e.relay.Sessions() {
+			_ = s.Conn().GoAway("edge shutting down")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Load().limits.ShutdownTimeout)
 		defer cancel()
 		err = e.public.Shutdown(ctx)
-		for _, as := range e.reg.sessions() {
-			as.session.Close()
+		for _, s := range e.relay.Sessions() {
+			s.Close()
 		}
 		_ = e.admin.Shutdown(ctx)
 		e.stopTLS(ctx)
@@ -267,4 +265,9 @@ func (e *Edge) stopBackground() {
 	e.journal.stop()
 	e.bgDone.Wait()
 	e.alerts.wait()
+}
+
+// policyFor is the policy governing the tunnel now, under cfg.
+func (e *Edge) policyFor(cfg *compiled, tunnel string) *policy.Policy {
+	return cfg.policyFor(tunnel, e.relay)
 }

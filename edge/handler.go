@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
@@ -17,7 +16,7 @@ import (
 // ServeHTTP is the public listener: tunnel hosts below the domain, the
 // agent endpoint on every other host, 404 for anything else.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := e.clock.Now()
 	cfg := e.cfg.Load()
 	id := store.NewMessageID(start)
 	host := canonicalHost(r.Host)
@@ -41,7 +40,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &responseRecorder{ResponseWriter: w}
 	x := &exchange{e: e, w: rec, r: r, cfg: cfg, tunnel: name, id: id, start: start}
 	x.serve()
-	e.logWebhook(r, rec.status(), time.Since(start), x.routePath(), x.msg)
+	e.logWebhook(r, rec.status(), e.clock.Now().Sub(start), x.routePath(), x.msg)
 }
 
 // policyRequest is what policy sees of r: the client address (through

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
 )
@@ -15,7 +14,7 @@ import (
 // answered 202 like a queued message once the commit is durable.
 func (x *exchange) hold() {
 	x.msg.Decision, x.msg.Status = "filtered", http.StatusAccepted
-	x.msg.Duration = time.Since(x.start)
+	x.msg.Duration = x.e.clock.Now().Sub(x.start)
 	x.keepForDelivery()
 	if err := x.e.queue.Hold(x.r.Context(), x.msg); err != nil {
 		x.e.log.Error("hold failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
@@ -25,7 +24,7 @@ func (x *exchange) hold() {
 		return
 	}
 	// Kept: the provider's retry of it is a duplicate from here on.
-	x.pol.Delivered(x.d, http.StatusAccepted, time.Now())
+	x.pol.Delivered(x.d, http.StatusAccepted, x.e.clock.Now())
 	x.observe()
 	x.e.events.publish(x.msg)
 	writeJSON(x.w, http.StatusAccepted, map[string]string{"status": "held", "id": x.id, "request_id": x.id,
@@ -50,7 +49,7 @@ func (a *journalAPI) release(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	now := time.Now()
+	now := a.e.clock.Now()
 	err := a.e.queue.Release(r.Context(), m.ID, now, route.Delivery.MaxMessages, route.Delivery.MaxBytes)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

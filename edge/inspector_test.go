@@ -3,6 +3,7 @@ package edge
 import (
 	"bufio"
 	"context"
+	"github.com/hooktunnel/hooktunnel/tunnel/tunneltest"
 	"net"
 	"net/http"
 	"testing"
@@ -18,7 +19,7 @@ func inspectorSession(t *testing.T, e *Edge) *tunnel.Session {
 	// Registered first, so it runs after the sessions are closed: the
 	// inspector's server ends with its session.
 	t.Cleanup(e.serving.Wait)
-	_, agentSide := sessionPair(t, func(s *tunnel.Session) tunnel.Control {
+	_, agentSide := tunneltest.SessionPair(t, func(s *tunnel.Session) tunnel.Control {
 		return tunnel.Control{Inspect: func() { e.serveInspector(s, []string{"demo"}) }}
 	})
 	if err := agentSide.RequestInspector(); err != nil {

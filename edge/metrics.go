@@ -96,7 +96,7 @@ func (e *Edge) queueDepth() (int, time.Duration) {
 
 // tunnelLabel bounds the tunnel label to names the edge knows.
 func (e *Edge) tunnelLabel(name string) string {
-	if _, ok := e.cfg.Load().tunnels[name]; ok || e.reg.lookup(name) != nil {
+	if _, ok := e.cfg.Load().tunnels[name]; ok || e.relay.Known(name) {
 		return name
 	}
 	return unknownTunnel

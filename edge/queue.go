@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
+	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -21,7 +21,7 @@ import (
 func (x *exchange) enqueue(route *policy.Route) {
 	x.msg.Decision, x.msg.Status = "queued", http.StatusAccepted
 	x.msg.Queue = store.QueuePending
-	x.msg.Duration = time.Since(x.start)
+	x.msg.Duration = x.e.clock.Now().Sub(x.start)
 	x.keepForDelivery()
 	err := x.e.queue.Enqueue(x.r.Context(), x.msg, route.Delivery.MaxMessages, route.Delivery.MaxBytes)
 	switch {
@@ -39,7 +39,7 @@ func (x *exchange) enqueue(route *policy.Route) {
 	}
 	// Committed: the queue now owes the delivery, so a copy of it is a
 	// duplicate from here on (a failed commit is released by serve).
-	x.pol.Delivered(x.d, http.StatusAccepted, time.Now())
+	x.pol.Delivered(x.d, http.StatusAccepted, x.e.clock.Now())
 	x.observe()
 	x.e.events.publish(x.msg)
 	writeJSON(x.w, http.StatusAccepted, map[string]string{"status": "queued", "id": x.id, "request_id": x.id})
@@ -87,16 +87,19 @@ func (e *Edge) wakeQueue() {
 // under way have finished.
 func (q *queueWorker) run(ctx context.Context) {
 	defer q.wg.Wait()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	for {
 		q.deliverDue(ctx)
+		// Retries fall due on the edge's clock: a second's wait at most
+		// between looks at what is due.
+		tick, timer := clock.After(q.e.clock, time.Second)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
 		case <-q.e.queueWake:
-		case <-tick.C:
+		case <-tick:
 		}
+		timer.Stop()
 	}
 }
 
@@ -106,7 +109,8 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 	// that message pending after it left the sending set.
 	q.dispatch.Lock()
 	defer q.dispatch.Unlock()
-	due, err := q.e.queue.Due(ctx, time.Now(), 256)
+	now := q.e.clock.Now()
+	due, err := q.e.queue.Due(ctx, now, 256)
 	if err != nil {
 		if ctx.Err() == nil {
 			q.e.log.Warn("queue read failed", "err", err)
@@ -124,7 +128,7 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 		ok := q.inFlight[key] < route.Delivery.MaxInFlight && !q.sending[m.ID]
 		if route.Delivery.Ordered {
 			// Only the oldest message of an ordered route may go.
-			if next, blocked := q.heads[key]; blocked && time.Now().Before(next) {
+			if next, blocked := q.heads[key]; blocked && now.Before(next) {
 				ok = false
 			}
 		}
@@ -141,7 +145,7 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 			// Set before the delivery starts: one that ends at once clears
 			// it, and setting it after would stall the route for retryMax.
 			q.mu.Lock()
-			q.heads[key] = time.Now().Add(retryMax)
+			q.heads[key] = now.Add(retryMax)
 			q.mu.Unlock()
 		}
 		q.wg.Add(1)
@@ -159,18 +163,14 @@ func (q *queueWorker) deliverDue(ctx context.Context) {
 // deliver makes one attempt and records it.
 func (q *queueWorker) deliver(ctx context.Context, p *policy.Policy, route *policy.Route, m *store.Message) {
 	n := len(m.Attempts) + 1
-	start := time.Now()
-	res, err := q.e.deliverStored(ctx, p, route, m, n)
-	status := res.status
-	a := store.Attempt{N: n, At: start.UTC(), Status: status, Duration: time.Since(start)}
-	if err != nil {
-		a.Error = err.Error()
-	}
+	a, _, err := q.e.sendStored(ctx, p, route, m, n)
+	status := a.Status
+	now := q.e.clock.Now()
 	state, next := store.QueueDelivered, time.Time{}
 	switch {
 	case status >= 200 && status < 300:
-	case retryable(status, err) && time.Since(m.ReceivedAt) < route.Delivery.MaxAge:
-		state, next = store.QueuePending, time.Now().Add(retryDelay(n))
+	case retryable(status, err != nil || a.Error != "") && now.Sub(m.ReceivedAt) < route.Delivery.MaxAge:
+		state, next = store.QueuePending, now.Add(retryDelay(n))
 	default:
 		state = store.QueueDead
 	}
@@ -206,8 +206,8 @@ func (q *queueWorker) deliver(ctx context.Context, p *policy.Policy, route *poli
 
 // retryable: timeouts, no agent, 408, 429 and 5xx are worth another try;
 // any other 4xx means the app will never take this message.
-func retryable(status int, err error) bool {
-	return err != nil || status == 0 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+func retryable(status int, failed bool) bool {
+	return failed || status == 0 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
 // retryDelay is the wait after the n-th failed attempt.
@@ -222,9 +222,7 @@ func retryDelay(n int) time.Duration {
 
 // routeOf finds the current policy and route of a stored message.
 func (e *Edge) routeOf(m *store.Message) (*policy.Policy, *policy.Route) {
-	state := e.reg.lookup(m.Tunnel)
-	x := &exchange{cfg: e.cfg.Load(), tunnel: m.Tunnel, e: e}
-	p := x.policyFor(state)
+	p := e.policyFor(e.cfg.Load(), m.Tunnel)
 	if p == nil {
 		return nil, nil
 	}
@@ -246,54 +244,32 @@ func (a *journalAPI) currentRoute(w http.ResponseWriter, m *store.Message) (*pol
 	return p, route, true
 }
 
-// errOffline is a delivery attempt made while no agent serves the tunnel.
-var errOffline = errors.New("no agent connected")
-
-// deliverStored sends a stored message to the app through the tunnel: the
-// queue's deliveries and replays. It returns the app's status.
-func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, route *policy.Route, m *store.Message, attempt int) (delivery, error) {
-	state := e.reg.lookup(m.Tunnel)
-	if state == nil || state.pick(nil) == nil {
-		return delivery{}, errOffline
-	}
-	u := &url.URL{Scheme: "http", Host: m.Tunnel, Path: m.Path, RawQuery: deliverableQuery(m.Query)}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+// sendStored sends a stored message to the app down the one road: the
+// queue's deliveries, releases and replays. The attempt says what the app
+// answered; the capture holds the answer.
+func (e *Edge) sendStored(ctx context.Context, p *policy.Policy, route *policy.Route, m *store.Message, attempt int) (store.Attempt, *answerCapture, error) {
+	ctx, cancel := context.WithTimeout(ctx, storedDeliveryTimeout)
 	defer cancel()
-	ctx = context.WithValue(ctx, forwardKey{}, &forwardInfo{tunnel: state, requestID: m.ID, target: route.Target})
-	req, err := http.NewRequestWithContext(ctx, m.Method, u.String(), bytes.NewReader(m.Body))
+	req, err := http.NewRequestWithContext(ctx, m.Method, "http://"+m.Tunnel+"/", bytes.NewReader(m.Body))
 	if err != nil {
-		return delivery{}, err
+		return store.Attempt{N: attempt, At: e.clock.Now().UTC(), Error: err.Error()}, newAnswerCapture(0), err
 	}
+	req.URL.Path, req.URL.RawQuery = m.Path, deliverableQuery(m.Query)
 	// As the provider sent it: the public host with its port, and the
-	// X-Forwarded-* a live delivery carries.
-	cfg := e.cfg.Load()
-	pub, _ := url.Parse(cfg.publicURL(m.Tunnel, "/"))
+	// X-Forwarded-* a live delivery carries; the route's target now, after
+	// any reload.
+	pub, _ := url.Parse(e.cfg.Load().publicURL(m.Tunnel, "/"))
 	req.Header = deliverable(m.Header)
-	req.Host = pub.Host
-	req.Header.Set(headerRequestID, m.ID)
-	setTarget(req.Header, route.Target) // the route's target now, after any reload
-	setTunnel(req.Header, m.Tunnel)
-	req.Header.Set("X-Forwarded-For", m.SourceIP)
-	req.Header.Set("X-Forwarded-Host", pub.Host)
-	req.Header.Set("X-Forwarded-Proto", pub.Scheme)
-	e.signForApp(req.Header, p, m.ID, attempt, m.Body)
-	resp, err := tunnelTransport{}.RoundTrip(req)
-	if err != nil {
-		return delivery{}, err
+	e.prepare(req, toApp{tunnel: m.Tunnel, id: m.ID, target: route.Target, attempt: attempt,
+		forwardedFor: m.SourceIP, forwardedHost: pub.Host, forwardedProto: pub.Scheme,
+		policy: p, body: m.Body})
+	answer := newAnswerCapture(e.responseCap)
+	a, err := e.deliver(ctx, m.Tunnel, req, attempt, answer)
+	if a.Status != 0 {
+		err = nil // an answer cut short is still the app's answer
 	}
-	defer resp.Body.Close()
-	body := &cappedBuffer{max: e.responseCap}
-	_, _ = io.Copy(body, io.LimitReader(resp.Body, 16<<20))
-	res := delivery{status: resp.StatusCode, header: resp.Header, body: body.bytes()}
-	if code := resp.Header.Get(headerError); code != "" && resp.StatusCode >= 500 {
-		return res, errors.New(code)
-	}
-	return res, nil
+	return a, answer, err
 }
 
-// delivery is the app's answer to a stored message.
-type delivery struct {
-	status int
-	header http.Header
-	body   []byte
-}
+// storedDeliveryTimeout bounds one delivery of a stored message.
+const storedDeliveryTimeout = 5 * time.Minute

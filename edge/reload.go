@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"net/http"
-	"time"
 )
 
 // ErrNoReload is returned when the edge was started without a config file.
@@ -63,40 +63,28 @@ func (e *Edge) reload(ctx context.Context, actor string) error {
 // several tunnels leaves all of them: the agent asked for them together,
 // and is refused them together when it connects again.
 func (e *Edge) revokeUngranted(c *compiled) int {
-	revoked := map[*agentSession]bool{}
-	for name, list := range e.reg.all() {
+	revoked := map[*relay.Session]bool{}
+	timeout := c.limits.ShutdownTimeout
+	for name, list := range e.relay.All() {
 		for _, as := range list {
-			if g := c.grants[as.tokenHash]; revoked[as] || g != nil && g.name == as.agent && g.allows(name) {
+			if g := c.grants[as.TokenHash]; revoked[as] || g != nil && g.name == as.Agent && g.allows(name) {
 				continue
 			}
 			revoked[as] = true
-			for _, n := range as.tunnels {
-				e.reg.remove(n, as) // no new requests from now on
+			for _, n := range as.Tunnels {
+				e.relay.Remove(n, as) // no new requests from now on
 			}
-			e.log.Warn("agent revoked: its token no longer grants the tunnel", "tunnel", name, "tunnels", as.tunnels, "agent", as.agent, "session", as.id)
+			e.log.Warn("agent revoked: its token no longer grants the tunnel", "tunnel", name, "tunnels", as.Tunnels, "agent", as.Agent, "session", as.ID)
 			e.serving.Add(1)
 			go func() {
 				defer e.serving.Done()
-				e.retire(as)
+				// Requests under way finish first (up to the shutdown
+				// timeout).
+				as.Retire(e.clock, timeout, "token revoked")
 			}()
 		}
 	}
 	return len(revoked)
-}
-
-// retire closes a session once its in-flight requests are done (or the
-// shutdown timeout passes).
-func (e *Edge) retire(as *agentSession) {
-	deadline := time.Now().Add(e.cfg.Load().limits.ShutdownTimeout)
-	for len(as.slots) > 0 && time.Now().Before(deadline) {
-		select {
-		case <-as.session.Done():
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	_ = as.session.GoAway("token revoked")
-	as.session.Close()
 }
 
 // reloadHandler is POST /api/v1/reload; guardHosts keeps pages of other

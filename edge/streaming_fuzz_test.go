@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"io"
 	"log"
 	"log/slog"
@@ -23,7 +24,7 @@ import (
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
-// fuzzMaxBody is the max_body of the fuzzed route: above maxRetryBody, so
+// fuzzMaxBody is the max_body of the fuzzed route: above relay.MaxRetryBody, so
 // a body of known length may stream too.
 const fuzzMaxBody = 80 << 10
 
@@ -42,7 +43,7 @@ const answerWithin = 5 * time.Second
 //
 // mode bit 0 declares Content-Length: pad+length instead of chunked; bits
 // 1-2 put pad bytes before raw (as one valid chunk when chunked): none,
-// just under maxRetryBody or just under max_body, so that the fuzzed bytes
+// just under relay.MaxRetryBody or just under max_body, so that the fuzzed bytes
 // land on those bounds. The sender closes its side of the connection after
 // a body net/http finds incomplete or broken; with bit 3 it does so after
 // a whole one too, which net/http takes for the sender going away: the
@@ -52,7 +53,7 @@ func FuzzStreamingBody(f *testing.F) {
 	const (
 		chunked  = 0
 		declared = 1
-		nearKeep = 1 << 1 // pad to just under maxRetryBody
+		nearKeep = 1 << 1 // pad to just under relay.MaxRetryBody
 		nearMax  = 2 << 1 // pad to just under max_body
 		leaves   = 1 << 3 // close the sending side after a whole body too
 	)
@@ -100,7 +101,7 @@ func FuzzStreamingBody(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		pad := []int{0, maxRetryBody - 8, fuzzMaxBody - 8, 0}[mode>>1&3]
+		pad := []int{0, relay.MaxRetryBody - 8, fuzzMaxBody - 8, 0}[mode>>1&3]
 		h.check(t, mode&declared != 0, mode&leaves != 0, pad+int(length), streamingBody(mode&declared == 0, pad, raw))
 	})
 }
@@ -126,7 +127,7 @@ type bodyFuzzEdge struct {
 	e      *Edge
 	dir    string
 	agent  *tunnel.Session // the agent's side
-	as     *agentSession   // the edge's side
+	as     *relay.Session  // the edge's side
 	app    *http.Server
 	served chan struct{}
 	base   [2]int // streams open on the edge's and the agent's side when idle
@@ -182,15 +183,15 @@ func startBodyFuzzEdge() (*bodyFuzzEdge, error) {
 	h.app = &http.Server{Handler: http.HandlerFunc(h.serveApp), ConnState: h.track, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { defer close(h.served); h.app.Serve(h.agent) }()
 	for deadline := time.Now().Add(answerWithin); h.as == nil; time.Sleep(time.Millisecond) {
-		if state := e.reg.lookup("demo"); state != nil {
-			h.as = state.pick(nil)
+		if list := e.relay.All()["demo"]; len(list) > 0 {
+			h.as = list[0]
 		}
 		if h.as == nil && time.Now().After(deadline) {
 			h.close()
 			return nil, errors.New("the agent never registered with the edge")
 		}
 	}
-	h.base = [2]int{h.as.session.NumStreams(), h.agent.NumStreams()}
+	h.base = [2]int{h.as.Conn().NumStreams(), h.agent.NumStreams()}
 	return h, nil
 }
 
@@ -335,9 +336,7 @@ func (h *bodyFuzzEdge) send(msg []byte, closeWrite bool) (int, string, error) {
 func (h *bodyFuzzEdge) settle() string {
 	deadline := time.Now().Add(answerWithin)
 	for {
-		h.as.streams.mu.Lock()
-		kept := len(h.as.streams.idle)
-		h.as.streams.mu.Unlock()
+		kept := h.as.KeptStreams()
 		idle, busy := 0, 0
 		h.mu.Lock()
 		for _, s := range h.conns {
@@ -348,7 +347,7 @@ func (h *bodyFuzzEdge) settle() string {
 			}
 		}
 		h.mu.Unlock()
-		slots, edgeSide, agentSide := len(h.as.slots), h.as.session.NumStreams(), h.agent.NumStreams()
+		slots, edgeSide, agentSide := h.as.InFlight(), h.as.Conn().NumStreams(), h.agent.NumStreams()
 		if slots == 0 && busy == 0 && edgeSide == h.base[0]+kept && agentSide == h.base[1]+idle {
 			return ""
 		}

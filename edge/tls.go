@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/hooktunnel/hooktunnel/edge/store"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -241,7 +242,7 @@ func (e *Edge) knownTunnel(_ context.Context, name string) (bool, error) {
 	if _, ok := e.cfg.Load().tunnels[name]; ok {
 		return true, nil
 	}
-	return e.reg.lookup(name) != nil, nil
+	return e.relay.Known(name), nil
 }
 
 // obtainCertificate starts obtaining the certificate of tunnel name's host
@@ -300,11 +301,11 @@ func (e *Edge) tlsHandler(next http.Handler) http.Handler {
 				if certs.NormalizeHost(r.TLS.ServerName) != host {
 					// 421 makes HTTP/2 clients that coalesced connections
 					// retry on one of their own for this host.
-					writeRefusal(w, http.StatusMisdirectedRequest, codeMisdirected, "tunnel "+name+" requires a TLS connection made for "+host, newID())
+					writeRefusal(w, http.StatusMisdirectedRequest, codeMisdirected, "tunnel "+name+" requires a TLS connection made for "+host, store.NewMessageID(e.clock.Now()))
 					return
 				}
 				if ca.Required && len(r.TLS.VerifiedChains) == 0 {
-					writeRefusal(w, http.StatusForbidden, codeClientCertNeeded, "tunnel "+name+" requires a client certificate", newID())
+					writeRefusal(w, http.StatusForbidden, codeClientCertNeeded, "tunnel "+name+" requires a client certificate", store.NewMessageID(e.clock.Now()))
 					return
 				}
 			}
@@ -328,7 +329,7 @@ func (e *Edge) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
 	cfg := e.cfg.Load()
 	host := canonicalHost(r.Host)
 	if host != cfg.domain && !strings.HasSuffix(host, "."+cfg.domain) {
-		writeRefusal(w, http.StatusNotFound, codeUnknownHost, "no tunnel is served on this host", newID())
+		writeRefusal(w, http.StatusNotFound, codeUnknownHost, "no tunnel is served on this host", store.NewMessageID(e.clock.Now()))
 		return
 	}
 	if cfg.publicPort != "" {

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
@@ -32,7 +32,7 @@ type exchange struct {
 	body []byte // the whole body, when it had to be read before forwarding
 	// sent is the sender's body as the edge reads it, remembering why it
 	// failed if it did; nil for a request without one.
-	sent *watchedBody
+	sent *relay.WatchedBody
 	// recycle is a body buffer to hand back once the journal has written
 	// the message that holds it, and reserved what it holds of the
 	// journal's body budget.
@@ -43,8 +43,7 @@ type exchange struct {
 func (x *exchange) routePath() string { return routePath(x.d) }
 
 func (x *exchange) serve() {
-	state := x.e.reg.lookup(x.tunnel)
-	x.pol = x.policyFor(state)
+	x.pol = x.e.policyFor(x.cfg, x.tunnel)
 	x.msg = x.newMessage()
 	if x.pol == nil {
 		x.refuseWith(http.StatusNotFound, codeUnknownTunnel, "tunnel "+x.tunnel+" does not exist")
@@ -53,7 +52,7 @@ func (x *exchange) serve() {
 	// A delivery claimed by Verify and handed to neither the app nor the
 	// queue is released, so the provider's retry is not a duplicate.
 	defer func() { x.pol.Abandon(x.d) }()
-	now := time.Now()
+	now := x.e.clock.Now()
 	preq := x.e.policyRequest(x.r, x.cfg)
 	x.msg.SourceIP = preq.RemoteAddr.String()
 	if !x.e.clients.acquire(preq.RemoteAddr, x.cfg.limits.MaxRequestsPerIP) {
@@ -79,10 +78,10 @@ func (x *exchange) serve() {
 		// The deadline stays when the body is not read to its end: the
 		// server's discarding of what is left is bounded by it too.
 		paced := newPacedBody(x.r.Body, x.w, x.start, x.cfg.limits)
-		x.sent = &watchedBody{ReadCloser: http.MaxBytesReader(x.w, paced, route.MaxBody)}
+		x.sent = &relay.WatchedBody{ReadCloser: http.MaxBytesReader(x.w, paced, route.MaxBody)}
 		x.r.Body = x.sent
 	}
-	online := state != nil && state.pick(nil) != nil
+	online := x.e.relay.Online(x.tunnel)
 	queue := route.Delivery.Queue || (route.Delivery.QueueOffline && !online)
 	// The signature, the queue, the edge → app signature and the filter
 	// all need the whole body; anything else streams.
@@ -115,7 +114,7 @@ func (x *exchange) serve() {
 		x.refuseWith(http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+x.tunnel+"; retry later")
 		return
 	}
-	x.forward(state)
+	x.forward()
 }
 
 // verified journals what Verify learned and, when the request is not to
@@ -139,22 +138,6 @@ func (x *exchange) verified(preq *policy.Request) bool {
 		return false
 	}
 	return true
-}
-
-// policyFor is the tunnel's policy: the edge config's routes, else the
-// ones its agent declared, else deny-all for a known tunnel; nil for an
-// unknown one.
-func (x *exchange) policyFor(state *tunnelState) *policy.Policy {
-	p := x.cfg.tunnels[x.tunnel]
-	if (p == nil || p.Len() == 0) && state != nil {
-		if declared := state.declared.Load(); declared != nil {
-			return declared
-		}
-	}
-	if p == nil && state != nil {
-		return denyAll
-	}
-	return p
 }
 
 // newMessage starts the journal entry with what any request has, masked
@@ -226,7 +209,7 @@ func (x *exchange) refuseWith(status int, code, message string) {
 // opted out: refused requests are what a user debugs.
 func (x *exchange) finish(decision string, status int) {
 	x.msg.Decision, x.msg.Status = decision, status
-	x.msg.Duration = time.Since(x.start)
+	x.msg.Duration = x.e.clock.Now().Sub(x.start)
 	if decision == "refused" && (x.d.Route == nil || !x.d.Route.KeepsRefusedBodies) {
 		x.msg.Body = nil
 	}
@@ -235,9 +218,9 @@ func (x *exchange) finish(decision string, status int) {
 	x.e.journal.record(entry)
 }
 
-// forward sends the request to an agent and streams the app's answer
-// back, capturing it for the journal.
-func (x *exchange) forward(state *tunnelState) {
+// forward sends the request to the app down the one road and streams the
+// app's answer back, capturing it for the journal.
+func (x *exchange) forward() {
 	var tee *cappedBuffer
 	if x.keepsBodies() && x.body == nil && x.sent != nil {
 		// The copy grows with the bytes that arrive, in recycled buffers:
@@ -245,15 +228,30 @@ func (x *exchange) forward(state *tunnelState) {
 		tee = &cappedBuffer{max: x.d.Route.MaxBody, pooled: true, budget: x.e.journal.budget}
 		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
 	}
-	x.e.signForApp(x.r.Header, x.pol, x.id, 1, x.body)
+	proto := "http"
+	if x.r.TLS != nil {
+		proto = "https"
+	}
+	req := x.r.WithContext(x.r.Context())
+	x.e.prepare(req, toApp{tunnel: x.tunnel, id: x.id, target: x.d.Route.Target, attempt: 1,
+		forwardedFor: peerIP(x.r.RemoteAddr), forwardedHost: x.r.Host, forwardedProto: proto,
+		policy: x.pol, body: x.body})
 	capture := x.w
 	capture.body = &cappedBuffer{max: x.e.responseCap}
-	info := &forwardInfo{tunnel: state, requestID: x.id, target: x.d.Route.Target}
-	sent := time.Now()
-	x.e.proxy.ServeHTTP(capture, x.r.WithContext(context.WithValue(x.r.Context(), forwardKey{}, info)))
-	x.pol.Delivered(x.d, capture.status(), time.Now())
-	x.e.metrics.appDuration.WithLabelValues(x.tunnel).Observe(time.Since(sent).Seconds())
+	attempt, err := x.e.deliver(x.r.Context(), x.tunnel, req, 1, capture)
+	if attempt.Status == 0 {
+		x.deliveryFailed(err)
+	}
+	x.pol.Delivered(x.d, capture.status(), x.e.clock.Now())
+	x.e.metrics.appDuration.WithLabelValues(x.tunnel).Observe(attempt.Duration.Seconds())
 	x.e.metrics.bytesOut.WithLabelValues(x.tunnel).Add(float64(capture.body.total))
+	// An answer cut short must not reach the sender as if it were whole:
+	// once journaled, its connection is aborted.
+	defer func() {
+		if errors.Is(err, errAnswerCut) {
+			panic(http.ErrAbortHandler)
+		}
+	}()
 
 	if tee != nil {
 		x.recycle, x.reserved = tee.buf, tee.reserved
@@ -262,7 +260,7 @@ func (x *exchange) forward(state *tunnelState) {
 			x.e.journal.drop(x.msg)
 		}
 	}
-	if err := x.sent.failed(); x.body == nil && err != nil {
+	if err := x.sent.Failed(); x.body == nil && err != nil {
 		// The sender's body failed on its way: the app's request was
 		// aborted, whatever the agent answered.
 		x.d.Err = readFailed(err)
@@ -279,29 +277,30 @@ func (x *exchange) forward(state *tunnelState) {
 		x.msg.ResponseHeader = redactHeader(capture.Header(), nil)
 	}
 	x.msg.Reason = capture.Header().Get(headerError)
-	x.msg.Attempts = []store.Attempt{{N: 1, At: sent.UTC(), Status: capture.status(), Duration: time.Since(sent)}}
+	attempt.Status = capture.status()
+	x.msg.Attempts = []store.Attempt{attempt}
 	x.finish("forwarded", capture.status())
 }
 
-// Headers the edge adds to every delivery, so the app can tell deliveries
-// and attempts apart (idempotency keys).
-const (
-	headerMessageID = "Hooktunnel-Message-Id"
-	headerAttempt   = "Hooktunnel-Attempt"
-)
-
-// signForApp sets the delivery headers and, when the tunnel has a
-// forward_secret and the body is known, a Standard Webhooks signature of
-// the edge → app hop.
-func (e *Edge) signForApp(h http.Header, p *policy.Policy, id string, attempt int, body []byte) {
-	h.Set(headerMessageID, id)
-	h.Set(headerAttempt, strconv.Itoa(attempt))
-	key := p.ForwardSecret()
-	if key == nil {
+// deliveryFailed answers the sender when the relay got no answer from the
+// app.
+func (x *exchange) deliveryFailed(err error) {
+	if errors.Is(err, context.Canceled) && x.r.Context().Err() != nil {
+		// The sender went away; nobody reads an answer.
+		x.w.WriteHeader(499)
 		return
 	}
-	now := time.Now()
-	h.Set("Webhook-Id", id)
-	h.Set("Webhook-Timestamp", strconv.FormatInt(now.Unix(), 10))
-	h.Set("Webhook-Signature", policy.SignStandardWebhook(key, id, now, body))
+	status, code, message := relayRefusal(err)
+	switch {
+	case errors.Is(err, relay.ErrNoAgent):
+		x.w.Header().Set("Retry-After", retryAfterOffline)
+		message = "no agent is connected for tunnel " + x.tunnel + "; retry later"
+	case status == http.StatusBadGateway:
+		x.e.log.Warn("forward failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
+	}
+	x.w.Header().Set(headerError, code)
+	writeRefusal(x.w, status, code, message, x.id)
 }
+
+// retryAfterOffline is the Retry-After, in seconds, of an offline tunnel.
+const retryAfterOffline = "5"

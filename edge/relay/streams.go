@@ -1,10 +1,11 @@
-package edge
+package relay
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"io"
 	"math"
 	"net"
@@ -25,10 +26,11 @@ type streamTransport struct {
 	open        func(context.Context) (net.Conn, error)
 	maxIdle     int
 	idleTimeout time.Duration
+	clock       clock.Clock
 
 	mu     sync.Mutex
 	idle   []*clientStream // most recently used last
-	expiry *time.Timer     // set while streams are kept
+	expiry clock.Timer     // set while streams are kept
 	closed bool
 }
 
@@ -75,8 +77,8 @@ const (
 	max1xx          = 5
 )
 
-func newStreamTransport(open func(context.Context) (net.Conn, error), maxIdle int) *streamTransport {
-	return &streamTransport{open: open, maxIdle: maxIdle, idleTimeout: streamIdleTimeout}
+func newStreamTransport(open func(context.Context) (net.Conn, error), maxIdle int, clk clock.Clock) *streamTransport {
+	return &streamTransport{open: open, maxIdle: maxIdle, idleTimeout: streamIdleTimeout, clock: clk}
 }
 
 // errStaleStream means a kept stream ended before any of the response
@@ -112,8 +114,7 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// it reads. A sender's body that failed is why the stream was
 		// cut: say so, rather than blame the agent.
 		if written != nil {
-			var sbe *senderBodyError
-			if werr := written.wait(); errors.As(werr, &sbe) {
+			if werr := written.wait(); errors.Is(werr, ErrBodyAborted) {
 				return nil, werr
 			}
 		}
@@ -126,7 +127,7 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Small bodies are written before the answer is read. A large one is
 	// written beside the reading, so the app may answer (a 413, say)
 	// before it has read it all.
-	if req.ContentLength < 0 || req.ContentLength > maxRetryBody {
+	if req.ContentLength < 0 || req.ContentLength > MaxRetryBody {
 		written = &streamWrite{done: make(chan struct{})}
 		go func() { written.err = writeStreaming(cs, req); close(written.done) }()
 	} else if err := writeRequest(cs.conn, req); err != nil {
@@ -168,18 +169,18 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // not wait for an answer to it: the stream is ended at once, which the
 // agent sees as a body cut short, and the reading side stops waiting.
 func writeStreaming(cs *clientStream, req *http.Request) error {
-	body := &watchedBody{ReadCloser: req.Body}
+	body := &WatchedBody{ReadCloser: req.Body}
 	out := *req
 	out.Body = body
 	err := writeRequest(cs.conn, &out)
-	bodyErr := body.failed()
+	bodyErr := body.Failed()
 	if bodyErr == nil {
 		return err
 	}
 	// Whatever the app answers to a half body is not an answer to this
 	// request.
 	cs.cutOff()
-	return &senderBodyError{bodyErr}
+	return &BodyError{bodyErr}
 }
 
 func writeRequest(w io.Writer, req *http.Request) error {
@@ -266,10 +267,10 @@ func isTimeout(err error) bool {
 func (t *streamTransport) put(cs *clientStream) {
 	t.mu.Lock()
 	if !t.closed && len(t.idle) < t.maxIdle && cs.br.Buffered() == 0 {
-		cs.idleSince = time.Now()
+		cs.idleSince = t.clock.Now()
 		t.idle = append(t.idle, cs)
 		if t.expiry == nil {
-			t.expiry = time.AfterFunc(t.idleTimeout, t.expire)
+			t.expiry = t.clock.AfterFunc(t.idleTimeout, t.expire)
 		}
 		cs = nil
 	}
@@ -283,7 +284,7 @@ func (t *streamTransport) put(cs *clientStream) {
 // when the oldest of the others is due.
 func (t *streamTransport) expire() {
 	t.mu.Lock()
-	cutoff := time.Now().Add(-t.idleTimeout)
+	cutoff := t.clock.Now().Add(-t.idleTimeout)
 	n := 0
 	for n < len(t.idle) && !t.idle[n].idleSince.After(cutoff) {
 		n++
@@ -294,7 +295,7 @@ func (t *streamTransport) expire() {
 	t.idle = t.idle[:kept]
 	t.expiry = nil
 	if len(t.idle) > 0 && !t.closed {
-		t.expiry = time.AfterFunc(time.Until(t.idle[0].idleSince.Add(t.idleTimeout)), t.expire)
+		t.expiry = t.clock.AfterFunc(t.idle[0].idleSince.Add(t.idleTimeout).Sub(t.clock.Now()), t.expire)
 	}
 	t.mu.Unlock()
 	for _, cs := range stale {

@@ -1,4 +1,4 @@
-package edge
+package relay
 
 import (
 	"bufio"
@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hooktunnel/hooktunnel/edge/clock"
+	"github.com/hooktunnel/hooktunnel/tunnel/tunneltest"
 	"io"
 	"net"
 	"net/http"
@@ -35,7 +37,7 @@ func newAgentStub(t *testing.T, handler http.HandlerFunc) *agentStub {
 		a.opens.Add(1)
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", a.srv.Listener.Addr().String())
-	}, 4)
+	}, 4, clock.System)
 	t.Cleanup(a.t.close)
 	return a
 }
@@ -50,6 +52,12 @@ func (a *agentStub) post(t *testing.T, ctx context.Context, body string, header 
 		req.Header[k] = v
 	}
 	return a.t.RoundTrip(req)
+}
+
+func (a *agentStub) kept() int {
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	return len(a.t.idle)
 }
 
 func readAll(t *testing.T, resp *http.Response) string {
@@ -210,51 +218,25 @@ func TestStreamTransportCloseEndsKeptStreams(t *testing.T) {
 	}
 }
 
-// sessionPair connects a tunnel session over loopback: the edge's side,
-// whose control messages go where ctl says, and the agent's.
-func sessionPair(t *testing.T, ctl func(edgeSide *tunnel.Session) tunnel.Control) (edgeSide, agentSide *tunnel.Session) {
-	t.Helper()
-	edgeSessions := make(chan *tunnel.Session, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := tunnel.Accept(w, r, tunnel.DefaultConfig(), func(*http.Request, string) error { return nil })
-		if err != nil {
-			return
-		}
-		s, err := p.Admit(tunnel.Welcome{Tunnel: "demo"})
-		if err != nil {
-			return
-		}
-		defer s.Close()
-		edgeSessions <- s
-		s.ServeControl(ctl(s))
-	}))
-	agentSide, _, err := tunnel.Dial(context.Background(), srv.URL, tunnel.Hello{Token: "t", Name: "demo", Target: "http://127.0.0.1:1"}, tunnel.DefaultConfig(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		agentSide.Close()
-		srv.Close()
-	})
-	return <-edgeSessions, agentSide
-}
-
 // When the agent has closed a kept stream, the request goes again on a
 // fresh one: the sender never sees the stale stream.
-func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
-	edgeSide, agentSide := sessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
-	// The agent's side closes streams idle for more than 10 ms.
-	agentServer := &http.Server{Handler: http.HandlerFunc(echoBody), IdleTimeout: 10 * time.Millisecond}
+func TestDeliverRetriesAStreamTheAgentClosed(t *testing.T) {
+	edgeSide, agentSide := tunneltest.SessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
+	// The agent's side closes the stream once it has answered and the
+	// stream waits for the next request.
+	closed := make(chan struct{}, 1)
+	agentServer := &http.Server{Handler: http.HandlerFunc(echoBody), ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateIdle {
+			c.Close()
+			closed <- struct{}{}
+		}
+	}}
 	go agentServer.Serve(agentSide)
 	t.Cleanup(func() { agentServer.Close(); agentSide.Close() })
 
-	as := newAgentSession(edgeSide, "agent", [32]byte{}, "127.0.0.1:1", 4)
-	state := &tunnelState{name: "demo"}
-	state.sessions.Store(&[]*agentSession{as})
+	r := relayWith(t, edgeSide)
 	send := func(body string) (int, string, error) {
-		ctx := context.WithValue(context.Background(), forwardKey{}, &forwardInfo{tunnel: state, requestID: "r-" + body})
-		req, _ := http.NewRequestWithContext(ctx, "POST", "http://demo/hook", strings.NewReader(body))
-		resp, err := tunnelTransport{}.RoundTrip(req)
+		resp, err := r.Deliver(context.Background(), "demo", newRequest(body))
 		if err != nil {
 			return 0, "", err
 		}
@@ -265,10 +247,25 @@ func TestForwardRetriesAStreamTheAgentClosed(t *testing.T) {
 	if status, got, err := send("first"); err != nil || status != 200 || got != "first" {
 		t.Fatalf("first request: %d %q %v", status, got, err)
 	}
-	time.Sleep(200 * time.Millisecond) // the agent closes the idle stream meanwhile
+	<-closed // the agent closed the kept stream
 	if status, got, err := send("second"); err != nil || status != 200 || got != "second" {
 		t.Fatalf("request after the agent closed the kept stream: %d %q %v; want 200 and the echo", status, got, err)
 	}
+}
+
+// relayWith is a relay with one agent session, edgeSide, serving "demo".
+func relayWith(t *testing.T, edgeSide *tunnel.Session) *Relay {
+	r := New(nil)
+	s := r.NewSession("agent", [32]byte{}, "127.0.0.1:1", 4)
+	s.Attach(edgeSide, nil)
+	t.Cleanup(s.Close)
+	r.Add("demo", s, nil)
+	return r
+}
+
+func newRequest(body string) *http.Request {
+	req, _ := http.NewRequest("POST", "http://demo/hook", strings.NewReader(body))
+	return req
 }
 
 // An agent holds a token, not the edge's trust: what it answers must not
@@ -329,7 +326,8 @@ func FuzzAgentResponse(f *testing.F) {
 
 func TestStreamTransportClosesStreamsKeptTooLong(t *testing.T) {
 	a := newAgentStub(t, echoBody)
-	a.t.idleTimeout = 50 * time.Millisecond
+	fake := clock.NewFake(time.Unix(1_000_000, 0))
+	a.t.clock = fake
 	resp, err := a.post(t, context.Background(), "x", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -338,21 +336,21 @@ func TestStreamTransportClosesStreamsKeptTooLong(t *testing.T) {
 	a.t.mu.Lock()
 	kept := a.t.idle[0]
 	a.t.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		a.t.mu.Lock()
-		n := len(a.t.idle)
-		a.t.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the unused stream is still kept")
-		}
-		time.Sleep(10 * time.Millisecond)
+	fake.WaitPending(1)
+	fake.Advance(streamIdleTimeout - time.Second)
+	if n := a.kept(); n != 1 {
+		t.Fatalf("%d streams kept before the idle timeout, want 1", n)
 	}
-	if _, err := kept.conn.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err == nil {
-		t.Error("the expired stream is still open")
+	fake.Advance(time.Second)
+	// The expiry runs in a goroutine of its own: the stream is closed once
+	// it has run, which a read of the agent's side sees.
+	buf := make([]byte, 1)
+	kept.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := kept.conn.Read(buf); err == nil || isTimeout(err) {
+		t.Fatalf("the expired stream is still open: %v", err)
+	}
+	if n := a.kept(); n != 0 {
+		t.Fatalf("%d streams kept after the idle timeout", n)
 	}
 	// The next request opens a fresh stream and works.
 	resp, err = a.post(t, context.Background(), "y", nil)
@@ -369,7 +367,7 @@ func TestStreamTransportClosesStreamsKeptTooLong(t *testing.T) {
 // boundary: the next request must get its own answer, never the one
 // queued ahead of it.
 func TestKeptStreamWithAnswerQueuedAheadIsNotReused(t *testing.T) {
-	edgeSide, agentSide := sessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
+	edgeSide, agentSide := tunneltest.SessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
 	t.Cleanup(func() { agentSide.Close() })
 	// A hostile agent: every answer comes with a forged second one.
 	go func() {
@@ -397,13 +395,9 @@ func TestKeptStreamWithAnswerQueuedAheadIsNotReused(t *testing.T) {
 		}
 	}()
 
-	as := newAgentSession(edgeSide, "agent", [32]byte{}, "127.0.0.1:1", 4)
-	state := &tunnelState{name: "demo"}
-	state.sessions.Store(&[]*agentSession{as})
+	r := relayWith(t, edgeSide)
 	for _, body := range []string{"first", "second", "third"} {
-		ctx := context.WithValue(context.Background(), forwardKey{}, &forwardInfo{tunnel: state, requestID: "r-" + body})
-		req, _ := http.NewRequestWithContext(ctx, "POST", "http://demo/hook", strings.NewReader(body))
-		resp, err := tunnelTransport{}.RoundTrip(req)
+		resp, err := r.Deliver(context.Background(), "demo", newRequest(body))
 		if err != nil {
 			t.Fatalf("%s: %v", body, err)
 		}
@@ -460,7 +454,7 @@ func TestStreamTransportIgnoresTheAnswerToABodyItCut(t *testing.T) {
 		}
 		conns = append(conns, c.(*net.TCPConn))
 		return &lateStream{TCPConn: c.(*net.TCPConn), ready: ready}, nil
-	}, 1)
+	}, 1, clock.System)
 	t.Cleanup(func() {
 		st.close()
 		for _, c := range conns {
@@ -474,8 +468,7 @@ func TestStreamTransportIgnoresTheAnswerToABodyItCut(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("the answer to the half body came back as the answer: %s", resp.Status)
 	}
-	var sbe *senderBodyError
-	if !errors.As(err, &sbe) {
+	if !errors.Is(err, ErrBodyAborted) {
 		t.Errorf("error %v, want the sender's body's", err)
 	}
 }

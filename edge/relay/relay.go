@@ -1,0 +1,285 @@
+// Package relay is the edge's one road to the apps: it owns the agent
+// sessions of every tunnel, the streams kept open on them, and the
+// delivery of a request to a tunnel's agent, with the retries that are
+// safe. The synchronous proxy, the queue and replay all send through
+// Deliver; the relay answers with the app's response or a sentinel error
+// and leaves what to tell the sender to the edge.
+package relay
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/clock"
+	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
+)
+
+// Relay maps tunnel names to the agent sessions serving them.
+type Relay struct {
+	clock clock.Clock
+
+	mu      sync.Mutex
+	tunnels map[string]*tunnelState
+}
+
+// New returns an empty relay reading time from clk (nil: the system's).
+func New(clk clock.Clock) *Relay {
+	return &Relay{clock: clock.Or(clk), tunnels: map[string]*tunnelState{}}
+}
+
+// tunnelState is a tunnel's live sessions. The slice is replaced, never
+// mutated, so picking a session takes no lock.
+type tunnelState struct {
+	sessions atomic.Pointer[[]*Session]
+	next     atomic.Uint64
+	// declared is the policy the latest agent declared, used when the edge
+	// config has no routes for the tunnel.
+	declared atomic.Pointer[policy.Policy]
+}
+
+// pick returns the next live session not in skip, round-robin.
+func (t *tunnelState) pick(skip map[*Session]bool) *Session {
+	if t == nil {
+		return nil
+	}
+	list := t.sessions.Load()
+	if list == nil || len(*list) == 0 {
+		return nil
+	}
+	n := len(*list)
+	start := int(t.next.Add(1) % uint64(n))
+	for i := 0; i < n; i++ {
+		s := (*list)[(start+i)%n]
+		if !skip[s] && !s.conn.IsClosed() {
+			return s
+		}
+	}
+	return nil
+}
+
+func (r *Relay) lookup(name string) *tunnelState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tunnels[name]
+}
+
+// Known reports whether an agent ever served the tunnel since the edge
+// started.
+func (r *Relay) Known(name string) bool { return r.lookup(name) != nil }
+
+// Online reports whether a live session serves the tunnel now.
+func (r *Relay) Online(name string) bool { return r.lookup(name).pick(nil) != nil }
+
+// Declared is the policy the tunnel's latest agent declared; nil if none.
+func (r *Relay) Declared(name string) *policy.Policy {
+	if t := r.lookup(name); t != nil {
+		return t.declared.Load()
+	}
+	return nil
+}
+
+// Owner returns the grant name of the agents serving the tunnel now, ""
+// if none.
+func (r *Relay) Owner(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t := r.tunnels[name]; t != nil {
+		if list := t.sessions.Load(); list != nil && len(*list) > 0 {
+			return (*list)[0].Agent
+		}
+	}
+	return ""
+}
+
+// Add registers a session for the tunnel, with the routes its agent
+// declared (nil: none).
+func (r *Relay) Add(name string, s *Session, declared *policy.Policy) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.tunnels[name]
+	if t == nil {
+		t = &tunnelState{}
+		r.tunnels[name] = t
+	}
+	var list []*Session
+	if old := t.sessions.Load(); old != nil {
+		list = append(list, *old...)
+	}
+	list = append(list, s)
+	t.sessions.Store(&list)
+	// A newcomer without routes must not wipe the routes the tunnel's
+	// other agents declared.
+	if declared != nil || len(list) == 1 {
+		t.declared.Store(declared)
+	}
+}
+
+// Remove unregisters a session: it takes no new requests for the tunnel.
+// It is idempotent.
+func (r *Relay) Remove(name string, s *Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.tunnels[name]
+	if t == nil {
+		return
+	}
+	old := t.sessions.Load()
+	if old == nil {
+		return
+	}
+	list := make([]*Session, 0, len(*old))
+	for _, o := range *old {
+		if o != s {
+			list = append(list, o)
+		}
+	}
+	t.sessions.Store(&list)
+}
+
+// All returns every registered session by tunnel, for the admin API and
+// reload.
+func (r *Relay) All() map[string][]*Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]*Session{}
+	for name, t := range r.tunnels {
+		if list := t.sessions.Load(); list != nil && len(*list) > 0 {
+			out[name] = append([]*Session(nil), *list...)
+		}
+	}
+	return out
+}
+
+// Sessions returns every registered session once, however many tunnels it
+// serves.
+func (r *Relay) Sessions() []*Session {
+	var out []*Session
+	seen := map[*Session]bool{}
+	for _, list := range r.All() {
+		for _, s := range list {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Session is one connected agent serving one tunnel or several.
+type Session struct {
+	ID        string
+	Agent     string // the grant's name
+	TokenHash [32]byte
+	Remote    string
+	Since     time.Time
+	// Tunnels are the names the session serves, the first one first.
+	Tunnels []string
+	// Targets are the local targets the agent described in its Hello, by
+	// tunnel.
+	Targets map[string][]tunnel.TargetInfo
+
+	conn *tunnel.Session
+	// streams sends requests on the session's streams, keeping them open
+	// between requests.
+	streams *streamTransport
+	// slots bounds concurrent requests on this session; released is
+	// signalled each time one ends, for Retire.
+	slots    chan struct{}
+	released chan struct{}
+}
+
+// NewSession is an agent's session before it is attached and registered:
+// at most maxStreams requests go to it at once.
+func (r *Relay) NewSession(agent string, tokenHash [32]byte, remote string, maxStreams int) *Session {
+	return &Session{
+		ID:        newID(),
+		Agent:     agent,
+		TokenHash: tokenHash,
+		Remote:    remote,
+		Since:     r.clock.Now(),
+		slots:     make(chan struct{}, maxStreams),
+		released:  make(chan struct{}, 1),
+	}
+}
+
+// Attach binds the tunnel session requests go out on.
+func (s *Session) Attach(conn *tunnel.Session, clk clock.Clock) {
+	s.conn = conn
+	s.streams = newStreamTransport(conn.Open, cap(s.slots), clock.Or(clk))
+}
+
+// Conn is the tunnel session.
+func (s *Session) Conn() *tunnel.Session { return s.conn }
+
+// InFlight is the number of requests under way on the session.
+func (s *Session) InFlight() int { return len(s.slots) }
+
+// KeptStreams is the number of streams kept open for the next request.
+func (s *Session) KeptStreams() int {
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	return len(s.streams.idle)
+}
+
+// Close ends the kept streams and the session.
+func (s *Session) Close() {
+	if s.streams != nil {
+		s.streams.close()
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
+}
+
+// Retire closes the session once its requests under way are done, or when
+// timeout passes on clk, whichever is first; the caller has removed it
+// from the relay so no new ones start.
+func (s *Session) Retire(clk clock.Clock, timeout time.Duration, reason string) {
+	s.drain(clock.Or(clk), timeout)
+	_ = s.conn.GoAway(reason)
+	s.Close()
+}
+
+// drain waits until no request is under way, the session ends, or timeout
+// passes.
+func (s *Session) drain(clk clock.Clock, timeout time.Duration) {
+	expired, timer := clock.After(clk, timeout)
+	defer timer.Stop()
+	for s.InFlight() > 0 {
+		select {
+		case <-s.released:
+		case <-s.conn.Done():
+			return
+		case <-expired:
+			return
+		}
+	}
+}
+
+func (s *Session) acquire(done <-chan struct{}) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-done:
+		return false
+	}
+}
+
+func (s *Session) release() {
+	<-s.slots
+	select {
+	case s.released <- struct{}{}:
+	default:
+	}
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
