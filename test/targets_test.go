@@ -195,7 +195,8 @@ tunnels:
 		"/plain  ->  http://" + main.addr,
 		`/ghost  ->  no target named "ghost" (502)`,
 	} {
-		if !strings.Contains(a.stdout.String(), want) {
+		// The route lines follow the "is online" line startAgent waited for.
+		if !a.waitOutput(want, 10*time.Second) {
 			t.Errorf("the agent did not print %q:\n%s", want, a.stdout.String())
 		}
 	}
