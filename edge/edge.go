@@ -36,7 +36,7 @@ type Edge struct {
 	names      store.Names
 	replay     policy.ReplayCache
 	clients    *clientCap
-	db         *store.SQLite
+	db         store.Store // the edge's only way to its store
 	proxy      *httputil.ReverseProxy
 
 	reloadMu    sync.Mutex
@@ -83,7 +83,7 @@ func New(cfg Config) (*Edge, error) {
 	if err := dataDir(cfg.Data); err != nil {
 		return nil, err
 	}
-	db, err := store.OpenSQLite(context.Background(), filepath.Join(cfg.Data, "hooktunnel.db"))
+	db, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +213,12 @@ func (e *Edge) Shutdown() error {
 		e.log.Info("edge stopped")
 	})
 	return err
+}
+
+// openStore opens the store the config names: the embedded database in
+// the data directory.
+func openStore(cfg Config) (store.Store, error) {
+	return store.OpenSQLite(context.Background(), filepath.Join(cfg.Data, "hooktunnel.db"))
 }
 
 func isLoopback(addr string) bool {
