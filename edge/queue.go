@@ -282,7 +282,7 @@ func (e *Edge) deliverStored(ctx context.Context, p *policy.Policy, route *polic
 		return delivery{}, err
 	}
 	defer resp.Body.Close()
-	body := &cappedBuffer{max: e.responseCap}
+	body := &cappedBuffer{max: e.responseCap()}
 	_, _ = io.Copy(body, io.LimitReader(resp.Body, 16<<20))
 	res := delivery{status: resp.StatusCode, header: resp.Header, body: body.bytes()}
 	if code := resp.Header.Get(headerError); code != "" && resp.StatusCode >= 500 {

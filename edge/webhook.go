@@ -247,7 +247,7 @@ func (x *exchange) forward(state *tunnelState) {
 	}
 	x.e.signForApp(x.r.Header, x.pol, x.id, 1, x.body)
 	capture := x.w
-	capture.body = &cappedBuffer{max: x.e.responseCap}
+	capture.body = &cappedBuffer{max: x.e.responseCap()}
 	info := &forwardInfo{tunnel: state, requestID: x.id, target: x.d.Route.Target}
 	sent := time.Now()
 	x.e.proxy.ServeHTTP(capture, x.r.WithContext(context.WithValue(x.r.Context(), forwardKey{}, info)))
