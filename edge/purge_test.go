@@ -100,7 +100,16 @@ func kept(t *testing.T, e *Edge, id string) bool {
 // the pass that follows.
 func advance(t *testing.T, fake *clock.Fake, passes purgeLog, d time.Duration) purgePass {
 	t.Helper()
-	fake.WaitPending(1)
+	armed := make(chan struct{})
+	go func() {
+		fake.WaitPending(1)
+		close(armed)
+	}()
+	select {
+	case <-armed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the purge armed no timer on the edge's clock")
+	}
 	fake.Advance(d)
 	return passes.next(t)
 }
