@@ -39,17 +39,17 @@ type Edge struct {
 	db         store.Store // the edge's only way to its store
 	proxy      *httputil.ReverseProxy
 
-	reloadMu   sync.Mutex
-	journal    *journaler
-	metrics    *metrics
-	alerts     alerting
-	ui         http.Handler // the web UI, shared by the admin listener and inspectors
-	queue      store.Queue
-	queueWake  chan struct{}
-	purgeWake  chan struct{}
-	events     *events
-	background context.CancelFunc // stops the queue worker and purge
-	bgDone     sync.WaitGroup
+	reloadMu    sync.Mutex
+	journal     *journaler
+	metrics     *metrics
+	alerts      alerting
+	ui          http.Handler // the web UI, shared by the admin listener and inspectors
+	queue       store.Queue
+	queueWake   chan struct{}
+	purgeWakeup chan struct{}
+	events      *events
+	background  context.CancelFunc // stops the queue worker and purge
+	bgDone      sync.WaitGroup
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
@@ -88,21 +88,21 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{
-		raw:        cfg,
-		sessionCfg: cfg.Session,
-		log:        cfg.Logger,
-		clock:      clock.Or(cfg.Clock),
-		errorLog:   slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-		reg:        newRegistry(),
-		names:      db,
-		db:         db,
-		closing:    make(chan struct{}),
-		replay:     policy.NewMemoryReplayCache(replayCapacity),
-		clients:    newClientCap(),
-		queue:      db,
-		queueWake:  make(chan struct{}, 1),
-		purgeWake:  make(chan struct{}, 1),
-		events:     newEvents(),
+		raw:         cfg,
+		sessionCfg:  cfg.Session,
+		log:         cfg.Logger,
+		clock:       clock.Or(cfg.Clock),
+		errorLog:    slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		reg:         newRegistry(),
+		names:       db,
+		db:          db,
+		closing:     make(chan struct{}),
+		replay:      policy.NewMemoryReplayCache(replayCapacity),
+		clients:     newClientCap(),
+		queue:       db,
+		queueWake:   make(chan struct{}, 1),
+		purgeWakeup: make(chan struct{}, 1),
+		events:      newEvents(),
 	}
 	e.metrics = newMetrics(e)
 	e.ui = web.Handler()
@@ -249,7 +249,7 @@ func (e *Edge) startBackground() {
 	e.background = cancel
 	e.alerts.start(ctx, e.alerts.engine())
 	q := &queueWorker{e: e, inFlight: map[string]int{}, heads: map[string]time.Time{}, sending: map[string]bool{}}
-	p := &purger{store: e.db, clock: e.clock, wake: e.purgeWake,
+	p := &purger{store: e.db, clock: e.clock, wake: e.purgeWakeup,
 		settings: func() journalSettings { return e.cfg.Load().journal },
 		log:      e.log}
 	for _, run := range []func(){

@@ -55,7 +55,7 @@ func (p *purger) pass(ctx context.Context) {
 // wakePurge asks the purger for a pass now, if it is not about to run one.
 func (e *Edge) wakePurge() {
 	select {
-	case e.purgeWake <- struct{}{}:
+	case e.purgeWakeup <- struct{}{}:
 	default:
 	}
 }
