@@ -15,7 +15,9 @@ import (
 func newTestEdge(t *testing.T, cfg Config) *Edge {
 	t.Helper()
 	cfg.Data = t.TempDir()
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

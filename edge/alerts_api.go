@@ -36,12 +36,6 @@ func alertsHandler(engine *alert.Engine) http.HandlerFunc {
 	}
 }
 
-// pendingByRoute is the queue's depth per tunnel and route; the alert
-// gauges use it when the store has it.
-type pendingByRoute interface {
-	PendingByRoute(ctx context.Context, now time.Time, each func(tunnel, route string, count int, oldest time.Duration)) error
-}
-
 // alertGauges returns the alert engine's gauge callback: how long each
 // tunnel with configured routes has been without an agent, and the queue
 // per tunnel and route. The edge keeps no disconnection times, so a tunnel
@@ -74,15 +68,13 @@ func (e *Edge) alertGauges(now func() time.Time) func() []alert.Gauge {
 			}
 			out = append(out, alert.Gauge{Tunnel: name, AgentOffline: t.Sub(since)})
 		}
-		if q, ok := e.queue.(pendingByRoute); ok {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			err := q.PendingByRoute(ctx, t, func(tunnel, route string, count int, oldest time.Duration) {
-				out = append(out, alert.Gauge{Tunnel: tunnel, Route: route, QueueDepth: count, QueueOldest: oldest})
-			})
-			if err != nil {
-				e.log.Warn("alert gauges: queue depth not read", "err", err)
-			}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		err := e.db.PendingByRoute(ctx, t, func(tunnel, route string, count int, oldest time.Duration) {
+			out = append(out, alert.Gauge{Tunnel: tunnel, Route: route, QueueDepth: count, QueueOldest: oldest})
+		})
+		if err != nil {
+			e.log.Warn("alert gauges: queue depth not read", "err", err)
 		}
 		return out
 	}

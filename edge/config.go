@@ -188,13 +188,8 @@ type compiled struct {
 	tls          tlsSettings // see tls.go
 	trusted      []netip.Prefix
 	ipLists      map[string][]netip.Prefix
-	fixed        fixedSettings // what a reload cannot change
-}
-
-// fixedSettings are read at start only; a reload that changes them says
-// a restart is needed.
-type fixedSettings struct {
-	Listen, HTTPListen, AdminListen, TLS, Data string
+	journal      journalSettings // see journal.go
+	fixed        []fixedSetting  // what a reload cannot change; see reload.go
 }
 
 // grant is a compiled AgentConfig.
@@ -291,15 +286,9 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 		return nil, policy.AtField("proxy_protocol", fmt.Errorf("needs trusted_proxies: only their connections carry the header"))
 	}
 	out.ipLists = c.IPLists
-	out.fixed = fixedSettings{c.Listen, c.HTTPListen, c.AdminListen, c.TLS, c.Data}
-	if c.Retention <= 0 {
-		return nil, policy.AtField("retention", fmt.Errorf("must be positive (e.g. 168h)"))
-	}
-	if c.Journal.PurgeInterval <= 0 || c.Journal.MaxResponseBody < 0 || c.Journal.MaxDatabase < 0 {
-		return nil, policy.AtField("journal", fmt.Errorf("purge_interval must be positive and sizes not negative"))
-	}
-	if c.Journal.MaxPending < 1<<20 {
-		return nil, policy.AtField("journal.max_pending", fmt.Errorf("must be at least 1MiB (e.g. 64MiB)"))
+	out.fixed = fixedSettings(c, out)
+	if out.journal, err = compileJournal(c); err != nil {
+		return nil, err
 	}
 	if c.Limits.MaxStreamsPerAgent <= 0 {
 		return nil, policy.AtField("limits.max_streams_per_agent", fmt.Errorf("must be positive"))

@@ -36,7 +36,7 @@ type Edge struct {
 	names      store.Names
 	replay     policy.ReplayCache
 	clients    *clientCap
-	db         *store.SQLite
+	db         store.Store // the edge's only way to its store
 
 	reloadMu    sync.Mutex
 	journal     *journaler
@@ -45,8 +45,8 @@ type Edge struct {
 	ui          http.Handler // the web UI, shared by the admin listener and inspectors
 	queue       store.Queue
 	queueWake   chan struct{}
+	purgeWakeup chan struct{}
 	events      *events
-	responseCap int64
 	background  context.CancelFunc // stops the queue worker and purge
 	bgDone      sync.WaitGroup
 
@@ -82,7 +82,7 @@ func New(cfg Config) (*Edge, error) {
 	if err := dataDir(cfg.Data); err != nil {
 		return nil, err
 	}
-	db, err := store.OpenSQLite(context.Background(), filepath.Join(cfg.Data, "hooktunnel.db"))
+	db, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +100,8 @@ func New(cfg Config) (*Edge, error) {
 		clients:     newClientCap(),
 		queue:       db,
 		queueWake:   make(chan struct{}, 1),
+		purgeWakeup: make(chan struct{}, 1),
 		events:      newEvents(),
-		responseCap: int64(cfg.Journal.MaxResponseBody),
 	}
 	e.metrics = newMetrics(e)
 	e.ui = web.Handler()
@@ -112,7 +112,7 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.alerts.current.Store(engine)
 	e.alerts.cfg = cfg.Alerts
-	e.journal = newJournaler(db, e.events, newBodyBudget(int64(cfg.Journal.MaxPending)), e.metrics.bodiesDropped.Inc,
+	e.journal = newJournaler(db, e.events, newBodyBudget(c.journal.maxPending), e.metrics.bodiesDropped.Inc,
 		func(msg string, args ...any) { e.log.Warn(msg, args...) })
 	// Compile again with the store and replay cache behind the policies.
 	if c, err = cfg.compile(e.tunnelEnvWith(cfg.IPLists)); err != nil {
@@ -213,6 +213,12 @@ func (e *Edge) Shutdown() error {
 	return err
 }
 
+// openStore opens the store the config names: the embedded database in
+// the data directory.
+func openStore(cfg Config) (store.Store, error) {
+	return store.OpenSQLite(context.Background(), filepath.Join(cfg.Data, "hooktunnel.db"))
+}
+
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -241,13 +247,13 @@ func (e *Edge) startBackground() {
 	e.background = cancel
 	e.alerts.start(ctx, e.alerts.engine())
 	q := &queueWorker{e: e, inFlight: map[string]int{}, heads: map[string]time.Time{}, sending: map[string]bool{}}
-	warn := func(msg string, args ...any) { e.log.Warn(msg, args...) }
+	p := &purger{store: e.db, clock: e.clock, wake: e.purgeWakeup,
+		settings: func() journalSettings { return e.cfg.Load().journal },
+		log:      e.log}
 	for _, run := range []func(){
 		e.journal.run,
 		func() { q.run(ctx) },
-		func() {
-			purgeLoop(ctx, e.db, e.raw.Retention, int64(e.raw.Journal.MaxDatabase), e.raw.Journal.PurgeInterval, warn)
-		},
+		func() { p.run(ctx) },
 	} {
 		e.bgDone.Add(1)
 		go func() {

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -180,24 +181,41 @@ func (j *journaler) stop() {
 	<-j.done
 }
 
-// purgeLoop deletes messages past retention (and beyond the size cap)
-// every interval until ctx ends. It runs beside forwarding and never
-// blocks it: the store purges in small transactions.
-func purgeLoop(ctx context.Context, s store.Journal, retention time.Duration, maxBytes int64, interval time.Duration, log func(string, ...any)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := s.Purge(ctx, time.Now().Add(-retention), maxBytes)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log("journal purge failed", "err", err)
-		case n > 0:
-			log("journal purged", "messages", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// journalSettings is the compiled journal part of the config: retention,
+// journal.*. A reload swaps it with the rest; the purge reads it at each
+// pass, the captures at each request, the body budget is resized.
+type journalSettings struct {
+	retention       time.Duration
+	purgeInterval   time.Duration
+	maxDatabase     int64 // 0: no size cap
+	maxResponseBody int64
+	maxPending      int64 // the body budget's size
 }
+
+func compileJournal(c Config) (journalSettings, error) {
+	if c.Retention <= 0 {
+		return journalSettings{}, policy.AtField("retention", fmt.Errorf("must be positive (e.g. 168h)"))
+	}
+	if c.Journal.PurgeInterval <= 0 {
+		return journalSettings{}, policy.AtField("journal.purge_interval", fmt.Errorf("must be positive (e.g. 10m)"))
+	}
+	if c.Journal.MaxResponseBody < 0 {
+		return journalSettings{}, policy.AtField("journal.max_response_body", fmt.Errorf("must not be negative"))
+	}
+	if c.Journal.MaxDatabase < 0 {
+		return journalSettings{}, policy.AtField("journal.max_database", fmt.Errorf("must not be negative (0: no cap)"))
+	}
+	if c.Journal.MaxPending < 1<<20 {
+		return journalSettings{}, policy.AtField("journal.max_pending", fmt.Errorf("must be at least 1MiB (e.g. 64MiB)"))
+	}
+	return journalSettings{
+		retention:       c.Retention,
+		purgeInterval:   c.Journal.PurgeInterval,
+		maxDatabase:     int64(c.Journal.MaxDatabase),
+		maxResponseBody: int64(c.Journal.MaxResponseBody),
+		maxPending:      int64(c.Journal.MaxPending),
+	}, nil
+}
+
+// responseCap is how much of each app answer the journal keeps.
+func (e *Edge) responseCap() int64 { return e.cfg.Load().journal.maxResponseBody }

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,9 +9,9 @@ import (
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
-func openStore(t *testing.T) *store.SQLite {
+func testStore(t *testing.T) store.Store {
 	t.Helper()
-	s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hooktunnel.db"))
+	s, err := openStore(Config{Data: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +22,7 @@ func openStore(t *testing.T) *store.SQLite {
 func TestChooseName(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openStore(t)
+	s := testStore(t)
 	tests := []struct {
 		name    string
 		tunnels []string
@@ -63,7 +62,7 @@ func TestChooseName(t *testing.T) {
 func TestStoreKeepsNamesUnique(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openStore(t)
+	s := testStore(t)
 	if err := s.AllocateTunnelName(ctx, "k1", "swift-otter-0001"); err != nil {
 		t.Fatal(err)
 	}

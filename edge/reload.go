@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"net/http"
+	"strconv"
 )
 
 // ErrNoReload is returned when the edge was started without a config file.
@@ -26,36 +27,104 @@ func (e *Edge) reload(ctx context.Context, actor string) error {
 	if e.raw.Reload == nil {
 		return ErrNoReload
 	}
+	c, next, err := e.compileReload()
+	if err != nil {
+		e.metrics.reloads.WithLabelValues("error").Inc()
+		e.auditReload(ctx, actor, nil, nil, err)
+		e.log.Error("config reload refused; the running config stays", "err", err)
+		return err
+	}
+	old := e.cfg.Load()
+	e.cfg.Store(c)
+	e.auditReload(ctx, actor, old, c, nil)
+	if swapped, err := e.alerts.replace(next.Alerts, e.newAlerts); err != nil {
+		e.log.Error("alert rules not reloaded; the running ones stay", "err", err)
+	} else if swapped {
+		e.log.Info("alert rules reloaded", "rules", len(next.Alerts.Rules))
+	}
+	e.journal.budget.max.Store(c.journal.maxPending)
+	if c.journal != old.journal {
+		e.wakePurge()
+	}
+	revoked := e.revokeUngranted(c)
+	e.metrics.reloads.WithLabelValues("ok").Inc()
+	e.log.Info("config reloaded", "tunnels", len(c.tunnels), "agents", len(c.grants), "revoked_sessions", revoked)
+	e.wakeQueue()
+	return nil
+}
+
+// compileReload reads and compiles the config again, and refuses it when
+// it changes a setting only a restart applies.
+func (e *Edge) compileReload() (*compiled, Config, error) {
 	next, err := e.raw.Reload()
-	if err == nil {
-		var c *compiled
-		if c, err = next.compile(e.tunnelEnvWith(next.IPLists)); err == nil {
-			old := e.cfg.Load()
-			if c.domain != old.domain {
-				err = fmt.Errorf("edge: domain cannot change on reload (%s → %s): restart the edge", old.domain, c.domain)
-			} else {
-				if c.fixed != old.fixed {
-					e.log.Warn("config reloaded: listeners, TLS mode and data directory change only at restart")
-				}
-				e.cfg.Store(c)
-				e.auditReload(ctx, actor, old, c, nil)
-				if swapped, err := e.alerts.replace(next.Alerts, e.newAlerts); err != nil {
-					e.log.Error("alert rules not reloaded; the running ones stay", "err", err)
-				} else if swapped {
-					e.log.Info("alert rules reloaded", "rules", len(next.Alerts.Rules))
-				}
-				revoked := e.revokeUngranted(c)
-				e.metrics.reloads.WithLabelValues("ok").Inc()
-				e.log.Info("config reloaded", "tunnels", len(c.tunnels), "agents", len(c.grants), "revoked_sessions", revoked)
-				e.wakeQueue()
-				return nil
-			}
+	if err != nil {
+		return nil, next, err
+	}
+	c, err := next.compile(e.tunnelEnvWith(next.IPLists))
+	if err != nil {
+		return nil, next, err
+	}
+	if err := needsRestart(e.cfg.Load().fixed, c.fixed); err != nil {
+		return nil, next, err
+	}
+	return c, next, nil
+}
+
+// ErrNeedsRestart is why a reload that changes a setting read only at
+// start (a listener, the TLS mode, the data directory…) is refused; the
+// error is a *RestartError naming the setting.
+var ErrNeedsRestart = errors.New("edge: the setting changes only at restart")
+
+// RestartError is a reload's change of a setting read only at start.
+type RestartError struct {
+	Field    string // as in the config file: "proxy_protocol", "acme.cache"
+	Old, New string
+}
+
+func (e *RestartError) Error() string {
+	return fmt.Sprintf("edge: %s cannot change on reload (%q → %q): it needs a restart", e.Field, e.Old, e.New)
+}
+
+func (e *RestartError) Is(target error) bool { return target == ErrNeedsRestart }
+
+// fixedSetting is one setting read only at start, with its compiled value.
+type fixedSetting struct{ field, value string }
+
+// fixedSettings are the settings of c a reload cannot change: the edge
+// binds its listeners, chooses its certificates and opens its store once.
+func fixedSettings(c Config, out *compiled) []fixedSetting {
+	acme := c.ACME // its cache defaults to one under data
+	return []fixedSetting{
+		{"domain", out.domain},
+		{"listen", c.Listen},
+		{"http_listen", c.HTTPListen},
+		{"admin_listen", c.AdminListen},
+		{"proxy_protocol", strconv.FormatBool(c.ProxyProtocol)},
+		{"tls", out.tls.mode},
+		{"tls_cert", c.TLSCert},
+		{"tls_key", c.TLSKey},
+		{"acme.email", acme.Email},
+		{"acme.directory", acme.Directory},
+		{"acme.ca_root", acme.CARoot},
+		{"acme.cache", acme.Cache},
+		{"data", c.Data},
+		// The listeners' http.Servers read these when they start.
+		{"limits.read_header_timeout", c.Limits.ReadHeaderTimeout.String()},
+		{"limits.idle_timeout", c.Limits.IdleTimeout.String()},
+		{"limits.max_header_bytes", strconv.Itoa(c.Limits.MaxHeaderBytes)},
+	}
+}
+
+// needsRestart returns a *RestartError for each fixed setting next
+// changes, joined; nil when none does.
+func needsRestart(running, next []fixedSetting) error {
+	var errs []error
+	for i, s := range running {
+		if n := next[i]; n.value != s.value {
+			errs = append(errs, &RestartError{Field: s.field, Old: s.value, New: n.value})
 		}
 	}
-	e.metrics.reloads.WithLabelValues("error").Inc()
-	e.auditReload(ctx, actor, nil, nil, err)
-	e.log.Error("config reload refused; the running config stays", "err", err)
-	return err
+	return errors.Join(errs...)
 }
 
 // revokeUngranted retires the sessions whose token the config no longer

@@ -237,7 +237,7 @@ func (x *exchange) forward() {
 		forwardedFor: peerIP(x.r.RemoteAddr), forwardedHost: x.r.Host, forwardedProto: proto,
 		policy: x.pol, body: x.body})
 	capture := x.w
-	capture.body = &cappedBuffer{max: x.e.responseCap}
+	capture.body = &cappedBuffer{max: x.e.responseCap()}
 	attempt, err := x.e.deliver(x.r.Context(), x.tunnel, req, 1, capture)
 	if attempt.Status == 0 {
 		x.deliveryFailed(err)

@@ -147,17 +147,25 @@ tunnels:
 	}
 	sessionBefore := sessionOf(t, e, "stay")
 
-	// A broken config is refused and changes nothing.
-	os.WriteFile(e.config, []byte(edgeConfig([]agentToken{stay}, "tunnels:\n  stay:\n    routes:\n      - path: nope\n")), 0o600)
-	resp, _ := http.Post("http://127.0.0.1:"+e.adminPort+"/api/v1/reload", "application/json", nil)
-	var refusal refusalBody
-	json.NewDecoder(resp.Body).Decode(&refusal)
-	resp.Body.Close()
-	if resp.StatusCode != 400 || !regexp.MustCompile(`edge\.yaml:\d+: tunnels\.stay\.routes\[0\]\.path`).MatchString(refusal.Message) {
-		t.Errorf("broken reload: %d %q", resp.StatusCode, refusal.Message)
-	}
-	if signed(ghOld) != 200 {
-		t.Error("a refused reload changed the running config")
+	// A broken config is refused and changes nothing; so is one that
+	// changes what only a restart applies, naming the setting.
+	for _, tc := range []struct{ name, config, want string }{
+		{"broken", edgeConfig([]agentToken{stay}, "tunnels:\n  stay:\n    routes:\n      - path: nope\n"),
+			`edge\.yaml:\d+: tunnels\.stay\.routes\[0\]\.path`},
+		{"proxy_protocol", edgeConfig([]agentToken{stay, leave}, tunnels+"trusted_proxies: [10.0.0.0/8]\nproxy_protocol: true\n"),
+			`proxy_protocol cannot change on reload \("false" → "true"\): it needs a restart`},
+	} {
+		os.WriteFile(e.config, []byte(tc.config), 0o600)
+		resp, _ := http.Post("http://127.0.0.1:"+e.adminPort+"/api/v1/reload", "application/json", nil)
+		var refusal refusalBody
+		json.NewDecoder(resp.Body).Decode(&refusal)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !regexp.MustCompile(tc.want).MatchString(refusal.Message) {
+			t.Errorf("%s reload: %d %q", tc.name, resp.StatusCode, refusal.Message)
+		}
+		if signed(ghOld) != 200 {
+			t.Errorf("a refused %s reload changed the running config", tc.name)
+		}
 	}
 
 	// The new config: the new secret added, a route added, the token of

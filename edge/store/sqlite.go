@@ -23,6 +23,7 @@ type SQLite struct {
 }
 
 var (
+	_ Store   = (*SQLite)(nil)
 	_ Names   = (*SQLite)(nil)
 	_ Tokens  = (*SQLite)(nil)
 	_ Journal = (*SQLite)(nil)
