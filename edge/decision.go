@@ -9,6 +9,7 @@ import (
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // refuse answers a request policy refused, with the status and the
@@ -34,7 +35,7 @@ const retryAfterInFlight = "5"
 // writeDuplicate acknowledges a delivery already accepted: the provider
 // gets its 2xx and stops retrying; the app does not get it twice.
 func writeDuplicate(w http.ResponseWriter, id string) {
-	w.Header().Set("Hooktunnel-Duplicate", "true")
+	w.Header().Set(tunnel.HeaderDuplicate, "true")
 	writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "message": "this delivery was already accepted and forwarded", "request_id": id})
 }
 

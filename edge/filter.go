@@ -5,11 +5,8 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
-
-// headerFiltered marks an answer the edge gave for a request no route's
-// filter took.
-const headerFiltered = "Hooktunnel-Filtered"
 
 // filter runs the route's filter once the signature passed, going on to
 // later routes with the same path (policy.Filter); false when the request
@@ -42,7 +39,7 @@ func (x *exchange) filtered() {
 	route := x.d.Route
 	status, code := policyStatus(x.d.Err)
 	x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
-	x.w.Header().Set(headerFiltered, "true")
+	x.w.Header().Set(tunnel.HeaderFiltered, "true")
 	if route.OnMismatch == policy.OnMismatchHold {
 		x.hold()
 		return

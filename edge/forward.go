@@ -148,7 +148,7 @@ func newProxy(e *Edge) *httputil.ReverseProxy {
 }
 
 // headerRequestID carries the edge's request id to the agent and the app.
-const headerRequestID = "Hooktunnel-Request-Id"
+const headerRequestID = tunnel.HeaderRequestID
 
 // headerTarget names the agent's local target of the route (`target:` in
 // the edge config): the edge sets it from its config alone, never from
@@ -174,7 +174,7 @@ func setTunnel(h http.Header, name string) {
 // headerError names why the tunnel, not the app, answered: the agent sets
 // it when the app did not answer, the edge when the agent did not. The
 // journal records it as the forwarded message's reason.
-const headerError = "Hooktunnel-Error"
+const headerError = tunnel.HeaderError
 
 // senderBodyError is a request that could not go on because the sender's
 // body failed (too large, too slow, cut off, malformed), not the agent.

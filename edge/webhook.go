@@ -11,6 +11,7 @@ import (
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // exchange is one request to a tunnel host on its way through the edge, in
@@ -286,8 +287,8 @@ func (x *exchange) forward(state *tunnelState) {
 // Headers the edge adds to every delivery, so the app can tell deliveries
 // and attempts apart (idempotency keys).
 const (
-	headerMessageID = "Hooktunnel-Message-Id"
-	headerAttempt   = "Hooktunnel-Attempt"
+	headerMessageID = tunnel.HeaderMessageID
+	headerAttempt   = tunnel.HeaderAttempt
 )
 
 // signForApp sets the delivery headers and, when the tunnel has a
