@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
@@ -15,7 +16,7 @@ import (
 // refuse answers a request policy refused, with the status and the
 // headers its reason calls for.
 func (e *Edge) refuse(w http.ResponseWriter, d policy.Decision, id string) {
-	status, code := policyStatus(d.Err)
+	status, code := refusalOf(d.Err)
 	switch {
 	case len(d.Allow) > 0:
 		w.Header().Set("Allow", joinComma(d.Allow))
@@ -36,7 +37,7 @@ const retryAfterInFlight = "5"
 // gets its 2xx and stops retrying; the app does not get it twice.
 func writeDuplicate(w http.ResponseWriter, id string) {
 	w.Header().Set(tunnel.HeaderDuplicate, "true")
-	writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "message": "this delivery was already accepted and forwarded", "request_id": id})
+	writeJSON(w, http.StatusOK, map[string]string{"status": string(outcome.Duplicate), "message": "this delivery was already accepted and forwarded", "request_id": id})
 }
 
 // writeAnswer sends a provider handshake answer the edge made itself.

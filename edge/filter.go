@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
@@ -37,8 +38,8 @@ func (x *exchange) filter(preq *policy.Request, now time.Time) bool {
 // on_mismatch says, and journals it as filtered: never forwarded.
 func (x *exchange) filtered() {
 	route := x.d.Route
-	status, code := policyStatus(x.d.Err)
-	x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
+	status, code := refusalOf(x.d.Err)
+	x.msg.Reason, x.msg.Detail = string(code), x.d.Err.Error()
 	x.w.Header().Set(tunnel.HeaderFiltered, "true")
 	if route.OnMismatch == policy.OnMismatchHold {
 		x.hold()
@@ -48,7 +49,7 @@ func (x *exchange) filtered() {
 		status = route.RejectStatus
 		writeRefusal(x.w, status, code, x.d.Err.Error(), x.id)
 	} else {
-		writeJSON(x.w, status, map[string]string{"status": "filtered", "message": "acknowledged; no route's filter takes this request, so it is not forwarded", "request_id": x.id})
+		writeJSON(x.w, status, map[string]string{"status": string(outcome.Filtered), "message": "acknowledged; no route's filter takes this request, so it is not forwarded", "request_id": x.id})
 	}
-	x.finish("filtered", status)
+	x.finish(outcome.Filtered, status)
 }

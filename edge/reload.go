@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 )
 
 // ErrNoReload is returned when the edge was started without a config file.
@@ -107,7 +109,7 @@ func (e *Edge) reloadHandler(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrNoReload) {
 			status = http.StatusConflict
 		}
-		writeRefusal(w, status, "config_error", err.Error(), "")
+		writeRefusal(w, status, outcome.CodeConfigError, err.Error(), "")
 		return
 	}
 	cfg := e.cfg.Load()
