@@ -13,10 +13,12 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // headerRequestID is set by the edge on every forwarded request.
-const headerRequestID = "Hooktunnel-Request-Id"
+const headerRequestID = tunnel.HeaderRequestID
 
 // newProxy forwards the edge's requests to the local app.
 func newProxy(target *url.URL, hostHeader string, tlsConfig *tls.Config, errorLog func(msg string, args ...any)) *httputil.ReverseProxy {
@@ -101,7 +103,7 @@ func writeAgentError(w http.ResponseWriter, r *http.Request, status int, code, m
 	body, _ := json.Marshal(map[string]string{"error": code, "message": msg, "request_id": r.Header.Get(headerRequestID)})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
-	w.Header().Set("Hooktunnel-Error", code)
+	w.Header().Set(tunnel.HeaderError, code)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/web"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
@@ -69,7 +70,7 @@ func (e *Edge) requireAdmin(next http.Handler) http.Handler {
 		got := sha256.Sum256([]byte(token))
 		if !ok || subtle.ConstantTimeCompare(got[:], want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hooktunnel admin"`)
-			writeRefusal(w, http.StatusUnauthorized, codeUnauthorized, "the admin API needs Authorization: Bearer <admin token>", "")
+			writeRefusal(w, http.StatusUnauthorized, outcome.CodeUnauthorized, "the admin API needs Authorization: Bearer <admin token>", "")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -159,7 +160,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // mountUI serves the web UI at / and a JSON 404 for unknown API paths.
 func (e *Edge) mountUI(mux *http.ServeMux) {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeRefusal(w, http.StatusNotFound, "not_found", "no such API endpoint", "")
+		writeRefusal(w, http.StatusNotFound, outcome.CodeNotFound, "no such API endpoint", "")
 	})
 	mux.Handle("/", e.ui)
 }

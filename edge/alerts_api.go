@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/alert"
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 )
 
 // newAlerts builds the alert engine of cfg with the edge's logger and
@@ -26,7 +27,7 @@ func alertsHandler(engine *alert.Engine) http.HandlerFunc {
 		if s := r.URL.Query().Get("limit"); s != "" {
 			v, err := strconv.Atoi(s)
 			if err != nil || v < 1 || v > 200 {
-				writeRefusal(w, http.StatusBadRequest, "bad_filter", "limit "+strconv.Quote(s)+" is not between 1 and 200", "")
+				writeRefusal(w, http.StatusBadRequest, outcome.CodeBadFilter, "limit "+strconv.Quote(s)+" is not between 1 and 200", "")
 				return
 			}
 			n = v

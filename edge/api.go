@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 )
@@ -41,14 +42,14 @@ func (a *journalAPI) inScope(tunnel string) bool {
 func (a *journalAPI) list(w http.ResponseWriter, r *http.Request) {
 	f, err := parseFilter(r.URL.Query())
 	if err != nil {
-		writeRefusal(w, http.StatusBadRequest, "bad_filter", err.Error(), "")
+		writeRefusal(w, http.StatusBadRequest, outcome.CodeBadFilter, err.Error(), "")
 		return
 	}
 	f.Tunnels = a.scope
 	page, err := a.e.db.Messages(r.Context(), f)
 	if err != nil {
 		a.e.log.Error("journal list failed", "err", err)
-		writeRefusal(w, http.StatusInternalServerError, "journal_error", "the journal could not be read", "")
+		writeRefusal(w, http.StatusInternalServerError, outcome.CodeJournalError, "the journal could not be read", "")
 		return
 	}
 	if page.Messages == nil {
@@ -88,12 +89,12 @@ func parseFilter(q url.Values) (store.Filter, error) {
 func (a *journalAPI) message(w http.ResponseWriter, r *http.Request) (*store.Message, bool) {
 	m, err := a.e.db.Message(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !a.inScope(m.Tunnel)) {
-		writeRefusal(w, http.StatusNotFound, "not_found", "no message with this id (purged after the retention period?)", "")
+		writeRefusal(w, http.StatusNotFound, outcome.CodeNotFound, "no message with this id (purged after the retention period?)", "")
 		return nil, false
 	}
 	if err != nil {
 		a.e.log.Error("journal read failed", "err", err)
-		writeRefusal(w, http.StatusInternalServerError, "journal_error", "the journal could not be read", "")
+		writeRefusal(w, http.StatusInternalServerError, outcome.CodeJournalError, "the journal could not be read", "")
 		return nil, false
 	}
 	return m, true
@@ -121,7 +122,7 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	edit, err := readReplayEdit(r)
 	if err != nil {
-		writeRefusal(w, http.StatusBadRequest, "bad_edit", err.Error(), "")
+		writeRefusal(w, http.StatusBadRequest, outcome.CodeBadEdit, err.Error(), "")
 		return
 	}
 	if edit.Body != nil {
@@ -131,7 +132,7 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 		orig.Header = edit.Header
 	}
 	if why := missingBody(orig); why != "" {
-		writeRefusal(w, http.StatusConflict, "no_body", "the journal does not have this message's whole body: "+why+"; it cannot be sent again", "")
+		writeRefusal(w, http.StatusConflict, outcome.CodeNoBody, "the journal does not have this message's whole body: "+why+"; it cannot be sent again", "")
 		return
 	}
 	p, route, ok := a.currentRoute(w, orig)
@@ -142,14 +143,14 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	m := *orig
 	m.ID, m.ReceivedAt, m.ReplayOf = store.NewMessageID(now), now.UTC(), orig.ID
 	m.Attempts, m.Queue, m.ResponseBody, m.ResponseHeader = nil, "", nil, nil
-	m.Decision, m.Reason, m.Detail = "forwarded", "", ""
+	m.Decision, m.Reason, m.Detail = string(outcome.Forwarded), "", ""
 	if edit.Body != nil || edit.Header != nil {
 		m.Detail = "an edited replay"
 	}
 	attempt, answer, err := a.e.sendStored(r.Context(), p, route, &m, 1)
 	if errors.Is(err, relay.ErrNoAgent) {
 		w.Header().Set("Retry-After", retryAfterOffline)
-		writeRefusal(w, http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+m.Tunnel, "")
+		writeRefusal(w, http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for tunnel "+m.Tunnel, "")
 		return
 	}
 	m.Status, m.Duration, m.Attempts = attempt.Status, a.e.clock.Now().Sub(now), []store.Attempt{attempt}
@@ -223,9 +224,9 @@ func missingBody(m *store.Message) string {
 		return "the body was longer than the journal keeps"
 	case m.Body != nil || m.BodySize == 0:
 		return ""
-	case m.Decision == "refused" && (m.Reason == codeBodyRead || m.Reason == codeBodyMalformed || m.Reason == codeBodyTimeout || m.Reason == codeBodyTooLarge):
+	case m.Decision == string(outcome.Refused) && (m.Reason == string(outcome.CodeBodyRead) || m.Reason == string(outcome.CodeBodyMalformed) || m.Reason == string(outcome.CodeBodyTimeout) || m.Reason == string(outcome.CodeBodyTooLarge)):
 		return "the body did not arrive whole (" + m.Reason + ")"
-	case m.Decision == "refused":
+	case m.Decision == string(outcome.Refused):
 		return "the request was refused (" + m.Reason + ") before the edge read its body, or its route keeps no refused bodies (refused_bodies: false)"
 	}
 	return "its route's journal level keeps no bodies (journal: metadata or headers)"

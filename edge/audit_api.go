@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 )
 
@@ -128,13 +129,13 @@ type auditPage struct {
 func (e *Edge) auditHandler(w http.ResponseWriter, r *http.Request) {
 	f, err := parseAuditFilter(r)
 	if err != nil {
-		writeRefusal(w, http.StatusBadRequest, "bad_filter", err.Error(), "")
+		writeRefusal(w, http.StatusBadRequest, outcome.CodeBadFilter, err.Error(), "")
 		return
 	}
 	entries, err := e.db.AuditLog(r.Context(), f)
 	if err != nil {
 		e.log.Error("audit log read failed", "err", err)
-		writeRefusal(w, http.StatusInternalServerError, "audit_error", "the audit log could not be read", "")
+		writeRefusal(w, http.StatusInternalServerError, outcome.CodeAuditError, "the audit log could not be read", "")
 		return
 	}
 	page := auditPage{Entries: entries}
@@ -182,11 +183,11 @@ func (a *journalAPI) deleteMessage(w http.ResponseWriter, r *http.Request) {
 	err := a.e.db.DeleteMessage(r.Context(), m.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeRefusal(w, http.StatusNotFound, "not_found", "no message with this id (deleted or purged meanwhile?)", "")
+		writeRefusal(w, http.StatusNotFound, outcome.CodeNotFound, "no message with this id (deleted or purged meanwhile?)", "")
 		return
 	case err != nil:
 		a.e.log.Error("journal delete failed", "message", m.ID, "err", err)
-		writeRefusal(w, http.StatusInternalServerError, "journal_error", "the message could not be deleted", "")
+		writeRefusal(w, http.StatusInternalServerError, outcome.CodeJournalError, "the message could not be deleted", "")
 		return
 	}
 	detail := fmt.Sprintf("%s %s %s on tunnel %s", m.Decision, m.Method, m.Path, m.Tunnel)

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hooktunnel/hooktunnel/certs"
 	"github.com/hooktunnel/hooktunnel/edge/alert"
+	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )

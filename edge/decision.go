@@ -7,14 +7,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // refuse answers a request policy refused, with the status and the
 // headers its reason calls for.
 func (e *Edge) refuse(w http.ResponseWriter, d policy.Decision, id string) {
-	status, code := policyStatus(d.Err)
+	status, code := refusalOf(d.Err)
 	switch {
 	case len(d.Allow) > 0:
 		w.Header().Set("Allow", joinComma(d.Allow))
@@ -34,8 +36,8 @@ const retryAfterInFlight = "5"
 // writeDuplicate acknowledges a delivery already accepted: the provider
 // gets its 2xx and stops retrying; the app does not get it twice.
 func writeDuplicate(w http.ResponseWriter, id string) {
-	w.Header().Set("Hooktunnel-Duplicate", "true")
-	writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "message": "this delivery was already accepted and forwarded", "request_id": id})
+	w.Header().Set(tunnel.HeaderDuplicate, "true")
+	writeJSON(w, http.StatusOK, map[string]string{"status": string(outcome.Duplicate), "message": "this delivery was already accepted and forwarded", "request_id": id})
 }
 
 // writeAnswer sends a provider handshake answer the edge made itself.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 )
@@ -139,15 +140,15 @@ func (c *answerCapture) Write(p []byte) (int, error) {
 }
 
 // relayRefusal is what the sender is told when the relay got no answer.
-func relayRefusal(err error) (status int, code, message string) {
+func relayRefusal(err error) (status int, code outcome.Code, message string) {
 	var be *relay.BodyError
 	switch {
 	case errors.As(err, &be):
 		refusal := readFailed(be.Err)
-		status, code = policyStatus(refusal)
+		status, code = refusalOf(refusal)
 		return status, code, refusal.Error()
 	case errors.Is(err, relay.ErrNoAgent):
-		return http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for the tunnel; retry later"
+		return http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for the tunnel; retry later"
 	}
-	return http.StatusBadGateway, codeAgentLost, "the agent's connection ended before the app answered"
+	return http.StatusBadGateway, outcome.CodeAgentLost, "the agent's connection ended before the app answered"
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hooktunnel/hooktunnel/edge/clock"
-	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"log"
 	"log/slog"
 	"net"
@@ -18,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/clock"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/edge/web"
 	"github.com/hooktunnel/hooktunnel/policy"

@@ -4,12 +4,10 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
-
-// headerFiltered marks an answer the edge gave for a request no route's
-// filter took.
-const headerFiltered = "Hooktunnel-Filtered"
 
 // filter runs the route's filter once the signature passed, going on to
 // later routes with the same path (policy.Filter); false when the request
@@ -40,9 +38,9 @@ func (x *exchange) filter(preq *policy.Request, now time.Time) bool {
 // on_mismatch says, and journals it as filtered: never forwarded.
 func (x *exchange) filtered() {
 	route := x.d.Route
-	status, code := policyStatus(x.d.Err)
-	x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
-	x.w.Header().Set(headerFiltered, "true")
+	status, code := refusalOf(x.d.Err)
+	x.msg.Reason, x.msg.Detail = string(code), x.d.Err.Error()
+	x.w.Header().Set(tunnel.HeaderFiltered, "true")
 	if route.OnMismatch == policy.OnMismatchHold {
 		x.hold()
 		return
@@ -51,7 +49,7 @@ func (x *exchange) filtered() {
 		status = route.RejectStatus
 		writeRefusal(x.w, status, code, x.d.Err.Error(), x.id)
 	} else {
-		writeJSON(x.w, status, map[string]string{"status": "filtered", "message": "acknowledged; no route's filter takes this request, so it is not forwarded", "request_id": x.id})
+		writeJSON(x.w, status, map[string]string{"status": string(outcome.Filtered), "message": "acknowledged; no route's filter takes this request, so it is not forwarded", "request_id": x.id})
 	}
-	x.finish("filtered", status)
+	x.finish(outcome.Filtered, status)
 }

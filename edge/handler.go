@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
@@ -30,11 +31,11 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if host == cfg.domain {
-		writeRefusal(w, http.StatusNotFound, codeUnknownHost, "this is a hooktunnel edge: webhooks go to a tunnel host, <tunnel>."+cfg.domain, id)
+		writeRefusal(w, http.StatusNotFound, outcome.CodeUnknownHost, "this is a hooktunnel edge: webhooks go to a tunnel host, <tunnel>."+cfg.domain, id)
 		return
 	}
 	if !tunnelHost {
-		writeRefusal(w, http.StatusNotFound, codeUnknownHost, "no tunnel is served on this host", id)
+		writeRefusal(w, http.StatusNotFound, outcome.CodeUnknownHost, "no tunnel is served on this host", id)
 		return
 	}
 	rec := &responseRecorder{ResponseWriter: w}

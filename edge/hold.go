@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 )
 
@@ -13,14 +14,14 @@ import (
 // delivered until an operator releases it), journaled as filtered, and
 // answered 202 like a queued message once the commit is durable.
 func (x *exchange) hold() {
-	x.msg.Decision, x.msg.Status = "filtered", http.StatusAccepted
+	x.msg.Decision, x.msg.Status = string(outcome.Filtered), http.StatusAccepted
 	x.msg.Duration = x.e.clock.Now().Sub(x.start)
 	x.keepForDelivery()
 	if err := x.e.queue.Hold(x.r.Context(), x.msg); err != nil {
 		x.e.log.Error("hold failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
 		x.w.Header().Set("Retry-After", "30")
 		x.msg.Queue = ""
-		x.refuseWith(http.StatusServiceUnavailable, codeQueueFull, "the edge could not store the message; retry later")
+		x.refuseWith(http.StatusServiceUnavailable, outcome.CodeQueueFull, "the edge could not store the message; retry later")
 		return
 	}
 	// Kept: the provider's retry of it is a duplicate from here on.
@@ -42,7 +43,7 @@ func (a *journalAPI) release(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.Queue != store.QueueHeld {
-		writeRefusal(w, http.StatusConflict, "not_held", notHeld(m), "")
+		writeRefusal(w, http.StatusConflict, outcome.CodeNotHeld, notHeld(m), "")
 		return
 	}
 	_, route, ok := a.currentRoute(w, m)
@@ -53,18 +54,18 @@ func (a *journalAPI) release(w http.ResponseWriter, r *http.Request) {
 	err := a.e.queue.Release(r.Context(), m.ID, now, route.Delivery.MaxMessages, route.Delivery.MaxBytes)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeRefusal(w, http.StatusNotFound, "not_found", "no message with this id (deleted or purged meanwhile?)", "")
+		writeRefusal(w, http.StatusNotFound, outcome.CodeNotFound, "no message with this id (deleted or purged meanwhile?)", "")
 		return
 	case errors.Is(err, store.ErrNotHeld):
-		writeRefusal(w, http.StatusConflict, "not_held", "the message is no longer held (released meanwhile?)", "")
+		writeRefusal(w, http.StatusConflict, outcome.CodeNotHeld, "the message is no longer held (released meanwhile?)", "")
 		return
 	case errors.Is(err, store.ErrQueueFull):
 		w.Header().Set("Retry-After", "60")
-		writeRefusal(w, http.StatusServiceUnavailable, codeQueueFull, "the queue of route "+route.Path+" is full; release it later", "")
+		writeRefusal(w, http.StatusServiceUnavailable, outcome.CodeQueueFull, "the queue of route "+route.Path+" is full; release it later", "")
 		return
 	case err != nil:
 		a.e.log.Error("release failed", "message", m.ID, "err", err)
-		writeRefusal(w, http.StatusInternalServerError, "journal_error", "the message could not be released", "")
+		writeRefusal(w, http.StatusInternalServerError, outcome.CodeJournalError, "the message could not be released", "")
 		return
 	}
 	m.Queue = store.QueuePending

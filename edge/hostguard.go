@@ -4,13 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/policy"
-)
-
-// Codes of the refusals of guardHosts.
-const (
-	codeHostNotAllowed = "host_not_allowed"
-	codeCrossSite      = "cross_site"
 )
 
 // guardHosts answers only requests whose Host hosts allows, and refuses
@@ -28,11 +23,11 @@ func guardHosts(hosts func() *policy.Hosts, hint string, next http.Handler) http
 		}
 		switch {
 		case errors.Is(err, policy.ErrHostNotAllowed):
-			writeRefusal(w, http.StatusForbidden, codeHostNotAllowed, detail+": "+hint, "")
+			writeRefusal(w, http.StatusForbidden, outcome.CodeHostNotAllowed, detail+": "+hint, "")
 		case errors.Is(err, policy.ErrCrossSite):
-			writeRefusal(w, http.StatusForbidden, codeCrossSite, detail+": a change must come from this listener's own UI, the CLI or the API", "")
+			writeRefusal(w, http.StatusForbidden, outcome.CodeCrossSite, detail+": a change must come from this listener's own UI, the CLI or the API", "")
 		case err != nil:
-			writeRefusal(w, http.StatusForbidden, codeHostNotAllowed, "the request was refused", "")
+			writeRefusal(w, http.StatusForbidden, outcome.CodeHostNotAllowed, "the request was refused", "")
 		default:
 			next.ServeHTTP(w, r)
 		}

@@ -3,13 +3,13 @@ package edge
 import (
 	"bufio"
 	"context"
-	"github.com/hooktunnel/hooktunnel/tunnel/tunneltest"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/tunnel"
+	"github.com/hooktunnel/hooktunnel/tunnel/tunneltest"
 )
 
 // inspectorSession connects an agent's side of a tunnel session to e, which

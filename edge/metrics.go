@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hooktunnel/hooktunnel/edge/alert"
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 )
 
 // metrics are the edge's Prometheus series (docs/metrics.md). Label
@@ -111,11 +112,10 @@ func (x *exchange) observe() {
 		route = ""
 	}
 	m.requests.WithLabelValues(tunnel, route, x.msg.Decision, x.msg.Reason).Inc()
-	x.e.alerts.engine().Observe(alert.Event{Tunnel: tunnel, Route: route, Outcome: x.msg.Decision, Reason: x.msg.Reason, BodyDropped: x.msg.BodyDropped != ""})
+	x.e.alerts.engine().Observe(alert.Event{Tunnel: tunnel, Route: route, Outcome: outcome.Decision(x.msg.Decision), Reason: x.msg.Reason, BodyDropped: x.msg.BodyDropped != ""})
 	m.duration.WithLabelValues(tunnel).Observe(time.Since(x.start).Seconds())
 	m.bytesIn.WithLabelValues(tunnel).Add(float64(x.msg.BodySize))
-	switch x.msg.Reason {
-	case codeInvalidSigHdr, codeBadSignature, codeMalformedSig, codeStaleTimestamp, codeFutureTimestamp, codeNoTimestamp, codeTokenMissing, codeBadToken:
+	if outcome.Code(x.msg.Reason).SignatureFailure() {
 		provider := "token"
 		if x.d.Route != nil && x.d.Route.Provider() != "" {
 			provider = x.d.Route.Provider()

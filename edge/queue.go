@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/alert"
+	"github.com/hooktunnel/hooktunnel/edge/clock"
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 )
@@ -19,7 +20,7 @@ import (
 // enqueue commits the message durably and only then answers 202 with its
 // id; a full queue answers 503 so the provider keeps the delivery.
 func (x *exchange) enqueue(route *policy.Route) {
-	x.msg.Decision, x.msg.Status = "queued", http.StatusAccepted
+	x.msg.Decision, x.msg.Status = string(outcome.Queued), http.StatusAccepted
 	x.msg.Queue = store.QueuePending
 	x.msg.Duration = x.e.clock.Now().Sub(x.start)
 	x.keepForDelivery()
@@ -28,13 +29,13 @@ func (x *exchange) enqueue(route *policy.Route) {
 	case errors.Is(err, store.ErrQueueFull):
 		x.w.Header().Set("Retry-After", "60")
 		x.msg.Queue = ""
-		x.refuseWith(http.StatusServiceUnavailable, codeQueueFull, "the queue of this route is full; retry later")
+		x.refuseWith(http.StatusServiceUnavailable, outcome.CodeQueueFull, "the queue of this route is full; retry later")
 		return
 	case err != nil:
 		x.e.log.Error("enqueue failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
 		x.w.Header().Set("Retry-After", "30")
 		x.msg.Queue = ""
-		x.refuseWith(http.StatusServiceUnavailable, codeQueueFull, "the edge could not store the message; retry later")
+		x.refuseWith(http.StatusServiceUnavailable, outcome.CodeQueueFull, "the edge could not store the message; retry later")
 		return
 	}
 	// Committed: the queue now owes the delivery, so a copy of it is a
@@ -238,7 +239,7 @@ func (e *Edge) routeOf(m *store.Message) (*policy.Policy, *policy.Route) {
 func (a *journalAPI) currentRoute(w http.ResponseWriter, m *store.Message) (*policy.Policy, *policy.Route, bool) {
 	p, route := a.e.routeOf(m)
 	if route == nil {
-		writeRefusal(w, http.StatusConflict, "no_route", "no current route of tunnel "+m.Tunnel+" takes "+m.Method+" "+m.Path, "")
+		writeRefusal(w, http.StatusConflict, outcome.CodeNoRoute, "no current route of tunnel "+m.Tunnel+" takes "+m.Method+" "+m.Path, "")
 		return nil, nil, false
 	}
 	return p, route, true

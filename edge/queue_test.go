@@ -85,7 +85,7 @@ func TestQueueRetriesWhenDueOnTheEdgesClock(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		n := int(served.Add(1)) - 1
 		w.WriteHeader(statuses[min(n, len(statuses)-1)])
-		attempts <- r.Header.Get(headerAttempt)
+		attempts <- r.Header.Get(tunnel.HeaderAttempt)
 	})
 	for !e.relay.Online("demo") { // the agent registers in the edge's goroutine
 		time.Sleep(2 * time.Millisecond) // polls what runs in the background; no timing depends on it

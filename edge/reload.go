@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"net/http"
 	"strconv"
+
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 )
 
 // ErrNoReload is returned when the edge was started without a config file.
@@ -164,7 +166,7 @@ func (e *Edge) reloadHandler(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrNoReload) {
 			status = http.StatusConflict
 		}
-		writeRefusal(w, status, "config_error", err.Error(), "")
+		writeRefusal(w, status, outcome.CodeConfigError, err.Error(), "")
 		return
 	}
 	cfg := e.cfg.Load()

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/hooktunnel/hooktunnel/edge/store"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/certs"
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
+	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 )
 
@@ -274,12 +275,6 @@ func (e *Edge) configForClient(hello *tls.ClientHelloInfo, plain, apex *tls.Conf
 	return nil
 }
 
-// Refusal codes of the TLS layer.
-const (
-	codeMisdirected      = "misdirected_request"
-	codeClientCertNeeded = "client_certificate_required"
-)
-
 // tlsHandler wraps the public handler for requests over TLS: HSTS on
 // tunnel hosts, and for mTLS tunnels a check that the connection's TLS
 // handshake was made for this host — a client must not present SNI "open"
@@ -301,11 +296,11 @@ func (e *Edge) tlsHandler(next http.Handler) http.Handler {
 				if certs.NormalizeHost(r.TLS.ServerName) != host {
 					// 421 makes HTTP/2 clients that coalesced connections
 					// retry on one of their own for this host.
-					writeRefusal(w, http.StatusMisdirectedRequest, codeMisdirected, "tunnel "+name+" requires a TLS connection made for "+host, store.NewMessageID(e.clock.Now()))
+					writeRefusal(w, http.StatusMisdirectedRequest, outcome.CodeMisdirected, "tunnel "+name+" requires a TLS connection made for "+host, store.NewMessageID(e.clock.Now()))
 					return
 				}
 				if ca.Required && len(r.TLS.VerifiedChains) == 0 {
-					writeRefusal(w, http.StatusForbidden, codeClientCertNeeded, "tunnel "+name+" requires a client certificate", store.NewMessageID(e.clock.Now()))
+					writeRefusal(w, http.StatusForbidden, outcome.CodeClientCertNeeded, "tunnel "+name+" requires a client certificate", store.NewMessageID(e.clock.Now()))
 					return
 				}
 			}
@@ -329,7 +324,7 @@ func (e *Edge) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
 	cfg := e.cfg.Load()
 	host := canonicalHost(r.Host)
 	if host != cfg.domain && !strings.HasSuffix(host, "."+cfg.domain) {
-		writeRefusal(w, http.StatusNotFound, codeUnknownHost, "no tunnel is served on this host", store.NewMessageID(e.clock.Now()))
+		writeRefusal(w, http.StatusNotFound, outcome.CodeUnknownHost, "no tunnel is served on this host", store.NewMessageID(e.clock.Now()))
 		return
 	}
 	if cfg.publicPort != "" {

@@ -11,19 +11,6 @@ import (
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
-// Headers the edge adds to every delivery, so the app can tell deliveries
-// and attempts apart (idempotency keys), and the agent which tunnel and
-// target a request is for.
-const (
-	headerMessageID = "Hooktunnel-Message-Id"
-	headerAttempt   = "Hooktunnel-Attempt"
-	headerRequestID = "Hooktunnel-Request-Id"
-	// headerError names why the tunnel, not the app, answered: the agent
-	// sets it when the app did not answer, the edge when the agent did
-	// not. The journal records it as the forwarded message's reason.
-	headerError = "Hooktunnel-Error"
-)
-
 // toApp is what the edge adds to a request on its way to the app, the
 // same for a live delivery and a stored one.
 type toApp struct {
@@ -55,7 +42,7 @@ func (e *Edge) prepare(req *http.Request, o toApp) {
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = []string{""} // not Go's own: the app sees what the sender sent
 	}
-	h.Set(headerRequestID, o.id)
+	h.Set(tunnel.HeaderRequestID, o.id)
 	// The agent obeys the target only from the edge: a sender must not
 	// pick which local app its request reaches.
 	h.Del(tunnel.HeaderTarget)
@@ -77,8 +64,8 @@ func (e *Edge) prepare(req *http.Request, o toApp) {
 // forward_secret and the body is known, a Standard Webhooks signature of
 // the edge → app hop.
 func (e *Edge) signForApp(h http.Header, o toApp) {
-	h.Set(headerMessageID, o.id)
-	h.Set(headerAttempt, strconv.Itoa(o.attempt))
+	h.Set(tunnel.HeaderMessageID, o.id)
+	h.Set(tunnel.HeaderAttempt, strconv.Itoa(o.attempt))
 	key := o.policy.ForwardSecret()
 	if key == nil {
 		return

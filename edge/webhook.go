@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"io"
 	"net/http"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // exchange is one request to a tunnel host on its way through the edge, in
@@ -46,7 +48,7 @@ func (x *exchange) serve() {
 	x.pol = x.e.policyFor(x.cfg, x.tunnel)
 	x.msg = x.newMessage()
 	if x.pol == nil {
-		x.refuseWith(http.StatusNotFound, codeUnknownTunnel, "tunnel "+x.tunnel+" does not exist")
+		x.refuseWith(http.StatusNotFound, outcome.CodeUnknownTunnel, "tunnel "+x.tunnel+" does not exist")
 		return
 	}
 	// A delivery claimed by Verify and handed to neither the app nor the
@@ -57,7 +59,7 @@ func (x *exchange) serve() {
 	x.msg.SourceIP = preq.RemoteAddr.String()
 	if !x.e.clients.acquire(preq.RemoteAddr, x.cfg.limits.MaxRequestsPerIP) {
 		x.w.Header().Set("Retry-After", "1")
-		x.refuseWith(http.StatusTooManyRequests, codeTooManyFromIP, "too many requests in flight from "+preq.RemoteAddr.String()+"; retry later")
+		x.refuseWith(http.StatusTooManyRequests, outcome.CodeTooManyFromIP, "too many requests in flight from "+preq.RemoteAddr.String()+"; retry later")
 		return
 	}
 	defer x.e.clients.release(preq.RemoteAddr)
@@ -111,7 +113,7 @@ func (x *exchange) serve() {
 	}
 	if !online {
 		x.w.Header().Set("Retry-After", retryAfterOffline)
-		x.refuseWith(http.StatusServiceUnavailable, codeTunnelOffline, "no agent is connected for tunnel "+x.tunnel+"; retry later")
+		x.refuseWith(http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for tunnel "+x.tunnel+"; retry later")
 		return
 	}
 	x.forward()
@@ -127,14 +129,14 @@ func (x *exchange) verified(preq *policy.Request) bool {
 	switch {
 	case errors.Is(x.d.Err, policy.ErrDuplicate):
 		writeDuplicate(x.w, x.id)
-		x.finish("duplicate", http.StatusOK)
+		x.finish(outcome.Duplicate, http.StatusOK)
 		return false
 	case x.d.Err != nil:
 		x.refuse()
 		return false
 	case x.d.Answer != nil:
 		writeAnswer(x.w, x.d.Answer)
-		x.finish("answered", x.d.Answer.Status)
+		x.finish(outcome.Answered, x.d.Answer.Status)
 		return false
 	}
 	return true
@@ -192,25 +194,25 @@ func (x *exchange) readBody() bool {
 // refuse answers with the policy's refusal and journals it.
 func (x *exchange) refuse() {
 	x.e.refuse(x.w, x.d, x.id)
-	status, code := policyStatus(x.d.Err)
-	x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
-	x.finish("refused", status)
+	status, code := refusalOf(x.d.Err)
+	x.msg.Reason, x.msg.Detail = string(code), x.d.Err.Error()
+	x.finish(outcome.Refused, status)
 }
 
 // refuseWith answers a refusal that is not policy's.
-func (x *exchange) refuseWith(status int, code, message string) {
+func (x *exchange) refuseWith(status int, code outcome.Code, message string) {
 	writeRefusal(x.w, status, code, message, x.id)
-	x.msg.Reason, x.msg.Detail = code, message
-	x.finish("refused", status)
+	x.msg.Reason, x.msg.Detail = string(code), message
+	x.finish(outcome.Refused, status)
 }
 
 // finish journals the message with its outcome. A refused request keeps
 // the body the edge read of it (a bad signature's, say), unless its route
 // opted out: refused requests are what a user debugs.
-func (x *exchange) finish(decision string, status int) {
-	x.msg.Decision, x.msg.Status = decision, status
+func (x *exchange) finish(decision outcome.Decision, status int) {
+	x.msg.Decision, x.msg.Status = string(decision), status
 	x.msg.Duration = x.e.clock.Now().Sub(x.start)
-	if decision == "refused" && (x.d.Route == nil || !x.d.Route.KeepsRefusedBodies) {
+	if decision == outcome.Refused && (x.d.Route == nil || !x.d.Route.KeepsRefusedBodies) {
 		x.msg.Body = nil
 	}
 	entry := x.e.journal.fit(x.msg, x.recycle, x.reserved)
@@ -265,9 +267,9 @@ func (x *exchange) forward() {
 		// aborted, whatever the agent answered.
 		x.d.Err = readFailed(err)
 		x.msg.Body = nil
-		_, code := policyStatus(x.d.Err)
-		x.msg.Reason, x.msg.Detail = code, x.d.Err.Error()
-		x.finish("refused", capture.status())
+		_, code := refusalOf(x.d.Err)
+		x.msg.Reason, x.msg.Detail = string(code), x.d.Err.Error()
+		x.finish(outcome.Refused, capture.status())
 		return
 	}
 	if x.keepsBodies() {
@@ -276,10 +278,10 @@ func (x *exchange) forward() {
 	if x.d.Route.Journal != policy.JournalMetadata {
 		x.msg.ResponseHeader = redactHeader(capture.Header(), nil)
 	}
-	x.msg.Reason = capture.Header().Get(headerError)
+	x.msg.Reason = capture.Header().Get(tunnel.HeaderError)
 	attempt.Status = capture.status()
 	x.msg.Attempts = []store.Attempt{attempt}
-	x.finish("forwarded", capture.status())
+	x.finish(outcome.Forwarded, capture.status())
 }
 
 // deliveryFailed answers the sender when the relay got no answer from the
@@ -298,7 +300,7 @@ func (x *exchange) deliveryFailed(err error) {
 	case status == http.StatusBadGateway:
 		x.e.log.Warn("forward failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
 	}
-	x.w.Header().Set(headerError, code)
+	x.w.Header().Set(tunnel.HeaderError, string(code))
 	writeRefusal(x.w, status, code, message, x.id)
 }
 

@@ -8,7 +8,7 @@ func newBitbucket(s VerifierSpec) (Verifier, error) {
 	if err := requireSecrets(s); err != nil {
 		return nil, err
 	}
-	m := newMACScheme("X-Hub-Signature", "sha256", macHex, "sha256=", s.Secrets)
+	m := newMACScheme(hubSignatureHeader, "sha256", macHex, "sha256=", s.Secrets)
 	m.idHeaders = []string{"X-Request-UUID"}
 	return m, nil
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -119,24 +120,34 @@ var credentialHeaders = []string{
 	"Authorization", "Proxy-Authorization", "Cookie", "X-Gitlab-Token",
 }
 
-// signatureHeaders carry the MAC or signature of a body under a provider's
-// secret. A signature is not a secret: it is the MAC of a body the journal
-// already holds, and it proves nothing about another body. The journal
-// keeps them so a replay is what the provider sent and an app that checks
-// the signature itself accepts it.
-var signatureHeaders = []string{
-	"X-Hub-Signature", "X-Hub-Signature-256", "Stripe-Signature",
-	"Webhook-Signature", "Svix-Signature", "X-Slack-Signature", "X-Shopify-Hmac-Sha256",
-	"Shopify-Hmac-Sha256", "X-Twilio-Signature", "X-Square-Hmacsha256-Signature",
-	"X-Square-Signature", "X-Zm-Signature", "X-Signature-Ed25519",
-	"X-Twilio-Email-Event-Webhook-Signature", "X-Pagerduty-Signature", "Linear-Signature",
-	"Paddle-Signature", "X-Hubspot-Signature", "X-Hubspot-Signature-V3",
-	"Twitch-Eventsub-Message-Signature", "Typeform-Signature", "X-Atlassian-Webhook-Signature",
-}
-
 // CredentialHeaders returns the header names to redact whatever the route.
 func CredentialHeaders() []string { return append([]string(nil), credentialHeaders...) }
 
-// SignatureHeaders returns the header names of the signature schemes
-// policy knows.
-func SignatureHeaders() []string { return append([]string(nil), signatureHeaders...) }
+// SignatureHeaders returns the headers the providers' signatures travel in
+// (the provider table's signatures), canonical and sorted, less the
+// credential headers (Teams signs in Authorization), which are never kept.
+//
+// They carry the MAC or signature of a body under a provider's secret. A
+// signature is not a secret: it is the MAC of a body the journal already
+// holds, and it proves nothing about another body. The journal keeps them
+// so a replay is what the provider sent and an app that checks the
+// signature itself accepts it.
+func SignatureHeaders() []string {
+	credential := map[string]bool{}
+	for _, h := range credentialHeaders {
+		credential[http.CanonicalHeaderKey(h)] = true
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, p := range providers {
+		for _, h := range p.signatures {
+			h = http.CanonicalHeaderKey(h)
+			if !credential[h] && !seen[h] {
+				seen[h] = true
+				names = append(names, h)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}

@@ -4,7 +4,7 @@ import "time"
 
 const (
 	githubSignatureHeader = "X-Hub-Signature-256"
-	githubSHA1Header      = "X-Hub-Signature"
+	githubSHA1Header      = hubSignatureHeader
 	githubDeliveryHeader  = "X-GitHub-Delivery"
 )
 

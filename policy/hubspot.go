@@ -19,6 +19,8 @@ import (
 const (
 	hubspotSignatureHeader = "X-HubSpot-Signature-v3"
 	hubspotTimestampHeader = "X-HubSpot-Request-Timestamp"
+	// hubspotV1Header carries the v1/v2 signatures, not accepted.
+	hubspotV1Header = "X-HubSpot-Signature"
 )
 
 type hubspotVerifier struct {

@@ -8,7 +8,7 @@ func newIntercom(s VerifierSpec) (Verifier, error) {
 	if err := requireSecrets(s); err != nil {
 		return nil, err
 	}
-	m := newMACScheme("X-Hub-Signature", "sha1", macHex, "sha1=", s.Secrets)
+	m := newMACScheme(hubSignatureHeader, "sha1", macHex, "sha1=", s.Secrets)
 	m.bodyID = "id"
 	return m, nil
 }

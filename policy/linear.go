@@ -10,6 +10,8 @@ import (
 // signed body, in Unix milliseconds, so it cannot be changed in transit.
 const linearTimestampField = "webhookTimestamp"
 
+const linearSignatureHeader = "Linear-Signature"
+
 // linear verifies Linear-Signature: hex HMAC-SHA256 of the raw body, keyed
 // with the webhook's signing secret, then the body's webhookTimestamp
 // against the tolerance (60 s in @linear/sdk).
@@ -24,7 +26,7 @@ func newLinear(s VerifierSpec) (Verifier, error) {
 	if err := requireSecrets(s); err != nil {
 		return nil, err
 	}
-	m := newMACScheme("Linear-Signature", "sha256", macHex, "", s.Secrets)
+	m := newMACScheme(linearSignatureHeader, "sha256", macHex, "", s.Secrets)
 	m.idHeaders = []string{"Linear-Delivery"}
 	return &linear{mac: m, tolerance: s.Tolerance}, nil
 }

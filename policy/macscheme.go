@@ -34,6 +34,10 @@ type macScheme struct {
 
 var _ Verifier = (*macScheme)(nil)
 
+// hubSignatureHeader is WebSub's signature header, "method=hex digest",
+// which Bitbucket, Atlassian and Intercom sign with, and GitHub with SHA-1.
+const hubSignatureHeader = "X-Hub-Signature"
+
 type macEncoding int
 
 const (

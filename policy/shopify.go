@@ -2,6 +2,12 @@ package policy
 
 import "time"
 
+// Shopify's signature headers: webhooks', and Events deliveries'.
+const (
+	shopifySignatureHeader       = "X-Shopify-Hmac-Sha256"
+	shopifyEventsSignatureHeader = "Shopify-Hmac-Sha256"
+)
+
 // shopify verifies the base64 HMAC-SHA256 of the raw body, keyed with the
 // app's client secret, that Shopify sends in X-Shopify-Hmac-Sha256 for
 // webhooks and in Shopify-Hmac-Sha256 for Events deliveries.
@@ -18,9 +24,9 @@ func newShopify(s VerifierSpec) (Verifier, error) {
 	// The webhook id is per delivery and kept across retries; the event id
 	// is shared by every subscription the event goes to, so two
 	// subscriptions aimed at one route would look like duplicates.
-	webhooks := newMACScheme("X-Shopify-Hmac-Sha256", "sha256", macBase64, "", s.Secrets)
+	webhooks := newMACScheme(shopifySignatureHeader, "sha256", macBase64, "", s.Secrets)
 	webhooks.idHeaders = []string{"X-Shopify-Webhook-Id", "X-Shopify-Event-Id"}
-	events := newMACScheme("Shopify-Hmac-Sha256", "sha256", macBase64, "", s.Secrets)
+	events := newMACScheme(shopifyEventsSignatureHeader, "sha256", macBase64, "", s.Secrets)
 	events.idHeaders = []string{"Shopify-Webhook-Id", "Shopify-Event-Id"}
 	return &shopify{webhooks: webhooks, events: events}, nil
 }

@@ -10,6 +10,10 @@ import (
 
 const squareSignatureHeader = "X-Square-Hmacsha256-Signature"
 
+// squareSHA1Header is Square's older HMAC-SHA1 signature, still sent
+// beside the SHA-256 one and not accepted.
+const squareSHA1Header = "X-Square-Signature"
+
 // square verifies x-square-hmacsha256-signature: base64 HMAC-SHA256, keyed
 // with the subscription's signature key, of the notification URL followed
 // by the body.

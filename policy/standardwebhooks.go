@@ -22,6 +22,9 @@ const (
 	standardIDHeader        = "webhook-id"
 	standardTimestampHeader = "webhook-timestamp"
 	standardSignatureHeader = "webhook-signature"
+	// svixSignatureHeader is the Svix name of webhook-signature, which
+	// standardHeader reads first.
+	svixSignatureHeader = "svix-signature"
 )
 
 type standardVerifier struct {

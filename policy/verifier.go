@@ -88,6 +88,10 @@ type provider struct {
 	// event reads the kind of event a delivery is; nil when the provider
 	// does not say.
 	event eventRule
+	// signatures are the headers a delivery's signature travels in: every
+	// one the verifier reads it from, then older ones the provider still
+	// sends beside them. SignatureHeaders is made of them.
+	signatures []string
 }
 
 // aliases maps alternative provider names to their table entry.

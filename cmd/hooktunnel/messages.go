@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 )
 
@@ -31,7 +32,6 @@ type listFlags struct {
 }
 
 var (
-	decisions   = []string{"forwarded", "queued", "refused", "duplicate", "answered", "filtered"}
 	statusClass = regexp.MustCompile(`^[2-5]xx$`)
 )
 
@@ -96,7 +96,7 @@ func messagesListCommand(api *apiFlags) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.tunnel, "tunnel", "", "only this tunnel")
 	fl.StringVar(&f.route, "route", "", "only this route (its path as configured)")
-	fl.StringVar(&f.decision, "decision", "", "only "+strings.Join(decisions, ", ")+" messages")
+	fl.StringVar(&f.decision, "decision", "", "only "+strings.Join(decisionWords(), ", ")+" messages")
 	fl.StringVar(&f.status, "status", "", "only this status class: 2xx, 3xx, 4xx or 5xx")
 	fl.StringVar(&f.q, "q", "", "only messages with this text in the path, event, delivery id, a header value or the body")
 	fl.StringVar(&f.since, "since", "", "only messages received since: an RFC 3339 time or a duration ago (30m, 24h)")
@@ -104,7 +104,7 @@ func messagesListCommand(api *apiFlags) *cobra.Command {
 	fl.StringVar(&f.before, "before", "", "the cursor printed under the previous page")
 	fl.IntVar(&f.limit, "limit", 50, "how many messages, at most 500")
 	_ = cmd.RegisterFlagCompletionFunc("tunnel", api.completeTunnels)
-	_ = cmd.RegisterFlagCompletionFunc("decision", completeWords(decisions...))
+	_ = cmd.RegisterFlagCompletionFunc("decision", completeWords(decisionWords()...))
 	_ = cmd.RegisterFlagCompletionFunc("status", completeWords("2xx", "3xx", "4xx", "5xx"))
 	return cmd
 }
@@ -117,8 +117,8 @@ func (f *listFlags) query(now time.Time) (url.Values, error) {
 			q.Set(k, v)
 		}
 	}
-	if f.decision != "" && !slices.Contains(decisions, f.decision) {
-		return nil, usageError{fmt.Errorf("--decision %q is not one of %s", f.decision, strings.Join(decisions, ", "))}
+	if f.decision != "" && !outcome.Decision(f.decision).Valid() {
+		return nil, usageError{fmt.Errorf("--decision %q is not one of %s", f.decision, strings.Join(decisionWords(), ", "))}
 	}
 	status := strings.ToLower(f.status)
 	if status != "" && !statusClass.MatchString(status) {
@@ -342,6 +342,16 @@ func statusText(s int) string {
 		return "-"
 	}
 	return strconv.Itoa(s)
+}
+
+// decisionWords are the values of --decision: outcome's decisions.
+func decisionWords() []string {
+	ds := outcome.Decisions()
+	words := make([]string, len(ds))
+	for i, d := range ds {
+		words[i] = string(d)
+	}
+	return words
 }
 
 // decisionText is the decision with its reason and its queue state: a

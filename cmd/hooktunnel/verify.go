@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/policy"
 )
 
@@ -419,41 +420,12 @@ func readCapture(name string, stdin io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-// refusalCodes are the stable codes of refusals, the edge's where it has
-// one; the first sentinel the error wraps wins.
-var refusalCodes = []struct {
-	err  error
-	code string
-}{
-	{policy.ErrMalformedRequest, "bad_request"},
-	{policy.ErrNoRoute, "no_route"},
-	{policy.ErrMethodNotAllowed, "method_not_allowed"},
-	{policy.ErrBadPath, "bad_path"},
-	{policy.ErrSignatureMissing, "signature_missing"},
-	{policy.ErrSignatureMalformed, "signature_malformed"},
-	{policy.ErrBadSignature, "bad_signature"},
-	{policy.ErrTimestampMissing, "timestamp_missing"},
-	{policy.ErrStaleTimestamp, "stale_timestamp"},
-	{policy.ErrFutureTimestamp, "future_timestamp"},
-	{policy.ErrIPNotAllowed, "ip_not_allowed"},
-	{policy.ErrTokenMissing, "token_missing"},
-	{policy.ErrBadToken, "bad_token"},
-	{policy.ErrRateLimited, "rate_limited"},
-	{policy.ErrBodyTooLarge, "body_too_large"},
-	{policy.ErrFiltered, "filtered"},
-	{policy.ErrFilterFailed, "filter_failed"},
-}
-
 // reasonOf is the reason printed for a request that was not allowed: its
 // code and the refusal's sentence, or "duplicate".
 func reasonOf(err error) string {
 	if errors.Is(err, policy.ErrDuplicate) {
-		return "duplicate"
+		return string(outcome.Duplicate)
 	}
-	for _, c := range refusalCodes {
-		if errors.Is(err, c.err) {
-			return c.code + ": " + err.Error()
-		}
-	}
-	return "refused: " + err.Error()
+	_, code := outcome.Of(err)
+	return string(code) + ": " + err.Error()
 }

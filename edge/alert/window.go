@@ -3,6 +3,8 @@ package alert
 import (
 	"sync"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 )
 
 // Event is the outcome of one request to a tunnel host, or of a queued
@@ -11,7 +13,7 @@ type Event struct {
 	Tunnel, Route string
 	// Outcome is forwarded, queued, refused, duplicate, answered, filtered
 	// or dead; filtered is the config's choice, not a refusal.
-	Outcome string
+	Outcome outcome.Decision
 	// Reason is a refusal's code, e.g. bad_signature.
 	Reason string
 	// BodyDropped is set when the journal did not keep the body for lack
@@ -19,20 +21,8 @@ type Event struct {
 	BodyDropped bool
 }
 
-// Outcomes the counters tell apart.
-const (
-	OutcomeRefused = "refused"
-	OutcomeDead    = "dead"
-)
-
-// signatureReasons are the refusal codes (edge/refusal.go) counted as
-// signature_failures: signatures, their timestamps, and URL tokens, as in
-// the hooktunnel_signature_failures_total metric.
-var signatureReasons = map[string]bool{
-	"signature_missing": true, "bad_signature": true, "signature_malformed": true,
-	"stale_timestamp": true, "future_timestamp": true, "timestamp_missing": true,
-	"token_missing": true, "bad_token": true,
-}
+// OutcomeDead is outcome.Dead by the name the queue knows it by.
+const OutcomeDead = outcome.Dead
 
 // counts are the events of one bucket, or of a window.
 type counts struct {
@@ -50,12 +40,14 @@ func (c *counts) add(o counts) {
 func countsOf(ev Event) counts {
 	var c counts
 	switch ev.Outcome {
-	case OutcomeDead:
+	case outcome.Dead:
 		c.dead = 1 // a later outcome of a request already counted
 		return c
-	case OutcomeRefused:
+	case outcome.Refused:
 		c.refused = 1
-		if signatureReasons[ev.Reason] {
+		// Signatures, their timestamps and URL tokens, as in the
+		// hooktunnel_signature_failures_total metric.
+		if outcome.Code(ev.Reason).SignatureFailure() {
 			c.sigFailures = 1
 		}
 	}

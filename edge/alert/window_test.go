@@ -5,10 +5,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 )
 
 func refusal(tunnel, route, reason string) Event {
-	return Event{Tunnel: tunnel, Route: route, Outcome: OutcomeRefused, Reason: reason}
+	return Event{Tunnel: tunnel, Route: route, Outcome: outcome.Refused, Reason: reason}
 }
 
 // sumAt is the counts of subject s over window at t.

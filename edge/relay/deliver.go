@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"sync"
+
+	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
 // Why a delivery got no answer from the app. Deliver's errors wrap one of
@@ -34,14 +36,11 @@ func (e *BodyError) Error() string        { return "relay: reading the request b
 func (e *BodyError) Unwrap() error        { return e.Err }
 func (e *BodyError) Is(target error) bool { return target == ErrBodyAborted }
 
-// HeaderError is where the agent says why it, not the app, answered.
-const headerError = "Hooktunnel-Error"
-
 // AppFailure is ErrAppUnreachable, with the agent's reason, when resp is
 // the agent's answer for an app that did not answer; nil when the app
 // answered.
 func AppFailure(resp *http.Response) error {
-	code := resp.Header.Get(headerError)
+	code := resp.Header.Get(tunnel.HeaderError)
 	if code == "" || resp.StatusCode < 500 {
 		return nil
 	}

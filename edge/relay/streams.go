@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"io"
 	"math"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/clock"
 )
 
 // streamTransport sends requests to one agent: each is written as HTTP/1.1

@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hooktunnel/hooktunnel/edge/clock"
-	"github.com/hooktunnel/hooktunnel/tunnel/tunneltest"
 	"io"
 	"net"
 	"net/http"
@@ -19,7 +17,9 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/clock"
 	"github.com/hooktunnel/hooktunnel/tunnel"
+	"github.com/hooktunnel/hooktunnel/tunnel/tunneltest"
 )
 
 // agentStub serves handler the way an agent serves the edge's streams, each

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
 )
 
 //go:embed static
@@ -123,12 +125,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Frame-Options", "DENY")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr.Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "the web UI answers GET and HEAD only")
+		writeError(w, http.StatusMethodNotAllowed, outcome.CodeMethodNotAllow, "the web UI answers GET and HEAD only")
 		return
 	}
 	a := h.assets[r.URL.Path]
 	if a == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no such page")
+		writeError(w, http.StatusNotFound, outcome.CodeNotFound, "no such page")
 		return
 	}
 	hdr.Set("Content-Type", a.contentType)
@@ -140,9 +142,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeError answers in the admin API's error shape.
-func writeError(w http.ResponseWriter, status int, code, message string) {
+func writeError(w http.ResponseWriter, status int, code outcome.Code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "message": message})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": string(code), "message": message})
 }
