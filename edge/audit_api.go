@@ -64,7 +64,7 @@ func (e *Edge) audit(r *http.Request, action, target, detail string) {
 
 // recordAudit records an action of actor.
 func (e *Edge) recordAudit(ctx context.Context, actor, action, target, detail string) {
-	entry := store.AuditEntry{At: time.Now().UTC(), Actor: actor, Action: action, Target: target, Detail: clipDetail(detail)}
+	entry := store.AuditEntry{At: e.clock.Now().UTC(), Actor: actor, Action: action, Target: target, Detail: clipDetail(detail)}
 	e.log.Info("audit", "actor", actor, "action", action, "target", target, "detail", entry.Detail)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

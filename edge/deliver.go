@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 )
@@ -137,18 +136,4 @@ func (c *answerCapture) Write(p []byte) (int, error) {
 		return 0, errAnswerTooLong
 	}
 	return c.body.Write(p)
-}
-
-// relayRefusal is what the sender is told when the relay got no answer.
-func relayRefusal(err error) (status int, code outcome.Code, message string) {
-	var be *relay.BodyError
-	switch {
-	case errors.As(err, &be):
-		refusal := readFailed(be.Err)
-		status, code = refusalOf(refusal)
-		return status, code, refusal.Error()
-	case errors.Is(err, relay.ErrNoAgent):
-		return http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for the tunnel; retry later"
-	}
-	return http.StatusBadGateway, outcome.CodeAgentLost, "the agent's connection ended before the app answered"
 }

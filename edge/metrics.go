@@ -88,7 +88,7 @@ func (m *metrics) handler() http.Handler {
 func (e *Edge) queueDepth() (int, time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	n, oldest, err := e.queue.Depth(ctx, time.Now())
+	n, oldest, err := e.queue.Depth(ctx, e.clock.Now())
 	if err != nil {
 		return 0, 0
 	}
@@ -113,7 +113,7 @@ func (x *exchange) observe() {
 	}
 	m.requests.WithLabelValues(tunnel, route, x.msg.Decision, x.msg.Reason).Inc()
 	x.e.alerts.engine().Observe(alert.Event{Tunnel: tunnel, Route: route, Outcome: outcome.Decision(x.msg.Decision), Reason: x.msg.Reason, BodyDropped: x.msg.BodyDropped != ""})
-	m.duration.WithLabelValues(tunnel).Observe(time.Since(x.start).Seconds())
+	m.duration.WithLabelValues(tunnel).Observe(x.e.clock.Now().Sub(x.start).Seconds())
 	m.bytesIn.WithLabelValues(tunnel).Add(float64(x.msg.BodySize))
 	if outcome.Code(x.msg.Reason).SignatureFailure() {
 		provider := "token"

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/hooktunnel/hooktunnel/edge/outcome"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 )
 
 // refusal is the short JSON body of every response the edge makes itself.
@@ -40,4 +41,18 @@ func refusalOf(err error) (int, outcome.Code) {
 		return http.StatusRequestTimeout, outcome.CodeBodyTimeout
 	}
 	return outcome.Of(err)
+}
+
+// relayRefusal is what the sender is told when the relay got no answer.
+func relayRefusal(err error) (status int, code outcome.Code, message string) {
+	var be *relay.BodyError
+	switch {
+	case errors.As(err, &be):
+		refusal := readFailed(be.Err)
+		status, code = refusalOf(refusal)
+		return status, code, refusal.Error()
+	case errors.Is(err, relay.ErrNoAgent):
+		return http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for the tunnel; retry later"
+	}
+	return http.StatusBadGateway, outcome.CodeAgentLost, "the agent's connection ended before the app answered"
 }

@@ -1,10 +1,14 @@
 package edge
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"testing"
 
+	"github.com/hooktunnel/hooktunnel/edge/outcome"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/policy"
 )
 
@@ -31,5 +35,29 @@ func TestRefusalOf(t *testing.T) {
 				t.Errorf("refusalOf = %d, %q; want %d, %q", status, code, tc.status, tc.code)
 			}
 		})
+	}
+}
+
+func TestRelayRefusal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		code   outcome.Code
+	}{
+		{"no agent", relay.ErrNoAgent, http.StatusServiceUnavailable, outcome.CodeTunnelOffline},
+		{"every agent failed to open a stream", fmt.Errorf("%w: open stream: closed", relay.ErrNoAgent), http.StatusServiceUnavailable, outcome.CodeTunnelOffline},
+		{"agent lost", fmt.Errorf("%w: stream reset", relay.ErrAgentLost), http.StatusBadGateway, outcome.CodeAgentLost},
+		{"body too large", &relay.BodyError{Err: &http.MaxBytesError{Limit: 10}}, http.StatusRequestEntityTooLarge, outcome.CodeBodyTooLarge},
+		{"body cut off", &relay.BodyError{Err: io.ErrUnexpectedEOF}, http.StatusBadRequest, outcome.CodeBodyRead},
+		{"body too slow", &relay.BodyError{Err: errBodyTimeout}, http.StatusRequestTimeout, outcome.CodeBodyTimeout},
+		{"anything else", errors.New("surprise"), http.StatusBadGateway, outcome.CodeAgentLost},
+	}
+	for _, tc := range tests {
+		status, code, message := relayRefusal(tc.err)
+		if status != tc.status || code != tc.code || message == "" {
+			t.Errorf("%s: relayRefusal = %d, %q, %q; want %d, %q", tc.name, status, code, message, tc.status, tc.code)
+		}
 	}
 }
