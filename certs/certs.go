@@ -126,20 +126,6 @@ func NewClientAuth(pemData []byte, required bool) (*ClientAuth, error) {
 	return ca, nil
 }
 
-// CertPool parses a PEM bundle into a pool; it fails on a file with no
-// certificate in it.
-func CertPool(pemData []byte) (*x509.CertPool, error) {
-	certs, err := parseCertificates(pemData)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c)
-	}
-	return pool, nil
-}
-
 func parseCertificates(pemData []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for rest := pemData; ; {

@@ -3,9 +3,9 @@ package certs
 import (
 	"testing"
 
-	"github.com/hooktunnel/hooktunnel/test/leakcheck"
+	"go.uber.org/goleak"
 )
 
 // TestMain fails the package when a goroutine it started outlives its
 // test (an ACME worker, a file watcher, a request to the CA).
-func TestMain(m *testing.M) { leakcheck.Main(m, "hooktunnel/certs.") }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

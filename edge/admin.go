@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,8 +124,8 @@ func (e *Edge) writeTunnels(w http.ResponseWriter, scope []string) {
 		names[n] = true
 	}
 	out := []TunnelInfo{}
-	for _, n := range sortedKeys(names) {
-		if scope != nil && !contains(scope, n) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		if scope != nil && !slices.Contains(scope, n) {
 			continue
 		}
 		info := TunnelInfo{Name: n, URLs: []string{}, Routes: []RouteInfo{}, Agents: []AgentInfo{}}

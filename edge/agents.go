@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/policy"
@@ -156,7 +155,7 @@ func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.
 	if name == "" {
 		var err error
 		if name, err = chooseName(ctx, e.names, g, hello.Target); err != nil {
-			if errors.Is(err, errNoNameFromGrant) || strings.Contains(err.Error(), "pass --name") {
+			if errors.Is(err, errNameNeeded) {
 				return refuse(tunnel.RefusedName, err.Error(), true)
 			}
 			return refuse(tunnel.RefusedBadRequest, "the edge could not allocate a tunnel name", false)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ func (a *journalAPI) register(mux *http.ServeMux) {
 }
 
 func (a *journalAPI) inScope(tunnel string) bool {
-	return a.scope == nil || contains(a.scope, tunnel)
+	return a.scope == nil || slices.Contains(a.scope, tunnel)
 }
 
 func (a *journalAPI) list(w http.ResponseWriter, r *http.Request) {

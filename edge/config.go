@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -258,11 +259,7 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 	if err := compileAgents(c.Agents, out); err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(c.Tunnels))
-	for name := range c.Tunnels {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(c.Tunnels))
 	for _, name := range names {
 		if !tunnel.ValidName(name) {
 			return nil, policy.AtField("tunnels."+name, fmt.Errorf("%q is not a valid tunnel name (lowercase letters, digits and '-')", name))

@@ -1,7 +1,8 @@
 package edge
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/hooktunnel/hooktunnel/policy"
 )
@@ -15,11 +16,7 @@ func (c Config) Warnings() ([]*policy.FieldError, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(comp.tunnels))
-	for name := range comp.tunnels {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(comp.tunnels))
 	var out []*policy.FieldError
 	for _, name := range names {
 		for _, w := range comp.tunnels[name].Warnings() {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/outcome"
@@ -19,7 +20,7 @@ func (e *Edge) refuse(w http.ResponseWriter, d policy.Decision, id string) {
 	status, code := refusalOf(d.Err)
 	switch {
 	case len(d.Allow) > 0:
-		w.Header().Set("Allow", joinComma(d.Allow))
+		w.Header().Set("Allow", strings.Join(d.Allow, ", "))
 	case errors.Is(d.Err, policy.ErrRateLimited):
 		w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter/time.Second)+1))
 	case errors.Is(d.Err, policy.ErrInFlight):
@@ -75,15 +76,4 @@ func (e *Edge) logWebhook(r *http.Request, status int, took time.Duration, route
 		attrs = append(attrs, slog.String("client_cert", m.ClientCert))
 	}
 	e.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", attrs...)
-}
-
-func joinComma(items []string) string {
-	out := ""
-	for i, s := range items {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
 }

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -44,7 +45,7 @@ func (ev *events) publish(m *store.Message) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for s := range ev.subs {
-		if s.tunnels != nil && !contains(s.tunnels, m.Tunnel) {
+		if s.tunnels != nil && !slices.Contains(s.tunnels, m.Tunnel) {
 			continue
 		}
 		select {

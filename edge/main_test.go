@@ -3,9 +3,9 @@ package edge
 import (
 	"testing"
 
-	"github.com/hooktunnel/hooktunnel/test/leakcheck"
+	"go.uber.org/goleak"
 )
 
 // TestMain fails the package when a goroutine it started outlives its
 // test (a journal writer, a queue worker, a session).
-func TestMain(m *testing.M) { leakcheck.Main(m, "hooktunnel/edge.", "hashicorp/yamux.") }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

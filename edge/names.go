@@ -38,8 +38,12 @@ func nameForGlob(glob string) (string, bool) {
 	return name, tunnel.ValidName(name)
 }
 
+// errNameNeeded means the edge cannot choose a tunnel name for an agent
+// that asked for none: the agent must name one (--name).
+var errNameNeeded = errors.New("pass --name")
+
 // errNoNameFromGrant means the grant names no tunnel the edge could pick.
-var errNoNameFromGrant = errors.New("the token grants no tunnel name the edge can choose; pass --name")
+var errNoNameFromGrant = fmt.Errorf("the token grants no tunnel name the edge can choose; %w", errNameNeeded)
 
 // chooseName picks the tunnel name for an agent that asked for none: the
 // name stored for its token and target, else the grant's only exact name,
@@ -77,7 +81,7 @@ func chooseName(ctx context.Context, names store.Names, g *grant, target string)
 		}
 	}
 	if len(exact) > 0 {
-		return "", fmt.Errorf("the token grants several tunnels (%s); pass --name", strings.Join(exact, ", "))
+		return "", fmt.Errorf("the token grants several tunnels (%s); %w", strings.Join(exact, ", "), errNameNeeded)
 	}
 	return "", errNoNameFromGrant
 }

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -27,20 +28,21 @@ func TestChooseName(t *testing.T) {
 		name    string
 		tunnels []string
 		check   func(string) bool
-		wantErr string
+		wantErr error
 	}{
-		{"single exact name", []string{"demo"}, func(n string) bool { return n == "demo" }, ""},
-		{"any name", []string{"*"}, func(n string) bool { return tunnel.ValidName(n) && strings.Count(n, "-") == 2 }, ""},
-		{"prefixed glob", []string{"ci-*"}, func(n string) bool { return strings.HasPrefix(n, "ci-") && tunnel.ValidName(n) }, ""},
-		{"several exact names", []string{"a", "b"}, nil, "pass --name"},
+		{"single exact name", []string{"demo"}, func(n string) bool { return n == "demo" }, nil},
+		{"any name", []string{"*"}, func(n string) bool { return tunnel.ValidName(n) && strings.Count(n, "-") == 2 }, nil},
+		{"prefixed glob", []string{"ci-*"}, func(n string) bool { return strings.HasPrefix(n, "ci-") && tunnel.ValidName(n) }, nil},
+		{"several exact names", []string{"a", "b"}, nil, errNameNeeded},
+		{"no name the edge can choose", []string{"ci-*-*"}, nil, errNameNeeded},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &grant{tunnels: tc.tunnels, tokenHash: [32]byte{byte(i)}}
 			name, err := chooseName(ctx, s, g, "http://127.0.0.1:8000")
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
 				}
 				return
 			}

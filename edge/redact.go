@@ -3,6 +3,7 @@ package edge
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/hooktunnel/hooktunnel/policy"
@@ -33,7 +34,7 @@ func canonicalSet(names []string) map[string]bool {
 func redactHeader(h http.Header, extra []string) http.Header {
 	out := make(http.Header, len(h))
 	for k, vs := range h {
-		if alwaysRedacted[k] || contains(extra, k) || looksSecret(k) && !providerSignatures[k] {
+		if alwaysRedacted[k] || slices.Contains(extra, k) || looksSecret(k) && !providerSignatures[k] {
 			masked := make([]string, len(vs))
 			for i := range masked {
 				masked[i] = redacted
@@ -69,7 +70,7 @@ func redactQuery(raw string, names []string) string {
 	parts := strings.Split(raw, "&")
 	for i, p := range parts {
 		key, _, _ := strings.Cut(p, "=")
-		if k, err := url.QueryUnescape(key); err != nil || contains(names, k) || looksSecret(k) {
+		if k, err := url.QueryUnescape(key); err != nil || slices.Contains(names, k) || looksSecret(k) {
 			parts[i] = key + "=" + url.QueryEscape(redacted)
 		}
 	}
@@ -87,15 +88,6 @@ func deliverable(h http.Header) http.Header {
 		out[k] = vs
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // deliverableQuery drops the parameters the journal redacted, as

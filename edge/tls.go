@@ -5,11 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -56,11 +56,7 @@ func compileTLS(c Config, out *compiled) error {
 	if mode != certs.ModeOff && c.HSTSMaxAge > 0 {
 		out.tls.hsts = fmt.Sprintf("max-age=%d", int64(c.HSTSMaxAge/time.Second))
 	}
-	names := make([]string, 0, len(c.Tunnels))
-	for name := range c.Tunnels {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(c.Tunnels))
 	for _, name := range names {
 		m := c.Tunnels[name].MTLS
 		if m == nil {
@@ -178,7 +174,7 @@ func (e *Edge) startTLS() error {
 		e.serve(e.tls.httpSrv, httpLn)
 		httpAddr = httpLn.Addr().String()
 	}
-	e.log.Info("TLS on", "mode", cfg.tls.mode, "http_listen", httpAddr, "hsts", cfg.tls.hsts, "mtls_tunnels", sortedMTLS(cfg))
+	e.log.Info("TLS on", "mode", cfg.tls.mode, "http_listen", httpAddr, "hsts", cfg.tls.hsts, "mtls_tunnels", slices.Sorted(maps.Keys(cfg.tls.mtls)))
 	if e.tls.acme != nil {
 		// The apex (agents connect there) and the configured tunnels get
 		// their certificates now; agent-registered ones when they register.
@@ -188,15 +184,6 @@ func (e *Edge) startTLS() error {
 		}
 	}
 	return nil
-}
-
-func sortedMTLS(cfg *compiled) []string {
-	out := make([]string, 0, len(cfg.tls.mtls))
-	for name := range cfg.tls.mtls {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // certSource builds the configured certificate source and the function

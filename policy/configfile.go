@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -81,17 +80,6 @@ func LocateWarnings(file string, data []byte, warnings []*FieldError) []*ConfigE
 		out = append(out, &ConfigError{File: file, Line: lineOf(&root, w.Field), Field: w.Field, Err: w.Err})
 	}
 	return out
-}
-
-// LoadFile reads a policy file (an agent's --policy) and compiles it.
-func LoadFile(file string) (Config, error) {
-	var c Config
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return c, &ConfigError{File: file, Err: errors.Unwrap(err)}
-	}
-	err = DecodeFile(file, data, &c, func() error { _, err := c.Compile(); return err })
-	return c, err
 }
 
 // explainedError says what yaml's err is about in the file's own words

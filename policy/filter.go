@@ -154,7 +154,8 @@ func (f *Filter) Match(r *Request, in FilterInput) (bool, error) {
 	act := &filterActivation{r: r, in: in, usesBody: f.usesBody}
 	out, _, err := f.program.Eval(act)
 	if err != nil {
-		if strings.Contains(err.Error(), "cost limit exceeded") {
+		var stopped interpreter.EvalCancelledError
+		if errors.As(err, &stopped) && stopped.Cause == interpreter.CostLimitExceeded {
 			return false, fmt.Errorf("%w (%d)", ErrFilterCost, FilterCostLimit)
 		}
 		return false, err

@@ -2,8 +2,9 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -99,11 +100,7 @@ func ParsePrefixes(entries []string) ([]netip.Prefix, error) {
 }
 
 func sortedListNames(lists map[string][]netip.Prefix) []string {
-	names := make([]string, 0, len(lists))
-	for n := range lists {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(lists))
 	if len(names) == 0 {
 		return []string{"none loaded"}
 	}

@@ -2,7 +2,8 @@ package policy
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -108,14 +109,8 @@ func providerNamed(name string) (provider, bool) {
 
 // ProviderNames lists the provider names accepted in config, sorted.
 func ProviderNames() []string {
-	names := make([]string, 0, len(providers)+len(aliases))
-	for n := range providers {
-		names = append(names, n)
-	}
-	for n := range aliases {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.AppendSeq(slices.Collect(maps.Keys(providers)), maps.Keys(aliases))
+	slices.Sort(names)
 	return names
 }
 

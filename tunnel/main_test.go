@@ -3,9 +3,9 @@ package tunnel
 import (
 	"testing"
 
-	"github.com/hooktunnel/hooktunnel/test/leakcheck"
+	"go.uber.org/goleak"
 )
 
 // TestMain fails the package when a goroutine it started outlives its
 // test (a session's loops, a control reader).
-func TestMain(m *testing.M) { leakcheck.Main(m, "hooktunnel/tunnel.", "hashicorp/yamux.") }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -65,20 +65,48 @@ func (s *Session) AcceptContext(ctx context.Context) (net.Conn, error) {
 	return c, nil
 }
 
-// Open starts a stream to the peer.
+// Open starts a stream to the peer. yamux's OpenStream takes no context
+// and blocks while too many streams wait for the peer to accept them, so
+// it runs on its own goroutine: when ctx ends first Open returns ctx.Err()
+// at once, and that goroutine closes the stream if it opens late.
 func (s *Session) Open(ctx context.Context) (net.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if s.mux.IsClosed() {
 		return nil, ErrSessionClosed
 	}
-	c, err := s.mux.OpenStream()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSessionClosed, err)
+	type opened struct {
+		c   net.Conn
+		err error
 	}
-	return c, nil
+	// Unbuffered: the stream is handed over only when Open takes it, so
+	// exactly one side owns it.
+	handoff := make(chan opened)
+	go func() {
+		c, err := s.mux.OpenStream()
+		select {
+		case handoff <- opened{c, err}:
+		case <-ctx.Done():
+			if err == nil {
+				c.Close()
+			}
+		}
+	}()
+	select {
+	case o := <-handoff:
+		if o.err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSessionClosed, o.err)
+		}
+		return o.c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-// Addr is the address of the underlying connection's far end.
-func (s *Session) Addr() net.Addr { return s.mux.RemoteAddr() }
+// Addr is this side's address of the underlying connection, as yamux's
+// Session.Addr is; RemoteAddr is the peer's.
+func (s *Session) Addr() net.Addr { return s.mux.LocalAddr() }
 
 // RemoteAddr is the peer's address.
 func (s *Session) RemoteAddr() net.Addr { return s.mux.RemoteAddr() }

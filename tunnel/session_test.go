@@ -19,13 +19,19 @@ import (
 // agent.
 func pair(t *testing.T, hello Hello, decide func(Hello) (Welcome, *Refusal)) (agent, edge *Session, welcome Welcome, err error) {
 	t.Helper()
+	return pairWith(t, DefaultConfig(), hello, decide)
+}
+
+// pairWith is pair with both sides on cfg.
+func pairWith(t *testing.T, cfg Config, hello Hello, decide func(Hello) (Welcome, *Refusal)) (agent, edge *Session, welcome Welcome, err error) {
+	t.Helper()
 	edgeCh := make(chan *Session, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !IsUpgrade(r) {
 			http.NotFound(w, r)
 			return
 		}
-		p, err := Accept(w, r, DefaultConfig(), acceptToken("tok"))
+		p, err := Accept(w, r, cfg, acceptToken("tok"))
 		if err != nil {
 			edgeCh <- nil
 			return
@@ -45,7 +51,7 @@ func pair(t *testing.T, hello Hello, decide func(Hello) (Welcome, *Refusal)) (ag
 		<-s.Done()
 	}))
 	t.Cleanup(srv.Close)
-	agent, welcome, err = Dial(context.Background(), srv.URL, hello, DefaultConfig(), nil)
+	agent, welcome, err = Dial(context.Background(), srv.URL, hello, cfg, nil)
 	edge = <-edgeCh
 	if agent != nil {
 		t.Cleanup(func() { agent.Close() })

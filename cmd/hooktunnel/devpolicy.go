@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hooktunnel/hooktunnel/edge"
@@ -61,11 +61,7 @@ func loadDevEdgeConfig(file string, base edge.Config, name string) (edge.Config,
 	cfg.TLS, cfg.TLSCert, cfg.TLSKey, cfg.HTTPListen = "off", "", "", ""
 	cfg.PublicScheme, cfg.PublicPort, cfg.HSTSMaxAge = "", "", 0
 	cfg.ProxyProtocol = false
-	names := make([]string, 0, len(cfg.Tunnels))
-	for n := range cfg.Tunnels {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(cfg.Tunnels))
 	switch {
 	case name != "" && !slices.Contains(names, name):
 		return cfg, "", fmt.Errorf("%s has no tunnel %q (it has %s); pick one with --name", file, name, listOr(names))

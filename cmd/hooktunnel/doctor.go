@@ -435,6 +435,9 @@ func (d *doctor) checkTarget(ctx context.Context) {
 	defer cancel()
 	dialer := &agent.LoopbackDialer{Dialer: net.Dialer{Timeout: d.timeout}}
 	tr := &http.Transport{DialContext: dialer.DialContext, TLSClientConfig: d.cfg.TargetTLS, DisableKeepAlives: true}
+	if d.target.Scheme == "http" {
+		tr.DialContext = tlsSniffing(dialer.DialContext) // an https target's answer is TLS
+	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.target.String(), nil)
@@ -456,7 +459,7 @@ func (d *doctor) checkTarget(ctx context.Context) {
 	case isTimeout(err):
 		d.report(checkFail, "target", fmt.Sprintf("%s did not answer within %s", host, d.timeout),
 			"the app accepts connections but sends no HTTP answer: is it stuck, or not an HTTP server?")
-	case strings.Contains(err.Error(), "malformed HTTP response"):
+	case errors.Is(err, errSpeaksTLS):
 		d.report(checkFail, "target", host+" speaks TLS, not plain HTTP", "use the target https://"+host)
 	case errors.As(err, &unknown) || errors.As(err, &mismatch):
 		d.report(checkFail, "target", "the app's certificate is not trusted: "+err.Error(),

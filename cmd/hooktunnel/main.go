@@ -37,6 +37,34 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	started := false
+	markUsageErrors(root, &started)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	if !started {
+		// cobra refused the command line before any command started:
+		// an unknown command, arguments a command's Args refuses.
+		err = usageError{err}
+	}
+	fmt.Fprintln(stderr, "hooktunnel: "+oneLine(err.Error()))
+	return exitCode(err)
+}
+
+func rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "hooktunnel",
 		Short:         "A self-hosted tunnel for webhooks",
@@ -46,19 +74,38 @@ func main() {
 	}
 	root.SetVersionTemplate(versionLine())
 	root.AddCommand(edgeCommand(), agentCommand(), devCommand(), tokenCommand(), verifyCommand(), ipsCommand(), messagesCommand(), auditCommand(), doctorCommand(), versionCommand())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := root.ExecuteContext(ctx)
-	stop()
-	if err == nil {
-		return
-	}
-	fmt.Fprintln(os.Stderr, "hooktunnel: "+oneLine(err.Error()))
+	return root
+}
+
+// exitCode is the exit status for err, decided by its type.
+func exitCode(err error) int {
 	var ue usageError
 	var unfixable *agent.EdgeError
-	if errors.As(err, &ue) || tunnel.IsPermanent(err) || errors.As(err, &unfixable) || strings.HasPrefix(err.Error(), "unknown ") || strings.Contains(err.Error(), "flag") {
-		os.Exit(exitUsage)
+	if errors.As(err, &ue) || tunnel.IsPermanent(err) || errors.As(err, &unfixable) {
+		return exitUsage
 	}
-	os.Exit(exitFailure)
+	return exitFailure
+}
+
+// markUsageErrors makes the usage errors cobra finds usageErrors: a flag
+// it cannot parse (root's flag error func, which every command inherits),
+// a required flag not given or flags given together that must not be
+// (checked in root's PersistentPreRunE, before cobra checks them). That
+// hook also sets *started: a command line cobra refused before it ran is
+// a usage error. No subcommand may have a PersistentPreRun of its own
+// (cobra would run it instead of root's).
+func markUsageErrors(root *cobra.Command, started *bool) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		*started = true
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return usageError{err}
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -3,9 +3,9 @@ package alert
 import (
 	"testing"
 
-	"github.com/hooktunnel/hooktunnel/test/leakcheck"
+	"go.uber.org/goleak"
 )
 
 // TestMain fails the package when a goroutine it started outlives its
 // test (an evaluation loop, a delivery).
-func TestMain(m *testing.M) { leakcheck.Main(m, "hooktunnel/edge/alert.") }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -48,48 +48,6 @@ func (s *SQLite) Record(ctx context.Context, m *Message) error {
 	return nil
 }
 
-// Finish implements Journal. Besides the outcome it rewrites what policy
-// learns while verifying (provider, event, secret, delivery id), so an edge may
-// Record a message on arrival and Finish it once the body was checked.
-//
-// Finish sets the queue state only of a message not queued yet (a sync
-// route falling back to the queue): once queued, the state belongs to the
-// worker's Attempted, and a late Finish from the request's goroutine must
-// not turn a delivered message back into a pending one.
-func (s *SQLite) Finish(ctx context.Context, m *Message) error {
-	respHeader, err := encodeHeader(m.ResponseHeader)
-	if err != nil {
-		return fmt.Errorf("store: finish %s: %w", m.ID, err)
-	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET
-			decision = ?1, reason = ?2, detail = ?3, provider = ?4, secret_ref = ?5,
-			delivery_id = ?6, status = ?7, response_headers = ?8, response_body = ?9,
-			duration_ns = ?10,
-			queue = CASE WHEN queue = '' THEN ?11 ELSE queue END,
-			next_attempt_at = CASE WHEN queue = '' AND ?11 = 'pending'
-				THEN received_at ELSE next_attempt_at END,
-			event = ?13
-			WHERE id = ?12`,
-			m.Decision, m.Reason, m.Detail, m.Provider, m.SecretRef,
-			m.DeliveryID, m.Status, respHeader, m.ResponseBody,
-			int64(m.Duration), m.Queue, m.ID, m.Event)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		return insertAttempts(ctx, tx, m.ID, m.Attempts)
-	})
-	if err != nil {
-		return fmt.Errorf("store: finish %s: %w", m.ID, err)
-	}
-	return nil
-}
-
 // Message implements Journal.
 func (s *SQLite) Message(ctx context.Context, id string) (*Message, error) {
 	// One read transaction: the message and its attempts from one snapshot.

@@ -116,79 +116,12 @@ func TestMessageNotFound(t *testing.T) {
 			t.Errorf("Message(%q) = %v, want ErrNotFound", id, err)
 		}
 	}
-	if err := s.Finish(ctx, &Message{ID: "01JDZ8Q3V6R8M2K7T1C9W4E5XA"}); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Finish(unknown) = %v, want ErrNotFound", err)
-	}
 }
 
 func TestRecordNeedsReceivedAt(t *testing.T) {
 	t.Parallel()
 	if err := openTest(t).Record(context.Background(), &Message{Tunnel: "x"}); err == nil {
 		t.Error("Record without ReceivedAt succeeded")
-	}
-}
-
-func TestFinish(t *testing.T) {
-	t.Parallel()
-	s, ctx := openTest(t), context.Background()
-	m := &Message{ReceivedAt: t0, Tunnel: "github", Method: "POST", Path: "/h", Body: []byte("{}"), Decision: "forwarded"}
-	record(t, s, m)
-
-	m.Status, m.Duration = 502, 3*time.Second
-	m.Decision, m.Reason, m.Detail = "refused", "agent_error", "the app did not answer"
-	m.Provider, m.DeliveryID = "github", "d-1"
-	m.ResponseHeader, m.ResponseBody = http.Header{"X-A": {"b"}}, []byte("bad gateway")
-	m.Attempts = []Attempt{{N: 1, At: t0, Error: "connection refused"}}
-	if err := s.Finish(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	// A second Finish with one more attempt stores only the new one.
-	m.Attempts = append(m.Attempts, Attempt{N: 2, At: t0.Add(time.Second), Status: 502})
-	m.Attempts[0].Error = "changed: must not overwrite the stored attempt"
-	if err := s.Finish(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Message(ctx, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Attempts[0].Error = "connection refused"
-	if !reflect.DeepEqual(got, m) {
-		t.Errorf("after Finish:\n got %+v\nwant %+v", got, m)
-	}
-}
-
-func TestFinishLeavesQueueStateToWorker(t *testing.T) {
-	t.Parallel()
-	s, ctx := openTest(t), context.Background()
-	m := &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r", Body: []byte("x"), Decision: "queued"}
-	if err := s.Enqueue(ctx, m, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Attempted(ctx, m.ID, Attempt{N: 1, At: t0, Status: 200}, QueueDelivered, time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	m.Status = http.StatusAccepted // the request's goroutine finishes late
-	if err := s.Finish(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Message(ctx, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Queue != QueueDelivered || got.Status != http.StatusAccepted || len(got.Attempts) != 1 {
-		t.Errorf("queue %q status %d attempts %d; want delivered, 202, 1", got.Queue, got.Status, len(got.Attempts))
-	}
-
-	// A sync message falling back to the queue becomes pending through Finish.
-	f := &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r", Decision: "forwarded"}
-	record(t, s, f)
-	f.Queue, f.Decision = QueuePending, "queued"
-	if err := s.Finish(ctx, f); err != nil {
-		t.Fatal(err)
-	}
-	if due, err := s.Due(ctx, t0, 10); err != nil || len(due) != 1 || due[0].ID != f.ID {
-		t.Errorf("Due after fallback = %v, %v; want %s", ids(due), err, f.ID)
 	}
 }
 
@@ -537,9 +470,6 @@ func TestConcurrentRecord(t *testing.T) {
 					err = s.Enqueue(ctx, m, 0, 0)
 				} else {
 					err = s.Record(ctx, m)
-				}
-				if err == nil {
-					err = s.Finish(ctx, m)
 				}
 				if err == nil {
 					_, err = s.Messages(ctx, Filter{Tunnel: m.Tunnel})

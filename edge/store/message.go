@@ -110,9 +110,6 @@ type Journal interface {
 	Record(ctx context.Context, m *Message) error
 	// RecordAll stores new messages in one transaction.
 	RecordAll(ctx context.Context, ms []*Message) error
-	// Finish updates a message with its outcome: status, response,
-	// duration, decision, attempts so far.
-	Finish(ctx context.Context, m *Message) error
 	// Message returns one message with its attempts.
 	Message(ctx context.Context, id string) (*Message, error)
 	// Messages lists messages newest first. Listings carry no bodies.

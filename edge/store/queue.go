@@ -249,7 +249,7 @@ func (s *SQLite) Depth(ctx context.Context, now time.Time) (int, time.Duration, 
 }
 
 // Attempts are deliveries to the app: a queued message's, recorded by
-// Attempted, and a forwarded one's, which come with Record and Finish.
+// Attempted, and a forwarded one's, which come with Record.
 
 // insertAttempts stores the attempts not stored yet (by n) and recounts.
 func insertAttempts(ctx context.Context, ex execer, id string, attempts []Attempt) error {

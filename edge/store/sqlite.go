@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
-	_ "modernc.org/sqlite" // pure-Go driver: no cgo on the edge
+	"modernc.org/sqlite" // pure-Go driver: no cgo on the edge; its *Error carries the result code
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // SQLite is the embedded store: one database file in the data directory.
@@ -283,7 +283,8 @@ func (s *SQLite) TunnelName(ctx context.Context, key string) (string, bool, erro
 // AllocateTunnelName implements Names.
 func (s *SQLite) AllocateTunnelName(ctx context.Context, key, name string) error {
 	_, err := s.db.ExecContext(ctx, "INSERT INTO tunnel_names (key, name) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET name = excluded.name", key, name)
-	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
 		return ErrNameTaken
 	}
 	if err != nil {

@@ -3,9 +3,9 @@ package web
 import (
 	"testing"
 
-	"github.com/hooktunnel/hooktunnel/test/leakcheck"
+	"go.uber.org/goleak"
 )
 
 // TestMain fails the package when a goroutine it started outlives its
 // test (a browser driver, a test server).
-func TestMain(m *testing.M) { leakcheck.Main(m, "hooktunnel/edge/web.") }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

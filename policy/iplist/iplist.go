@@ -83,9 +83,6 @@ func (ls Lists) Names() []string {
 	return slices.Sorted(maps.Keys(ls.byName))
 }
 
-// Len is the number of lists.
-func (ls Lists) Len() int { return len(ls.byName) }
-
 // With returns a copy of ls in which l replaces any list of the same name.
 func (ls Lists) With(l List) Lists {
 	next := make(map[string]List, len(ls.byName)+1)
