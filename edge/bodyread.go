@@ -104,36 +104,6 @@ func (b *pacedBody) end() {
 
 func (b *pacedBody) Close() error { return b.body.Close() }
 
-// watchedBody remembers the first error reading the sender's body, so the
-// edge can tell a body that failed from an app or agent that did.
-type watchedBody struct {
-	io.ReadCloser
-	mu  sync.Mutex // a stream may still be reading when the handler asks
-	err error
-}
-
-func (w *watchedBody) Read(p []byte) (int, error) {
-	n, err := w.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		w.mu.Lock()
-		if w.err == nil {
-			w.err = err
-		}
-		w.mu.Unlock()
-	}
-	return n, err
-}
-
-// failed is the first error reading the body, nil while there is none.
-func (w *watchedBody) failed() error {
-	if w == nil {
-		return nil
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
-}
-
 // readFailed explains why reading a sender's body failed, as a refusal.
 func readFailed(err error) error {
 	var mbe *http.MaxBytesError

@@ -42,6 +42,3 @@ func After(c Clock, d time.Duration) (<-chan time.Time, Timer) {
 	t := c.AfterFunc(d, func() { ch <- c.Now() })
 	return ch, t
 }
-
-// Since is c.Now().Sub(t).
-func Since(c Clock, t time.Time) time.Duration { return c.Now().Sub(t) }
