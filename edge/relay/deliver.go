@@ -96,6 +96,15 @@ func (r *Relay) Deliver(ctx context.Context, tunnelName string, req *http.Reques
 			return resp, nil
 		}
 		s.release()
+		switch {
+		case errors.Is(err, ErrBodyAborted):
+			return nil, err // the sender's body failed: why the stream was cut
+		case ctx.Err() != nil:
+			// The caller gave up (the sender went away): that is the
+			// reason, whatever the attempt failed on, and no other agent
+			// is to be tried.
+			return nil, ctx.Err()
+		}
 		if errors.Is(err, errStaleStream) && replayable && !staleRetried {
 			staleRetried = true // once, on a fresh stream of any agent
 			lastErr = err

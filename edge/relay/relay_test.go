@@ -96,3 +96,16 @@ func TestRetireWaitsForRequestsUnderWay(t *testing.T) {
 		t.Fatal("the session outlived the timeout")
 	}
 }
+
+// A caller that gave up gets its context's error, not "no agent": the
+// edge answers a sender that went away 499, not 503.
+func TestDeliverForACallerThatGaveUp(t *testing.T) {
+	edgeSide, agentSide := tunneltest.SessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
+	go http.Serve(agentSide, http.HandlerFunc(echoBody))
+	r := relayWith(t, edgeSide)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.Deliver(ctx, "demo", newRequest("x")); !errors.Is(err, context.Canceled) || errors.Is(err, ErrNoAgent) {
+		t.Fatalf("delivery for a caller that gave up: %v, want context.Canceled", err)
+	}
+}

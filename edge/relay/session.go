@@ -100,6 +100,11 @@ func (s *Session) drain(clk clock.Clock, timeout time.Duration) {
 
 func (s *Session) acquire(done <-chan struct{}) bool {
 	select {
+	case <-done: // a caller that gave up takes no slot, even a free one
+		return false
+	default:
+	}
+	select {
 	case s.slots <- struct{}{}:
 		return true
 	case <-done:
