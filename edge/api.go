@@ -150,8 +150,9 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	attempt, answer, err := a.e.sendStored(r.Context(), p, route, &m, 1)
 	if errors.Is(err, relay.ErrNoAgent) {
-		w.Header().Set("Retry-After", retryAfterOffline)
-		writeRefusal(w, http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for tunnel "+m.Tunnel, "")
+		status, code, message, retryAfter := relayRefusal(err, m.Tunnel)
+		w.Header().Set("Retry-After", retryAfter)
+		writeRefusal(w, status, code, message, "")
 		return
 	}
 	m.Status, m.Duration, m.Attempts = attempt.Status, a.e.clock.Now().Sub(now), []store.Attempt{attempt}

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,10 +19,10 @@ import (
 // An attempt with a status got an answer; err then says only that the
 // answer was cut short (errAnswerCut). An attempt without one did not, and
 // err is the relay's reason.
-func (e *Edge) deliver(ctx context.Context, tunnel string, req *http.Request, n int, w http.ResponseWriter) (store.Attempt, error) {
+func (e *Edge) deliver(tunnel string, req *http.Request, n int, w http.ResponseWriter) (store.Attempt, error) {
 	start := e.clock.Now()
 	a := store.Attempt{N: n, At: start.UTC()}
-	resp, err := e.relay.Deliver(ctx, tunnel, req)
+	resp, err := e.relay.Deliver(tunnel, req)
 	if err != nil {
 		a.Duration, a.Error = e.clock.Now().Sub(start), err.Error()
 		return a, err
@@ -61,44 +60,33 @@ func copyAnswer(w http.ResponseWriter, resp *http.Response) error {
 		h.Add("Trailer", k)
 	}
 	w.WriteHeader(resp.StatusCode)
+	dst := io.Writer(w)
+	if resp.ContentLength == -1 {
+		dst = flushingWriter{w, http.NewResponseController(w)}
+	}
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
-	var err error
-	if resp.ContentLength == -1 {
-		err = copyFlushing(w, resp.Body, *buf)
-	} else {
-		_, err = io.CopyBuffer(writerOnly{w}, resp.Body, *buf)
-	}
+	_, err := io.CopyBuffer(dst, resp.Body, *buf)
 	for k, v := range resp.Trailer {
 		h[k] = v
 	}
 	return err
 }
 
-// copyFlushing copies src to w, flushing after every read: an answer that
-// streams reaches the sender as it is written.
-func copyFlushing(w http.ResponseWriter, src io.Reader, buf []byte) error {
-	rc := http.NewResponseController(w)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return werr
-			}
-			_ = rc.Flush()
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+// flushingWriter flushes after every write: an answer that streams reaches
+// the sender as it is written.
+type flushingWriter struct {
+	io.Writer
+	rc *http.ResponseController
 }
 
-// writerOnly hides w's ReadFrom, so the copy goes through the pooled
-// buffer and the capture sees every byte.
-type writerOnly struct{ io.Writer }
+func (f flushingWriter) Write(p []byte) (int, error) {
+	n, err := f.Writer.Write(p)
+	if err == nil {
+		_ = f.rc.Flush()
+	}
+	return n, err
+}
 
 // copyBuffers are the buffers answers are copied through.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

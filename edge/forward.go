@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/hooktunnel/hooktunnel/edge/outcome"
-	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
@@ -26,13 +25,13 @@ func (x *exchange) forward() {
 	if x.r.TLS != nil {
 		proto = "https"
 	}
-	req := x.r.WithContext(x.r.Context())
-	x.e.prepare(req, toApp{tunnel: x.tunnel, id: x.id, target: x.d.Route.Target, attempt: 1,
+	req := *x.r // the sender's request stays as it came, for the log
+	x.e.prepare(&req, toApp{tunnel: x.tunnel, id: x.id, target: x.d.Route.Target, attempt: 1,
 		forwardedFor: peerIP(x.r.RemoteAddr), forwardedHost: x.r.Host, forwardedProto: proto,
 		policy: x.pol, body: x.body})
 	capture := x.w
 	capture.body = &cappedBuffer{max: x.e.responseCap()}
-	attempt, err := x.e.deliver(x.r.Context(), x.tunnel, req, 1, capture)
+	attempt, err := x.e.deliver(x.tunnel, &req, 1, capture)
 	if attempt.Status == 0 {
 		x.deliveryFailed(err)
 	}
@@ -84,17 +83,13 @@ func (x *exchange) deliveryFailed(err error) {
 		x.w.WriteHeader(499)
 		return
 	}
-	status, code, message := relayRefusal(err)
-	switch {
-	case errors.Is(err, relay.ErrNoAgent):
-		x.w.Header().Set("Retry-After", retryAfterOffline)
-		message = "no agent is connected for tunnel " + x.tunnel + "; retry later"
-	case status == http.StatusBadGateway:
+	status, code, message, retryAfter := relayRefusal(err, x.tunnel)
+	if retryAfter != "" {
+		x.w.Header().Set("Retry-After", retryAfter)
+	}
+	if status == http.StatusBadGateway {
 		x.e.log.Warn("forward failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
 	}
 	x.w.Header().Set(tunnel.HeaderError, string(code))
 	writeRefusal(x.w, status, code, message, x.id)
 }
-
-// retryAfterOffline is the Retry-After, in seconds, of an offline tunnel.
-const retryAfterOffline = "5"

@@ -265,7 +265,7 @@ func (e *Edge) sendStored(ctx context.Context, p *policy.Policy, route *policy.R
 		forwardedFor: m.SourceIP, forwardedHost: pub.Host, forwardedProto: pub.Scheme,
 		policy: p, body: m.Body})
 	answer := newAnswerCapture(e.responseCap())
-	a, err := e.deliver(ctx, m.Tunnel, req, attempt, answer)
+	a, err := e.deliver(m.Tunnel, req, attempt, answer)
 	if a.Status != 0 {
 		err = nil // an answer cut short is still the app's answer
 	}

@@ -43,16 +43,20 @@ func refusalOf(err error) (int, outcome.Code) {
 	return outcome.Of(err)
 }
 
-// relayRefusal is what the sender is told when the relay got no answer.
-func relayRefusal(err error) (status int, code outcome.Code, message string) {
+// relayRefusal is what the sender is told when the relay got no answer
+// from the tunnel's app; retryAfter, when set, goes in Retry-After.
+func relayRefusal(err error, tunnel string) (status int, code outcome.Code, message, retryAfter string) {
 	var be *relay.BodyError
 	switch {
 	case errors.As(err, &be):
 		refusal := readFailed(be.Err)
 		status, code = refusalOf(refusal)
-		return status, code, refusal.Error()
+		return status, code, refusal.Error(), ""
 	case errors.Is(err, relay.ErrNoAgent):
-		return http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for the tunnel; retry later"
+		return http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for tunnel " + tunnel + "; retry later", retryAfterOffline
 	}
-	return http.StatusBadGateway, outcome.CodeAgentLost, "the agent's connection ended before the app answered"
+	return http.StatusBadGateway, outcome.CodeAgentLost, "the agent's connection ended before the app answered", ""
 }
+
+// retryAfterOffline is the Retry-After, in seconds, of an offline tunnel.
+const retryAfterOffline = "5"

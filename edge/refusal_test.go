@@ -55,8 +55,8 @@ func TestRelayRefusal(t *testing.T) {
 		{"anything else", errors.New("surprise"), http.StatusBadGateway, outcome.CodeAgentLost},
 	}
 	for _, tc := range tests {
-		status, code, message := relayRefusal(tc.err)
-		if status != tc.status || code != tc.code || message == "" {
+		status, code, message, retryAfter := relayRefusal(tc.err, "demo")
+		if status != tc.status || code != tc.code || message == "" || (retryAfter != "") != (code == outcome.CodeTunnelOffline) {
 			t.Errorf("%s: relayRefusal = %d, %q, %q; want %d, %q", tc.name, status, code, message, tc.status, tc.code)
 		}
 	}

@@ -110,8 +110,9 @@ func (x *exchange) serve() {
 		return
 	}
 	if !online {
-		x.w.Header().Set("Retry-After", retryAfterOffline)
-		x.refuseWith(http.StatusServiceUnavailable, outcome.CodeTunnelOffline, "no agent is connected for tunnel "+x.tunnel+"; retry later")
+		status, code, message, retryAfter := relayRefusal(relay.ErrNoAgent, x.tunnel)
+		x.w.Header().Set("Retry-After", retryAfter)
+		x.refuseWith(status, code, message)
 		return
 	}
 	x.forward()

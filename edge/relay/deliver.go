@@ -64,9 +64,11 @@ const MaxRetryBody = 64 << 10
 // attempt can tell: delivery is at least once, as a provider's own retry
 // would be.
 //
-// req is sent as it is: the caller has set its headers, its Host and the
-// tunnel's name as its URL host.
-func (r *Relay) Deliver(ctx context.Context, tunnelName string, req *http.Request) (*http.Response, error) {
+// req is sent as it is, and is the relay's from here on: the caller has
+// set its headers, its Host and the tunnel's name as its URL host. Its
+// context bounds the delivery.
+func (r *Relay) Deliver(tunnelName string, req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
 	t := r.lookup(tunnelName)
 	body, replayable, err := retryableBody(req)
 	if err != nil {
@@ -86,11 +88,10 @@ func (r *Relay) Deliver(ctx context.Context, tunnelName string, req *http.Reques
 		if !s.acquire(ctx.Done()) {
 			return nil, ctx.Err()
 		}
-		attempt := req.WithContext(ctx)
 		if body != nil {
-			attempt.Body = body()
+			req.Body = body()
 		}
-		resp, err := s.streams.RoundTrip(attempt)
+		resp, err := s.streams.RoundTrip(req)
 		if err == nil {
 			resp.Body = &releasingBody{ReadCloser: resp.Body, release: s.release}
 			return resp, nil
@@ -143,7 +144,8 @@ func retryableBody(req *http.Request) (body func() io.ReadCloser, replayable boo
 		return nil, true, nil
 	}
 	if req.ContentLength < 0 || req.ContentLength > MaxRetryBody {
-		return func() io.ReadCloser { return io.NopCloser(req.Body) }, false, nil
+		sent := req.Body
+		return func() io.ReadCloser { return io.NopCloser(sent) }, false, nil
 	}
 	// Read as the bytes arrive, not into a buffer the size the sender
 	// declared: a declaration costs nothing to make.

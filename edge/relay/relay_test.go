@@ -15,7 +15,7 @@ import (
 
 func TestDeliverToATunnelNobodyServes(t *testing.T) {
 	r := New(nil)
-	if _, err := r.Deliver(context.Background(), "nobody", newRequest("x")); !errors.Is(err, ErrNoAgent) {
+	if _, err := r.Deliver("nobody", newRequest("x")); !errors.Is(err, ErrNoAgent) {
 		t.Fatalf("delivery to a tunnel never served: %v, want ErrNoAgent", err)
 	}
 	edgeSide, _ := tunneltest.SessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
@@ -26,7 +26,7 @@ func TestDeliverToATunnelNobodyServes(t *testing.T) {
 	if r.Online("demo") || !r.Known("demo") {
 		t.Fatalf("after its only session left: online %v, known %v; want false, true", r.Online("demo"), r.Known("demo"))
 	}
-	if _, err := r.Deliver(context.Background(), "demo", newRequest("x")); !errors.Is(err, ErrNoAgent) {
+	if _, err := r.Deliver("demo", newRequest("x")); !errors.Is(err, ErrNoAgent) {
 		t.Fatalf("delivery to a tunnel whose agent left: %v, want ErrNoAgent", err)
 	}
 	s.Close()
@@ -46,7 +46,7 @@ func TestDeliverWhenTheAgentGoesAwayMidRequest(t *testing.T) {
 	// A body too large to keep for a retry: the request cannot go again.
 	req, _ := http.NewRequest("POST", "http://demo/hook", io.LimitReader(zeros{}, MaxRetryBody+1))
 	req.ContentLength = MaxRetryBody + 1
-	_, err := r.Deliver(context.Background(), "demo", req)
+	_, err := r.Deliver("demo", req)
 	if !errors.Is(err, ErrAgentLost) {
 		t.Fatalf("agent gone mid-request: %v, want ErrAgentLost", err)
 	}
@@ -105,7 +105,7 @@ func TestDeliverForACallerThatGaveUp(t *testing.T) {
 	r := relayWith(t, edgeSide)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := r.Deliver(ctx, "demo", newRequest("x")); !errors.Is(err, context.Canceled) || errors.Is(err, ErrNoAgent) {
+	if _, err := r.Deliver("demo", newRequest("x").WithContext(ctx)); !errors.Is(err, context.Canceled) || errors.Is(err, ErrNoAgent) {
 		t.Fatalf("delivery for a caller that gave up: %v, want context.Canceled", err)
 	}
 }

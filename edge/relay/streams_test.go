@@ -236,7 +236,7 @@ func TestDeliverRetriesAStreamTheAgentClosed(t *testing.T) {
 
 	r := relayWith(t, edgeSide)
 	send := func(body string) (int, string, error) {
-		resp, err := r.Deliver(context.Background(), "demo", newRequest(body))
+		resp, err := r.Deliver("demo", newRequest(body))
 		if err != nil {
 			return 0, "", err
 		}
@@ -397,7 +397,7 @@ func TestKeptStreamWithAnswerQueuedAheadIsNotReused(t *testing.T) {
 
 	r := relayWith(t, edgeSide)
 	for _, body := range []string{"first", "second", "third"} {
-		resp, err := r.Deliver(context.Background(), "demo", newRequest(body))
+		resp, err := r.Deliver("demo", newRequest(body))
 		if err != nil {
 			t.Fatalf("%s: %v", body, err)
 		}
