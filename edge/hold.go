@@ -14,21 +14,7 @@ import (
 // delivered until an operator releases it), journaled as filtered, and
 // answered 202 like a queued message once the commit is durable.
 func (x *exchange) hold() {
-	x.msg.Decision, x.msg.Status = string(outcome.Filtered), http.StatusAccepted
-	x.msg.Duration = x.e.clock.Now().Sub(x.start)
-	x.keepForDelivery()
-	if err := x.e.queue.Hold(x.r.Context(), x.msg); err != nil {
-		x.e.log.Error("hold failed", "request_id", x.id, "tunnel", x.tunnel, "err", err)
-		x.w.Header().Set("Retry-After", "30")
-		x.msg.Queue = ""
-		x.refuseWith(http.StatusServiceUnavailable, outcome.CodeQueueFull, "the edge could not store the message; retry later")
-		return
-	}
-	// Kept: the provider's retry of it is a duplicate from here on.
-	x.pol.Delivered(x.d, http.StatusAccepted, x.e.clock.Now())
-	x.observe()
-	x.e.events.publish(x.msg)
-	writeJSON(x.w, http.StatusAccepted, map[string]string{"status": "held", "id": x.id, "request_id": x.id,
+	x.commit(outcome.Filtered, x.e.queue.Hold, map[string]string{"status": "held",
 		"message": "accepted; no route's filter takes this request, so it is held until an operator releases it"})
 }
 

@@ -55,7 +55,7 @@ func (l purgeLog) next(t *testing.T) purgePass {
 }
 
 // purgeEdge is an edge on a fake clock whose background work (journal,
-// queue, purge) runs; the purge's timer is the only one on the clock.
+// queue, purge) runs.
 func purgeEdge(t *testing.T, retention time.Duration, reload func(running Config) Config) (*Edge, *clock.Fake, purgeLog) {
 	t.Helper()
 	fake := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))

@@ -93,7 +93,7 @@ func TestQueueRetriesWhenDueOnTheEdgesClock(t *testing.T) {
 	if resp := e.post(t, "/hook", `{"n":1}`); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("queued webhook answered %d", resp.StatusCode)
 	}
-	if got := <-attempts; got != "1" {
+	if got := receive(t, attempts); got != "1" {
 		t.Fatalf("first delivery carried attempt %q", got)
 	}
 	pending := waitQueued(t, e, func(m store.Message) bool { return len(m.Attempts) == 1 })
@@ -109,7 +109,7 @@ func TestQueueRetriesWhenDueOnTheEdgesClock(t *testing.T) {
 		t.Fatalf("the retry is not due after retryMin: %d due", len(due))
 	}
 	e.clock.Advance(retryMin)
-	if got := <-attempts; got != "2" {
+	if got := receive(t, attempts); got != "2" {
 		t.Fatalf("the retry carried attempt %q, want 2", got)
 	}
 	done := waitQueued(t, e, func(m store.Message) bool { return m.Queue == store.QueueDelivered })
@@ -119,6 +119,20 @@ func TestQueueRetriesWhenDueOnTheEdgesClock(t *testing.T) {
 	if !done.Attempts[1].At.Equal(now.Add(retryMin).UTC()) {
 		t.Errorf("the retry is recorded at %v, want the clock's %v", done.Attempts[1].At, now.Add(retryMin))
 	}
+}
+
+// receive is the next value on ch; the test fails, rather than hang, when
+// none comes.
+func receive[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatal("nothing arrived within 20s")
+	}
+	var zero T
+	return zero
 }
 
 // waitQueued returns the tunnel's only message once ok holds of it; the

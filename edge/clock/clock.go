@@ -42,3 +42,18 @@ func After(c Clock, d time.Duration) (<-chan time.Time, Timer) {
 	t := c.AfterFunc(d, func() { ch <- c.Now() })
 	return ch, t
 }
+
+// At is After until the time t on c: at once if t has passed. A clock
+// that can arm a timer for a moment rather than a wait (the fake one) does
+// so, so that time moved between reading the clock and arming is not
+// waited for again.
+func At(c Clock, t time.Time) (<-chan time.Time, Timer) {
+	ch := make(chan time.Time, 1)
+	fire := func() { ch <- c.Now() }
+	if at, ok := c.(interface {
+		AtFunc(t time.Time, f func()) Timer
+	}); ok {
+		return ch, at.AtFunc(t, fire)
+	}
+	return ch, c.AfterFunc(t.Sub(c.Now()), fire)
+}

@@ -37,13 +37,28 @@ func (f *Fake) Now() time.Time {
 
 func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer {
 	f.mu.Lock()
-	t := &fakeTimer{f: f, at: f.now.Add(d), fn: fn, pending: true}
+	defer f.mu.Unlock()
+	return f.arm(f.now.Add(d), fn)
+}
+
+// AtFunc calls fn in its own goroutine once the clock shows at: at once if
+// it already does.
+func (f *Fake) AtFunc(at time.Time, fn func()) Timer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.arm(at, fn)
+}
+
+// arm adds a timer for at; the caller holds f.mu.
+func (f *Fake) arm(at time.Time, fn func()) Timer {
+	t := &fakeTimer{f: f, at: at, fn: fn, pending: true}
+	if !at.After(f.now) {
+		t.pending = false
+		go fn()
+		return t
+	}
 	f.timers = append(f.timers, t)
 	f.armed.Broadcast()
-	f.mu.Unlock()
-	if d <= 0 {
-		f.Advance(0)
-	}
 	return t
 }
 

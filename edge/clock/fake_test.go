@@ -48,3 +48,21 @@ func TestAfterDelivers(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// A timer armed for a moment the clock has passed fires at once; one for a
+// later moment waits for it, however the clock moved before it was armed.
+func TestAtFiresForAMomentAlreadyPassed(t *testing.T) {
+	f := NewFake(time.Unix(1000, 0))
+	looked := f.Now()
+	f.Advance(time.Second) // time moves between reading the clock and arming
+	ch, _ := At(f, looked.Add(time.Second))
+	if got := <-ch; !got.Equal(time.Unix(1001, 0)) {
+		t.Fatalf("fired at %v", got)
+	}
+	later, _ := At(f, looked.Add(2*time.Second))
+	f.WaitPending(1)
+	f.Advance(time.Second)
+	if got := <-later; !got.Equal(time.Unix(1002, 0)) {
+		t.Fatalf("fired at %v", got)
+	}
+}
