@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hooktunnel/hooktunnel/policy"
 )
@@ -48,15 +50,34 @@ func redactHeader(h http.Header, extra []string) http.Header {
 }
 
 // looksSecret catches headers named like credentials that no list knows.
+// It runs on every header and query name of every request and answer, so
+// a short ASCII name (any header name) is lowered on the stack, not into
+// a new string.
 func looksSecret(name string) bool {
-	n := strings.ToLower(name)
-	for _, word := range []string{"secret", "token", "signature", "password", "api-key", "api_key", "apikey"} {
-		if strings.Contains(n, word) {
+	var buf [64]byte
+	lower := buf[:0]
+	for i := range len(name) {
+		c := name[i]
+		if c >= utf8.RuneSelf || i == len(buf) {
+			// A few non-ASCII letters lower to ASCII ones (K, the Kelvin sign).
+			lower = []byte(strings.ToLower(name))
+			break
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	for _, word := range secretWords {
+		if bytes.Contains(lower, word) {
 			return true
 		}
 	}
 	return false
 }
+
+// secretWords are the parts of names that looksSecret catches, lowercase.
+var secretWords = [][]byte{[]byte("secret"), []byte("token"), []byte("signature"), []byte("password"), []byte("api-key"), []byte("api_key"), []byte("apikey")}
 
 // redactQuery masks the named parameters of a raw query, keeping the rest
 // byte for byte.
