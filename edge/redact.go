@@ -11,8 +11,11 @@ import (
 	"github.com/hooktunnel/hooktunnel/policy"
 )
 
-// redacted replaces the values the journal must never hold.
+// redacted replaces the values the journal must never hold, and
+// redactedInQuery is how it is written in a query.
 const redacted = "[redacted]"
+
+var redactedInQuery = url.QueryEscape(redacted)
 
 // alwaysRedacted are the headers whose values never reach the journal,
 // whatever the route: credentials.
@@ -92,7 +95,7 @@ func redactQuery(raw string, names []string) string {
 	for i, p := range parts {
 		key, _, _ := strings.Cut(p, "=")
 		if k, err := url.QueryUnescape(key); err != nil || slices.Contains(names, k) || looksSecret(k) {
-			parts[i] = key + "=" + url.QueryEscape(redacted)
+			parts[i] = key + "=" + redactedInQuery
 		}
 	}
 	return strings.Join(parts, "&")
@@ -114,12 +117,12 @@ func deliverable(h http.Header) http.Header {
 // deliverableQuery drops the parameters the journal redacted, as
 // deliverable does for headers.
 func deliverableQuery(raw string) string {
-	if !strings.Contains(raw, url.QueryEscape(redacted)) {
+	if !strings.Contains(raw, redactedInQuery) {
 		return raw
 	}
 	var kept []string
 	for _, p := range strings.Split(raw, "&") {
-		if _, v, _ := strings.Cut(p, "="); v != url.QueryEscape(redacted) {
+		if _, v, _ := strings.Cut(p, "="); v != redactedInQuery {
 			kept = append(kept, p)
 		}
 	}
