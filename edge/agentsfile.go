@@ -42,7 +42,7 @@ func RemoveAgent(data []byte, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchAgent, name)
 	}
 	var want any
-	if err := yaml.Unmarshal(data, &want); err != nil {
+	if err := doc.Decode(&want); err != nil {
 		return nil, fmt.Errorf("edge: reading the config: %w", err)
 	}
 	top, ok := want.(map[string]any)

@@ -18,9 +18,14 @@ func (x *exchange) filter(preq *policy.Request, now time.Time) bool {
 	x.pol.Filter(&x.d, preq, now)
 	if route := x.d.Route; route != first {
 		// Another route has the request now: its journal settings apply.
-		query, headers := x.pol.Credentials()
+		// The masking is the tunnel's, the same for every route
+		// (newMessage): the headers and query are masked again only when
+		// the first route's journal level dropped them.
 		x.msg.Route = route.Path
-		x.msg.Query, x.msg.Header = redactQuery(x.r.URL.RawQuery, query), redactHeader(x.r.Header, headers)
+		if x.msg.Header == nil {
+			query, headers := x.pol.Credentials()
+			x.msg.Query, x.msg.Header = redactQuery(x.r.URL.RawQuery, query), redactHeader(x.r.Header, headers)
+		}
 		x.journalLevel(route)
 		x.msg.Body = nil
 		if x.keepsBodies() {

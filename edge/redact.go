@@ -1,16 +1,21 @@
 package edge
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hooktunnel/hooktunnel/policy"
 )
 
-// redacted replaces the values the journal must never hold.
+// redacted replaces the values the journal must never hold, and
+// redactedInQuery is how it is written in a query.
 const redacted = "[redacted]"
+
+var redactedInQuery = url.QueryEscape(redacted)
 
 // alwaysRedacted are the headers whose values never reach the journal,
 // whatever the route: credentials.
@@ -48,15 +53,34 @@ func redactHeader(h http.Header, extra []string) http.Header {
 }
 
 // looksSecret catches headers named like credentials that no list knows.
+// It runs on every header and query name of every request and answer, so
+// a short ASCII name (any header name) is lowered on the stack, not into
+// a new string.
 func looksSecret(name string) bool {
-	n := strings.ToLower(name)
-	for _, word := range []string{"secret", "token", "signature", "password", "api-key", "api_key", "apikey"} {
-		if strings.Contains(n, word) {
+	var buf [64]byte
+	lower := buf[:0]
+	for i := range len(name) {
+		c := name[i]
+		if c >= utf8.RuneSelf || i == len(buf) {
+			// A few non-ASCII letters lower to ASCII ones (K, the Kelvin sign).
+			lower = []byte(strings.ToLower(name))
+			break
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	for _, word := range secretWords {
+		if bytes.Contains(lower, word) {
 			return true
 		}
 	}
 	return false
 }
+
+// secretWords are the parts of names that looksSecret catches, lowercase.
+var secretWords = [][]byte{[]byte("secret"), []byte("token"), []byte("signature"), []byte("password"), []byte("api-key"), []byte("api_key"), []byte("apikey")}
 
 // redactQuery masks the named parameters of a raw query, keeping the rest
 // byte for byte.
@@ -71,7 +95,7 @@ func redactQuery(raw string, names []string) string {
 	for i, p := range parts {
 		key, _, _ := strings.Cut(p, "=")
 		if k, err := url.QueryUnescape(key); err != nil || slices.Contains(names, k) || looksSecret(k) {
-			parts[i] = key + "=" + url.QueryEscape(redacted)
+			parts[i] = key + "=" + redactedInQuery
 		}
 	}
 	return strings.Join(parts, "&")
@@ -93,12 +117,12 @@ func deliverable(h http.Header) http.Header {
 // deliverableQuery drops the parameters the journal redacted, as
 // deliverable does for headers.
 func deliverableQuery(raw string) string {
-	if !strings.Contains(raw, url.QueryEscape(redacted)) {
+	if !strings.Contains(raw, redactedInQuery) {
 		return raw
 	}
 	var kept []string
 	for _, p := range strings.Split(raw, "&") {
-		if _, v, _ := strings.Cut(p, "="); v != url.QueryEscape(redacted) {
+		if _, v, _ := strings.Cut(p, "="); v != redactedInQuery {
 			kept = append(kept, p)
 		}
 	}
