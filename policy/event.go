@@ -54,15 +54,14 @@ func (r *Request) EventOf(provider string) string {
 	if !ok || len(p.event) == 0 {
 		return ""
 	}
-	src := eventInput{r: r}
 	for _, way := range p.event {
-		first := src.read(way[0])
+		first := r.eventPart(way[0])
 		if first == "" {
 			continue
 		}
 		name := first
 		for _, part := range way[1:] {
-			if v := src.read(part); v != "" {
+			if v := r.eventPart(part); v != "" {
 				name += "." + v
 			}
 		}
@@ -71,20 +70,16 @@ func (r *Request) EventOf(provider string) string {
 	return ""
 }
 
-// eventInput reads event parts from one request, parsing its body the
-// first time a part needs it.
-type eventInput struct {
-	r *Request
-}
-
-func (in *eventInput) read(s eventSource) string {
+// eventPart reads one part of an event name from r; its body is parsed
+// the first time a part needs it (jsonBody).
+func (r *Request) eventPart(s eventSource) string {
 	if s.header != "" {
-		return strings.TrimSpace(in.r.Header.Get(s.header))
+		return strings.TrimSpace(r.Header.Get(s.header))
 	}
-	if len(in.r.Body) > maxEventBody {
+	if len(r.Body) > maxEventBody {
 		return ""
 	}
-	doc := in.r.jsonBody()
+	doc := r.jsonBody()
 	if doc == nil {
 		return ""
 	}

@@ -46,7 +46,6 @@ const filterMaxLength = 4096
 type Filter struct {
 	source   string
 	program  cel.Program
-	usesBody bool // the expression reads body: only then is it parsed
 	constant *bool
 }
 
@@ -117,7 +116,7 @@ func CompileFilter(source string) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%v", err)
 	}
-	f := &Filter{source: source, program: prg, usesBody: readsVariable(checked.NativeRep(), "body")}
+	f := &Filter{source: source, program: prg}
 	if e := checked.NativeRep().Expr(); e.Kind() == ast.LiteralKind {
 		if lit, ok := e.AsLiteral().(types.Bool); ok {
 			b := bool(lit)
@@ -125,16 +124,6 @@ func CompileFilter(source string) (*Filter, error) {
 		}
 	}
 	return f, nil
-}
-
-// readsVariable reports whether the checked expression refers to name.
-func readsVariable(a *ast.AST, name string) bool {
-	for _, r := range a.ReferenceMap() {
-		if r.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // FilterInput is what a filter sees of one request besides the request
@@ -151,7 +140,7 @@ var ErrFilterCost = errors.New("policy: filter exceeded its cost limit")
 // Match evaluates the filter on r. An error (a missing field read without
 // has(), the cost limit) means the filter did not take the request.
 func (f *Filter) Match(r *Request, in FilterInput) (bool, error) {
-	act := &filterActivation{r: r, in: in, usesBody: f.usesBody}
+	act := &filterActivation{r: r, in: in}
 	out, _, err := f.program.Eval(act)
 	if err != nil {
 		var stopped interpreter.EvalCancelledError
@@ -170,9 +159,8 @@ func (f *Filter) Match(r *Request, in FilterInput) (bool, error) {
 // filterActivation resolves the filter's variables from the request,
 // building each only when the expression reads it.
 type filterActivation struct {
-	r        *Request
-	in       FilterInput
-	usesBody bool
+	r  *Request
+	in FilterInput
 }
 
 var _ interpreter.Activation = (*filterActivation)(nil)

@@ -111,7 +111,9 @@ func (v *gitlab) verifySigned(r *Request, now time.Time) (Result, error) {
 		return Result{}, err
 	}
 	content := [][]byte{[]byte(id), {'.'}, []byte(tsRaw), {'.'}, r.Body}
-	i, fp, ok := matchSecret(v.keys, func(key []byte) []byte { return macOf(sha256.New, key, content...) }, sigs)
+	// matchSecret stops at the key that matched: mac is left holding its MAC.
+	var mac []byte
+	i, fp, ok := matchSecret(v.keys, func(key []byte) []byte { mac = macOf(sha256.New, key, content...); return mac }, sigs)
 	if !ok {
 		return Result{}, refuse(ErrBadSignature, gitlabSignatureHeader+" does not match webhook-id.webhook-timestamp.body under any configured signing token; check the token and that nothing rewrites the body before the edge")
 	}
@@ -120,7 +122,7 @@ func (v *gitlab) verifySigned(r *Request, now time.Time) (Result, error) {
 	}
 	// The matching entry alone, re-encoded, is the signature: a replay
 	// that reorders or drops entries must not look new.
-	return Result{Secret: v.keyAt[i], DeliveryID: id, Signature: "v1," + base64.StdEncoding.EncodeToString(macOf(sha256.New, v.keys[i].Value, content...)), Fingerprint: fp, Timestamp: ts}, nil
+	return Result{Secret: v.keyAt[i], DeliveryID: id, Signature: "v1," + base64.StdEncoding.EncodeToString(mac), Fingerprint: fp, Timestamp: ts}, nil
 }
 
 // parseGitLabSignature returns the v1 digests of a Standard Webhooks

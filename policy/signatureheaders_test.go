@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -133,7 +134,7 @@ func loadAnyVectors(t *testing.T, provider string) []anyVector {
 		if !ok {
 			secret = v.Secret
 		}
-		method, raw := cmpOr(v.Method, http.MethodPost), cmpOr(v.URL, "https://hooks.example.com/t/demo/webhook")
+		method, raw := cmp.Or(v.Method, http.MethodPost), cmp.Or(v.URL, "https://hooks.example.com/t/demo/webhook")
 		u, err := url.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
@@ -173,13 +174,6 @@ func vectorTime(raws ...json.RawMessage) time.Time {
 		}
 	}
 	return time.Now()
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // TestSignatureHeadersComeFromTheProviderTable checks that the list the

@@ -74,10 +74,13 @@ func (v *twilio) Verify(r *Request, _ time.Time) (Result, error) {
 func (v *twilio) match(urls []string, params, sig []byte) (int, []byte, bool) {
 	for i, s := range v.secrets {
 		for _, u := range urls {
-			if hmac.Equal(macOf(sha1.New, s.Value, []byte(u), params), sig) {
+			if mac := macOf(sha1.New, s.Value, []byte(u), params); hmac.Equal(mac, sig) {
 				// The fingerprint, as matchSecret's: the MAC under the
 				// first secret of the URL that was signed.
-				return i, macOf(sha1.New, v.secrets[0].Value, []byte(u), params), true
+				if i > 0 {
+					mac = macOf(sha1.New, v.secrets[0].Value, []byte(u), params)
+				}
+				return i, mac, true
 			}
 		}
 	}

@@ -8,6 +8,8 @@
 // does not import this package; the edge converts at that seam.
 package outcome
 
+import "slices"
+
 // Decision is what the edge did with a request: the journal's decision,
 // the outcome label of hooktunnel_requests_total, the --decision filter.
 type Decision string
@@ -34,11 +36,4 @@ func Decisions() []Decision {
 }
 
 // Valid reports whether d is one of Decisions.
-func (d Decision) Valid() bool {
-	for _, known := range Decisions() {
-		if d == known {
-			return true
-		}
-	}
-	return false
-}
+func (d Decision) Valid() bool { return slices.Contains(Decisions(), d) }
