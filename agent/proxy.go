@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/tunnel"
@@ -120,29 +121,20 @@ func writeAgentError(w http.ResponseWriter, r *http.Request, status int, code, m
 // reading it failed, which means the edge ended it early.
 type edgeBody struct {
 	io.ReadCloser
-	mu  sync.Mutex
-	err bool
+	failed atomic.Bool
 }
 
 func (b *edgeBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
-		b.mu.Lock()
-		b.err = true
-		b.mu.Unlock()
+		b.failed.Store(true)
 	}
 	return n, err
 }
 
 func bodyFailed(r *http.Request) bool {
 	b, ok := r.Body.(*edgeBody)
-	return ok && b.failed()
-}
-
-func (b *edgeBody) failed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
+	return ok && b.failed.Load()
 }
 
 type bufferPool struct{}
