@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/tunnel"
@@ -20,9 +21,9 @@ import (
 // headerRequestID is set by the edge on every forwarded request.
 const headerRequestID = tunnel.HeaderRequestID
 
-// newProxy forwards the edge's requests to the local app.
-func newProxy(target *url.URL, hostHeader string, tlsConfig *tls.Config, errorLog func(msg string, args ...any)) *httputil.ReverseProxy {
-	dialer := &LoopbackDialer{Dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}}
+// newProxy forwards the edge's requests to the local app at target over
+// transport.
+func newProxy(target *url.URL, hostHeader string, transport http.RoundTripper, errorLog func(msg string, args ...any)) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -44,22 +45,30 @@ func newProxy(target *url.URL, hostHeader string, tlsConfig *tls.Config, errorLo
 				pr.Out.Body = &edgeBody{ReadCloser: pr.Out.Body}
 			}
 		},
-		Transport: &http.Transport{
-			DialContext:           dialer.DialContext,
-			TLSClientConfig:       tlsConfig,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-			DisableCompression:    true,
-			WriteBufferSize:       32 << 10,
-			ReadBufferSize:        32 << 10,
-		},
+		Transport:  transport,
 		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			appFailed(w, r, target, err, errorLog)
 		},
+	}
+}
+
+// newTransport is the connection pool of the agent's proxies: one for all
+// of its targets, which it tells apart by address (targets on one app
+// share its connections).
+func newTransport(tlsConfig *tls.Config) *http.Transport {
+	dialer := &LoopbackDialer{Dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}}
+	return &http.Transport{
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConfig,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
 	}
 }
 
@@ -112,29 +121,20 @@ func writeAgentError(w http.ResponseWriter, r *http.Request, status int, code, m
 // reading it failed, which means the edge ended it early.
 type edgeBody struct {
 	io.ReadCloser
-	mu  sync.Mutex
-	err bool
+	failed atomic.Bool
 }
 
 func (b *edgeBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
-		b.mu.Lock()
-		b.err = true
-		b.mu.Unlock()
+		b.failed.Store(true)
 	}
 	return n, err
 }
 
 func bodyFailed(r *http.Request) bool {
 	b, ok := r.Body.(*edgeBody)
-	return ok && b.failed()
-}
-
-func (b *edgeBody) failed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
+	return ok && b.failed.Load()
 }
 
 type bufferPool struct{}

@@ -38,7 +38,7 @@ func TestBodyCutShortIsNotAnAppAnswer(t *testing.T) {
 	}))
 	t.Cleanup(app.Close)
 	target, _ := url.Parse(app.URL)
-	proxy := newProxy(target, "", nil, func(string, ...any) {})
+	proxy := newProxy(target, "", newTransport(nil), func(string, ...any) {})
 
 	req := httptest.NewRequest(http.MethodPost, "http://demo.localhost/hook", &cutBody{})
 	req.ContentLength = 100_000

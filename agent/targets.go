@@ -230,6 +230,8 @@ type proxySettings struct {
 	errorLog   func(msg string, args ...any)
 }
 
+// maker builds every target's proxy on one transport.
 func (p proxySettings) maker() proxyMaker {
-	return func(u *url.URL) *httputil.ReverseProxy { return newProxy(u, p.hostHeader, p.tls, p.errorLog) }
+	transport := newTransport(p.tls)
+	return func(u *url.URL) *httputil.ReverseProxy { return newProxy(u, p.hostHeader, transport, p.errorLog) }
 }

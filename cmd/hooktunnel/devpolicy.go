@@ -73,6 +73,7 @@ func loadDevEdgeConfig(file string, base edge.Config, name string) (edge.Config,
 	return cfg, name, nil
 }
 
+// listOr joins names for a message, "none" when there are none.
 func listOr(names []string) string {
 	if len(names) == 0 {
 		return "none"

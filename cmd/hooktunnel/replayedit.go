@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -74,13 +75,7 @@ func formatEditable(m *store.Message) []byte {
 	var b bytes.Buffer
 	b.WriteString(editableComment)
 	fmt.Fprintf(&b, "# %s %s\n", m.Method, m.Path)
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range m.Header {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(m.Header)) {
 		for _, v := range m.Header[name] {
 			fmt.Fprintf(&b, "%s: %s\n", name, v)
 		}

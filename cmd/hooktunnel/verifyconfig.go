@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -69,15 +70,11 @@ func (f *verifyFlags) fromConfig(files int) (*verifier, error) {
 
 // pickTunnel is --tunnel, or the file's only tunnel.
 func (f *verifyFlags) pickTunnel(tunnels map[string]policy.Config) (string, error) {
-	names := make([]string, 0, len(tunnels))
-	for name := range tunnels {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(tunnels))
 	switch {
 	case f.tunnel != "":
 		if _, ok := tunnels[f.tunnel]; !ok {
-			return "", fmt.Errorf("--tunnel %s: the file has no such tunnel (it has: %s)", f.tunnel, listOrNone(names))
+			return "", fmt.Errorf("--tunnel %s: the file has no such tunnel (it has: %s)", f.tunnel, listOr(names))
 		}
 		return f.tunnel, nil
 	case len(names) == 1:
@@ -86,11 +83,4 @@ func (f *verifyFlags) pickTunnel(tunnels map[string]policy.Config) (string, erro
 		return "", errors.New("the file configures no tunnels: nothing to check against")
 	}
 	return "", fmt.Errorf("the file has several tunnels (%s): name one with --tunnel", strings.Join(names, ", "))
-}
-
-func listOrNone(names []string) string {
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
 }
