@@ -144,8 +144,12 @@ func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int
 
 // fits counts the route's pending messages in tx and returns ErrQueueFull
 // when one more, of size bytes, would pass maxCount or maxBytes (0: no
-// bound): the bounds Enqueue and Release keep.
+// bound): the bounds Enqueue and Release keep. Without bounds it reads
+// nothing.
 func fits(ctx context.Context, tx *sql.Tx, tunnel, route string, size int64, maxCount int, maxBytes int64) error {
+	if maxCount <= 0 && maxBytes <= 0 {
+		return nil // no bound (Hold, or a route without one): nothing to count
+	}
 	var count int
 	var bytes int64
 	if err := tx.QueryRowContext(ctx, queueSizeQuery, tunnel, route).Scan(&count, &bytes); err != nil {
