@@ -142,6 +142,17 @@ func (p *proc) waitOutput(want string, timeout time.Duration) bool {
 	return false
 }
 
+// runCLI runs the hooktunnel binary to its end and returns its output.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	p := startProc(t, "hooktunnel "+strings.Join(args, " "), args...)
+	code, ok := p.exited(30 * time.Second)
+	if !ok {
+		t.Fatalf("hooktunnel %s did not end", strings.Join(args, " "))
+	}
+	return p.stdout.String(), p.stderr.String(), code
+}
+
 // eventually polls cond until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -158,17 +158,6 @@ func TestWebUI(t *testing.T) {
 	}
 }
 
-// runCLI runs the hooktunnel binary to its end and returns its output.
-func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	p := startProc(t, "hooktunnel "+args[0]+" "+args[1], args...)
-	code, ok := p.exited(30 * time.Second)
-	if !ok {
-		t.Fatalf("hooktunnel %s did not end", strings.Join(args, " "))
-	}
-	return p.stdout.String(), p.stderr.String(), code
-}
-
 // The messages CLI against a real edge: a table, the detail, a replay, the
 // API's JSON as is, and one-line errors with the right exit codes.
 func TestMessagesCLI(t *testing.T) {
