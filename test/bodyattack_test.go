@@ -374,20 +374,11 @@ func trickle(ctx context.Context, d net.Dialer, e *edgeProc, path string) {
 // heapInUse reads the edge's go_memstats_heap_inuse_bytes from /metrics.
 func heapInUse(t *testing.T, e *edgeProc) int64 {
 	t.Helper()
-	resp, err := http.Get("http://127.0.0.1:" + e.adminPort + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v, ok := e.scrape(t)["go_memstats_heap_inuse_bytes"]
+	if !ok {
+		t.Fatal("no go_memstats_heap_inuse_bytes in /metrics")
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return int64(f)
-		}
-	}
-	t.Fatal("no go_memstats_heap_inuse_bytes in /metrics")
-	return 0
+	return int64(v)
 }
 
 // peakRSS is the edge process's peak resident memory (VmHWM).
