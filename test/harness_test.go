@@ -142,6 +142,23 @@ func (p *proc) waitOutput(want string, timeout time.Duration) bool {
 	return false
 }
 
+// memory reads a size from the process's /proc status, in bytes: VmRSS:
+// now, VmHWM: at its peak; 0 when it cannot.
+func (p *proc) memory(field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // runCLI runs the hooktunnel binary to its end and returns its output.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
