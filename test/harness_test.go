@@ -159,6 +159,17 @@ func (p *proc) memory(field string) int64 {
 	return 0
 }
 
+// writeFile writes text to a file name in a directory of the test's own
+// and returns its path.
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
 // runCLI runs the hooktunnel binary to its end and returns its output.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
