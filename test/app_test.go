@@ -50,10 +50,7 @@ func portOf(addr string) string {
 	return p
 }
 
-func (a *app) port() string {
-	_, p, _ := net.SplitHostPort(a.addr)
-	return p
-}
+func (a *app) port() string { return portOf(a.addr) }
 
 func (a *app) sawID(id string) bool {
 	a.mu.Lock()

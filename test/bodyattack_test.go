@@ -328,8 +328,8 @@ loop:
 	wg.Wait()
 
 	rate := float64(ok.Load()) / float64(sent.Load())
-	t.Logf("%d slow senders (%d attempts): legitimate %d/%d answered (%.1f%%); edge heap in use %d MiB before, peak %d MiB; edge peak RSS %s",
-		attackers, attempts.Load(), ok.Load(), sent.Load(), 100*rate, baseline>>20, peak.Load()>>20, peakRSS(e))
+	t.Logf("%d slow senders (%d attempts): legitimate %d/%d answered (%.1f%%); edge heap in use %d MiB before, peak %d MiB; edge peak RSS %d MiB",
+		attackers, attempts.Load(), ok.Load(), sent.Load(), 100*rate, baseline>>20, peak.Load()>>20, e.memory("VmHWM:")>>20)
 	if rate < 0.99 {
 		t.Errorf("legitimate success %.1f%%, want at least 99%%", 100*rate)
 	}
@@ -374,34 +374,11 @@ func trickle(ctx context.Context, d net.Dialer, e *edgeProc, path string) {
 // heapInUse reads the edge's go_memstats_heap_inuse_bytes from /metrics.
 func heapInUse(t *testing.T, e *edgeProc) int64 {
 	t.Helper()
-	resp, err := http.Get("http://127.0.0.1:" + e.adminPort + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v, ok := e.scrape(t)["go_memstats_heap_inuse_bytes"]
+	if !ok {
+		t.Fatal("no go_memstats_heap_inuse_bytes in /metrics")
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return int64(f)
-		}
-	}
-	t.Fatal("no go_memstats_heap_inuse_bytes in /metrics")
-	return 0
-}
-
-// peakRSS is the edge process's peak resident memory (VmHWM).
-func peakRSS(e *edgeProc) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.cmd.Process.Pid))
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
+	return int64(v)
 }
 
 // A sender whose chunked body breaks off in its trailer, then closes its

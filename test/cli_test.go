@@ -15,8 +15,8 @@ import (
 
 func TestVersionFlag(t *testing.T) {
 	t.Parallel()
-	flag, _, code := runCmd(t, "--version")
-	sub, _, code2 := runCmd(t, "version")
+	flag, _, code := runCLI(t, "--version")
+	sub, _, code2 := runCLI(t, "version")
 	if code != 0 || code2 != 0 || flag != sub || !strings.HasPrefix(flag, "hooktunnel ") {
 		t.Errorf("--version: exit %d %q; version: exit %d %q", code, flag, code2, sub)
 	}
@@ -25,7 +25,7 @@ func TestVersionFlag(t *testing.T) {
 func TestAgentRefusesABadPortAtOnce(t *testing.T) {
 	t.Parallel()
 	for _, target := range []string{"localhost:abc", "localhost:0", "http://localhost:99999"} {
-		_, stderr, code := runCmd(t, "agent", target, "--edge", "http://localhost:1", "--token", "ht_x")
+		_, stderr, code := runCLI(t, "agent", target, "--edge", "http://localhost:1", "--token", "ht_x")
 		if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "is not a number from 1 to 65535") {
 			t.Errorf("agent %s: exit %d, stderr %q; want 2 and one line about the port", target, code, stderr)
 		}
@@ -41,7 +41,7 @@ func TestEdgePortInUseNamesTheFlag(t *testing.T) {
 	}
 	for _, tc := range tests {
 		addr := "127.0.0.1:" + tc.port
-		_, stderr, code := runCmd(t, "edge", "--domain", "localhost", "--tls", "off", "--data", t.TempDir(),
+		_, stderr, code := runCLI(t, "edge", "--domain", "localhost", "--tls", "off", "--data", t.TempDir(),
 			"--"+tc.flag, addr, "--"+tc.other, "127.0.0.1:0")
 		what := strings.ReplaceAll(tc.flag, "-", " ")
 		want := "hooktunnel: edge: " + what + " " + addr + ": address already in use (another edge? change --" + tc.flag + ")\n"
@@ -65,7 +65,7 @@ func TestEdgeDataDirNotWritableNamesTheFlag(t *testing.T) {
 		}
 		data = "/proc/self/hooktunnel-data"
 	}
-	_, stderr, code := runCmd(t, "edge", "--domain", "localhost", "--tls", "off", "--data", data,
+	_, stderr, code := runCLI(t, "edge", "--domain", "localhost", "--tls", "off", "--data", data,
 		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "data directory "+data+": ") || !strings.Contains(stderr, "pass --data DIR") {
 		t.Errorf("exit %d, stderr %q; want 1 and one line naming the directory and --data", code, stderr)
@@ -89,7 +89,7 @@ func TestTokenListRevokeAndCompletion(t *testing.T) {
 		t.Fatalf("webhook: %d", s)
 	}
 
-	out, stderr, code := runCmd(t, "token", "list", "--config", e.config)
+	out, stderr, code := runCLI(t, "token", "list", "--config", e.config)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 3 || !regexp.MustCompile(`^laptop +laptop +yes$`).MatchString(lines[1]) || !regexp.MustCompile(`^ci +ci +no$`).MatchString(lines[2]) {
 		t.Errorf("token list: exit %d %s\n%s", code, stderr, out)
@@ -101,24 +101,24 @@ func TestTokenListRevokeAndCompletion(t *testing.T) {
 	}
 
 	api := "--api=http://127.0.0.1:" + e.adminPort
-	out, _, _ = runCmd(t, "__complete", "messages", "list", api, "--tunnel", "")
+	out, _, _ = runCLI(t, "__complete", "messages", "list", api, "--tunnel", "")
 	if !regexp.MustCompile(`(?m)^laptop$`).MatchString(out) {
 		t.Errorf("completion of --tunnel:\n%s", out)
 	}
-	out, _, _ = runCmd(t, "__complete", "messages", "show", api, "")
+	out, _, _ = runCLI(t, "__complete", "messages", "show", api, "")
 	if !regexp.MustCompile(`(?m)^[0-9A-Z]{26}\tPOST /hook forwarded$`).MatchString(out) {
 		t.Errorf("completion of a message id:\n%s", out)
 	}
-	out, _, _ = runCmd(t, "__complete", "verify", "--provider", "")
+	out, _, _ = runCLI(t, "__complete", "verify", "--provider", "")
 	if !regexp.MustCompile(`(?m)^github$`).MatchString(out) || !regexp.MustCompile(`(?m)^stripe$`).MatchString(out) {
 		t.Errorf("completion of --provider:\n%s", out)
 	}
-	out, _, _ = runCmd(t, "__complete", "token", "revoke", "--config", e.config, "")
+	out, _, _ = runCLI(t, "__complete", "token", "revoke", "--config", e.config, "")
 	if !strings.HasPrefix(out, "laptop\nci\n") {
 		t.Errorf("completion of an agent name:\n%s", out)
 	}
 
-	out, stderr, code = runCmd(t, "token", "revoke", "laptop", "--config", e.config, "--admin", "http://127.0.0.1:"+e.adminPort)
+	out, stderr, code = runCLI(t, "token", "revoke", "laptop", "--config", e.config, "--admin", "http://127.0.0.1:"+e.adminPort)
 	if code != 0 || !strings.Contains(out, `Removed agent "laptop"`) || !strings.Contains(out, "reloaded its config (1 agents, 1 tunnels)") {
 		t.Errorf("token revoke: exit %d\n%s%s", code, out, stderr)
 	}
@@ -130,19 +130,8 @@ func TestTokenListRevokeAndCompletion(t *testing.T) {
 	if code, ok := agent.exited(30 * time.Second); !ok || code != 2 {
 		t.Errorf("the revoked agent: exited %v with %d, want exit 2", ok, code)
 	}
-	_, stderr, code = runCmd(t, "token", "revoke", "laptop", "--config", e.config)
+	_, stderr, code = runCLI(t, "token", "revoke", "laptop", "--config", e.config)
 	if code != 2 || stderr != "hooktunnel: "+e.config+" has no agent named \"laptop\" (agents: ci)\n" {
 		t.Errorf("revoking it again: exit %d, %q", code, stderr)
 	}
-}
-
-// runCmd runs the binary to its end.
-func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	p := startProc(t, "hooktunnel "+strings.Join(args, " "), args...)
-	code, ok := p.exited(30 * time.Second)
-	if !ok {
-		t.Fatalf("hooktunnel %s did not end", strings.Join(args, " "))
-	}
-	return p.stdout.String(), p.stderr.String(), code
 }

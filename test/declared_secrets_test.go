@@ -30,15 +30,6 @@ func standardSign(key []byte, id, ts string, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-func writePolicy(t *testing.T, text string) string {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return file
-}
-
 // A hostile agent declares forward_secret: env:HT_B_SECRET, the name of
 // tenant B's secret in the edge's environment. Were the edge to resolve
 // it, the agent would receive its own body signed with B's key and could
@@ -57,7 +48,7 @@ tunnels:
 `))
 	appA, appB := startApp(t), startApp(t)
 	startAgent(t, e, tenb, appB.port(), "--name", "tenb")
-	policyA := writePolicy(t, `
+	policyA := writeFile(t, "policy.yaml", `
 forward_secret: env:HT_B_SECRET
 routes:
   - path: /in
@@ -138,7 +129,7 @@ func TestDeclaredSecretReferencesAreRefused(t *testing.T) {
 	evil := newToken("evil", true, "evil")
 	e := startEdge(t, edgeConfig([]agentToken{evil}, ""))
 	app := startApp(t)
-	policyFile := writePolicy(t, `
+	policyFile := writeFile(t, "policy.yaml", `
 routes:
   - path: /in
     verify: {provider: github, secrets: [env:HT_A_REF]}

@@ -142,6 +142,45 @@ func (p *proc) waitOutput(want string, timeout time.Duration) bool {
 	return false
 }
 
+// memory reads a size from the process's /proc status, in bytes: VmRSS:
+// now, VmHWM: at its peak; 0 when it cannot.
+func (p *proc) memory(field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// writeFile writes text to a file name in a directory of the test's own
+// and returns its path.
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// runCLI runs the hooktunnel binary to its end and returns its output.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	p := startProc(t, "hooktunnel "+strings.Join(args, " "), args...)
+	code, ok := p.exited(30 * time.Second)
+	if !ok {
+		t.Fatalf("hooktunnel %s did not end", strings.Join(args, " "))
+	}
+	return p.stdout.String(), p.stderr.String(), code
+}
+
 // eventually polls cond until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

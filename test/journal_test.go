@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -69,12 +68,7 @@ type countingApp struct {
 func startCountingApp(t *testing.T, statuses ...int) *countingApp {
 	t.Helper()
 	c := &countingApp{byID: map[string]int{}, statuses: statuses}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.addr = ln.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.addr = serveLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		c.mu.Lock()
 		c.byID[r.Header.Get("Hooktunnel-Message-Id")]++
@@ -85,16 +79,11 @@ func startCountingApp(t *testing.T, statuses ...int) *countingApp {
 		}
 		c.mu.Unlock()
 		w.WriteHeader(status)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	}))
 	return c
 }
 
-func (c *countingApp) port() string {
-	_, p, _ := net.SplitHostPort(c.addr)
-	return p
-}
+func (c *countingApp) port() string { return portOf(c.addr) }
 
 func (c *countingApp) deliveries(id string) int {
 	c.mu.Lock()

@@ -170,9 +170,9 @@ tunnels:
 	<-watched
 
 	mb := float64(forwarded.Load()) * float64(size) / duration.Seconds() / 1e6
-	t.Logf("%d conns × %d KiB for %s: %d/%d forwarded (%.0f MB/s); journal rows %d: %d bodies kept, %d dropped for the backlog (%d compared byte for byte); heap in use idle %d MiB, peak %d MiB, %d MiB %s after the load; edge peak RSS %s",
+	t.Logf("%d conns × %d KiB for %s: %d/%d forwarded (%.0f MB/s); journal rows %d: %d bodies kept, %d dropped for the backlog (%d compared byte for byte); heap in use idle %d MiB, peak %d MiB, %d MiB %s after the load; edge peak RSS %d MiB",
 		conns, size>>10, duration, forwarded.Load(), sent.Load(), mb, rows, kept, dropped, checked,
-		idle>>20, peak.Load()>>20, settled>>20, back.Round(time.Second), peakRSS(e))
+		idle>>20, peak.Load()>>20, settled>>20, back.Round(time.Second), e.memory("VmHWM:")>>20)
 	if peak.Load() > heapBound {
 		t.Errorf("the edge's heap in use reached %d MiB, over the bound of %d MiB", peak.Load()>>20, heapBound>>20)
 	}

@@ -3,7 +3,6 @@ package test
 import (
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,15 +26,6 @@ func sendTo(t *testing.T, c *http.Client, url, id string) (int, appEcho, string)
 		resp.Body.Close()
 	}
 	return resp.StatusCode, echo, resp.Header.Get("Hooktunnel-Error")
-}
-
-func writeFile(t *testing.T, name, text string) string {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return file
 }
 
 // One agent serves three local targets: the default app, a second app

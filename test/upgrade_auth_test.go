@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -99,7 +98,7 @@ func TestUnauthenticatedUpgradesCostLittle(t *testing.T) {
 	tok := newToken("demo", true, "demo")
 	e := startEdge(t, edgeConfig([]agentToken{tok}, ""))
 	heap := func() float64 { return e.scrape(t)["go_memstats_heap_inuse_bytes"] }
-	before, rssBefore := heap(), vmRSS(e.proc)
+	before, rssBefore := heap(), e.memory("VmRSS:")
 	if before == 0 {
 		t.Fatal("the edge's /metrics has no go_memstats_heap_inuse_bytes")
 	}
@@ -134,7 +133,7 @@ func TestUnauthenticatedUpgradesCostLittle(t *testing.T) {
 			c.Close()
 		}
 	})
-	after, rssAfter := heap(), vmRSS(e.proc)
+	after, rssAfter := heap(), e.memory("VmRSS:")
 	growth := after - before
 	t.Logf("%d connections × %d KiB pushed with a bad token; answers %v", floodConns, len(payload)>>10, statuses)
 	t.Logf("edge heap in use %.1f MiB → %.1f MiB (growth %.1f MiB); VmRSS %.1f MiB → %.1f MiB (race-instrumented binary)",
@@ -280,20 +279,4 @@ func awaitPingAck(r io.Reader, id uint32) error {
 		}
 	}
 	return errors.New("no ping answer in 10000 frames")
-}
-
-// vmRSS is a process's resident set size in bytes, 0 if unknown.
-func vmRSS(p *proc) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
-			return kb << 10
-		}
-	}
-	return 0
 }

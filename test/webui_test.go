@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -42,21 +41,14 @@ type hitCounter struct {
 func startHitCounter(t *testing.T) *hitCounter {
 	t.Helper()
 	c := &hitCounter{hits: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.addr = ln.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.addr = serveLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		c.hits[r.Header.Get("X-Test-Id")]++
 		n := c.hits[r.Header.Get("X-Test-Id")]
 		c.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"received":%d}`, n)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	}))
 	return c
 }
 
@@ -66,10 +58,7 @@ func (c *hitCounter) count(id string) int {
 	return c.hits[id]
 }
 
-func (c *hitCounter) port() string {
-	_, p, _ := net.SplitHostPort(c.addr)
-	return p
-}
+func (c *hitCounter) port() string { return portOf(c.addr) }
 
 // uiTunnel is an edge and an agent serving tunnel "demo" for a hitCounter.
 func uiTunnel(t *testing.T) (*edgeProc, *hitCounter) {
@@ -156,17 +145,6 @@ func TestWebUI(t *testing.T) {
 	if p := problems(); len(p) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(p, "\n"))
 	}
-}
-
-// runCLI runs the hooktunnel binary to its end and returns its output.
-func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	p := startProc(t, "hooktunnel "+args[0]+" "+args[1], args...)
-	code, ok := p.exited(30 * time.Second)
-	if !ok {
-		t.Fatalf("hooktunnel %s did not end", strings.Join(args, " "))
-	}
-	return p.stdout.String(), p.stderr.String(), code
 }
 
 // The messages CLI against a real edge: a table, the detail, a replay, the

@@ -94,13 +94,8 @@ func (s *SQLite) Release(ctx context.Context, id string, now time.Time, maxCount
 		if state != QueueHeld {
 			return fmt.Errorf("%w: its queue state is %q", ErrNotHeld, state)
 		}
-		var count int
-		var bytes int64
-		if err := tx.QueryRowContext(ctx, queueSizeQuery, tunnel, route).Scan(&count, &bytes); err != nil {
+		if err := fits(ctx, tx, tunnel, route, size, maxCount, maxBytes); err != nil {
 			return err
-		}
-		if (maxCount > 0 && count+1 > maxCount) || (maxBytes > 0 && bytes+size > maxBytes) {
-			return fmt.Errorf("%w: %s %s holds %d messages, %d bytes", ErrQueueFull, tunnel, route, count, bytes)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE messages SET queue = 'pending', next_attempt_at = ?
 			WHERE id = ? AND queue = 'held'`, now.UnixNano(), id)
@@ -135,13 +130,8 @@ func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int
 		return err
 	}
 	defer tx.Rollback()
-	var count int
-	var bytes int64
-	if err := tx.QueryRowContext(ctx, queueSizeQuery, m.Tunnel, m.Route).Scan(&count, &bytes); err != nil {
+	if err := fits(ctx, tx, m.Tunnel, m.Route, m.BodySize, maxCount, maxBytes); err != nil {
 		return err
-	}
-	if (maxCount > 0 && count+1 > maxCount) || (maxBytes > 0 && bytes+m.BodySize > maxBytes) {
-		return fmt.Errorf("%w: %s %s holds %d messages, %d bytes", ErrQueueFull, m.Tunnel, m.Route, count, bytes)
 	}
 	if err := insertMessage(ctx, tx, m, next); err != nil {
 		return err
@@ -150,6 +140,25 @@ func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int
 		return err
 	}
 	return tx.Commit()
+}
+
+// fits counts the route's pending messages in tx and returns ErrQueueFull
+// when one more, of size bytes, would pass maxCount or maxBytes (0: no
+// bound): the bounds Enqueue and Release keep. Without bounds it reads
+// nothing.
+func fits(ctx context.Context, tx *sql.Tx, tunnel, route string, size int64, maxCount int, maxBytes int64) error {
+	if maxCount <= 0 && maxBytes <= 0 {
+		return nil // no bound (Hold, or a route without one): nothing to count
+	}
+	var count int
+	var bytes int64
+	if err := tx.QueryRowContext(ctx, queueSizeQuery, tunnel, route).Scan(&count, &bytes); err != nil {
+		return err
+	}
+	if (maxCount > 0 && count+1 > maxCount) || (maxBytes > 0 && bytes+size > maxBytes) {
+		return fmt.Errorf("%w: %s %s holds %d messages, %d bytes", ErrQueueFull, tunnel, route, count, bytes)
+	}
+	return nil
 }
 
 // Due implements Queue. Messages come in order of their next attempt, which

@@ -22,13 +22,7 @@ type SQLite struct {
 	w *sql.DB
 }
 
-var (
-	_ Store   = (*SQLite)(nil)
-	_ Names   = (*SQLite)(nil)
-	_ Tokens  = (*SQLite)(nil)
-	_ Journal = (*SQLite)(nil)
-	_ Queue   = (*SQLite)(nil)
-)
+var _ Store = (*SQLite)(nil)
 
 // migrations are applied in order; PRAGMA user_version counts the applied
 // ones. Append, never edit.
