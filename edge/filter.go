@@ -23,8 +23,7 @@ func (x *exchange) filter(preq *policy.Request, now time.Time) bool {
 		// the first route's journal level dropped them.
 		x.msg.Route = route.Path
 		if x.msg.Header == nil {
-			query, headers := x.pol.Credentials()
-			x.msg.Query, x.msg.Header = redactQuery(x.r.URL.RawQuery, query), redactHeader(x.r.Header, headers)
+			x.mask(x.msg)
 		}
 		x.journalLevel(route)
 		x.msg.Body = nil

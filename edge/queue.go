@@ -58,8 +58,6 @@ func (x *exchange) commit(decision outcome.Decision, keep func(context.Context, 
 func (x *exchange) keepForDelivery() {
 	x.msg.Body = x.body
 	if x.msg.Header == nil {
-		query, headers := x.pol.Credentials()
-		x.msg.Header = redactHeader(x.r.Header, headers)
-		x.msg.Query = redactQuery(x.r.URL.RawQuery, query)
+		x.mask(x.msg)
 	}
 }

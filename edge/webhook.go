@@ -145,15 +145,21 @@ func (x *exchange) verified(preq *policy.Request) bool {
 // before anything else happens: every token any route of the tunnel
 // takes, whether or not this request gets as far as its route.
 func (x *exchange) newMessage() *store.Message {
-	query, headers := x.pol.Credentials()
-	return &store.Message{
+	m := &store.Message{
 		ID: x.id, ReceivedAt: x.start.UTC(), Tunnel: x.tunnel,
 		Method: x.r.Method, Path: x.r.URL.Path,
-		Query:      redactQuery(x.r.URL.RawQuery, query),
-		Header:     redactHeader(x.r.Header, headers),
 		BodySize:   max(x.r.ContentLength, 0),
 		ClientCert: clientSubject(x.r),
 	}
+	x.mask(m)
+	return m
+}
+
+// mask puts the request's query and headers in m with every credential
+// of the tunnel masked: the journal's view of them, whichever route.
+func (x *exchange) mask(m *store.Message) {
+	query, headers := x.pol.Credentials()
+	m.Query, m.Header = redactQuery(x.r.URL.RawQuery, query), redactHeader(x.r.Header, headers)
 }
 
 // journalLevel applies the route's journal level.
