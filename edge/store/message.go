@@ -55,6 +55,10 @@ type Message struct {
 	// delivered or dead; empty for messages forwarded at once.
 	Queue    string    `json:"queue,omitempty"`
 	Attempts []Attempt `json:"attempts,omitempty"`
+
+	// Edge is the edge the request arrived at (its cluster id; empty on
+	// a single edge).
+	Edge string `json:"edge,omitempty"`
 }
 
 // Attempt is one delivery of a message to the app.
@@ -64,6 +68,8 @@ type Attempt struct {
 	Status   int           `json:"status,omitempty"` // 0 when no answer
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// Edge is the edge that made the attempt (empty on a single edge).
+	Edge string `json:"edge,omitempty"`
 }
 
 // Filter selects messages to list; zero fields select everything.
@@ -129,6 +135,11 @@ type Queue interface {
 	// Due returns up to limit pending messages whose next attempt is due at
 	// now, oldest first, with their bodies.
 	Due(ctx context.Context, now time.Time, limit int) ([]Message, error)
+	// Claim makes owner the only deliverer of pending message id until
+	// until: false if another owner's claim holds at now (its until not
+	// passed, and, on a shared store, its edge's lease alive) or the
+	// message is no longer pending. Attempted ends the claim.
+	Claim(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
 	// Attempted records an attempt; next is when to try again (zero if
 	// the message is now delivered or dead, per state).
 	Attempted(ctx context.Context, id string, a Attempt, state string, next time.Time) error

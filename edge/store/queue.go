@@ -338,3 +338,17 @@ func (s *SQLite) PendingByRoute(ctx context.Context, now time.Time, each func(tu
 	}
 	return rows.Err()
 }
+
+// Claim implements Queue. One edge owns an SQLite store, and its worker
+// never starts two deliveries of a message (its sending set): the claim
+// only checks that the message is still pending.
+func (s *SQLite) Claim(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+	var state string
+	err := s.db.QueryRowContext(ctx, "SELECT queue FROM messages WHERE id = ?", id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("store: claim %s: %w", id, err)
+	}
+	return state == QueuePending, nil
+}
