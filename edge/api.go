@@ -142,7 +142,7 @@ func (a *journalAPI) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	now := a.e.clock.Now()
 	m := *orig
-	m.ID, m.ReceivedAt, m.ReplayOf = store.NewMessageID(now), now.UTC(), orig.ID
+	m.ID, m.ReceivedAt, m.ReplayOf, m.Edge = store.NewMessageID(now), now.UTC(), orig.ID, a.e.id
 	m.Attempts, m.Queue, m.ResponseBody, m.ResponseHeader = nil, "", nil, nil
 	m.Decision, m.Reason, m.Detail = string(outcome.Forwarded), "", ""
 	if edit.Body != nil || edit.Header != nil {

@@ -48,6 +48,12 @@ type Config struct {
 	PublicScheme string `yaml:"public_scheme"`
 	PublicPort   string `yaml:"public_port"`
 	Data         string `yaml:"data"`
+	// Store is where the edge keeps its state: empty for the embedded
+	// database in Data, or a postgres:// URL (env:NAME / file:PATH
+	// holding one) for a store several edges share.
+	Store string `yaml:"store"`
+	// Cluster makes this edge one of several on a shared store.
+	Cluster ClusterConfig `yaml:"cluster"`
 
 	// TrustedProxies are the peers whose X-Forwarded-For is believed (a
 	// load balancer or TLS terminator in front of the edge).
@@ -191,6 +197,8 @@ type compiled struct {
 	ipLists      map[string][]netip.Prefix
 	journal      journalSettings // see journal.go
 	fixed        []fixedSetting  // what a reload cannot change; see reload.go
+	storeURL     string          // "" for the embedded store
+	cluster      clusterSettings // see clusterconfig.go
 }
 
 // grant is a compiled AgentConfig.
@@ -283,6 +291,9 @@ func (c Config) compile(env func(tunnel string) policy.Env) (*compiled, error) {
 		return nil, policy.AtField("proxy_protocol", fmt.Errorf("needs trusted_proxies: only their connections carry the header"))
 	}
 	out.ipLists = c.IPLists
+	if err := compileCluster(c, out); err != nil {
+		return nil, err
+	}
 	out.fixed = fixedSettings(c, out)
 	if out.journal, err = compileJournal(c); err != nil {
 		return nil, err

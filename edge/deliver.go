@@ -21,13 +21,18 @@ import (
 // err is the relay's reason.
 func (e *Edge) deliver(tunnel string, req *http.Request, n int, w http.ResponseWriter) (store.Attempt, error) {
 	start := e.clock.Now()
-	a := store.Attempt{N: n, At: start.UTC()}
+	a := store.Attempt{N: n, At: start.UTC(), Edge: e.id}
 	resp, err := e.relay.Deliver(tunnel, req)
 	if err != nil {
 		a.Duration, a.Error = e.clock.Now().Sub(start), err.Error()
 		return a, err
 	}
 	defer resp.Body.Close()
+	if by := resp.Header.Get(headerDeliveredBy); by != "" {
+		// Relayed: the edge that held the agent's session delivered it.
+		a.Edge = by
+		resp.Header.Del(headerDeliveredBy)
+	}
 	a.Status = resp.StatusCode
 	if failed := relay.AppFailure(resp); failed != nil {
 		a.Error = failed.Error()
@@ -42,6 +47,9 @@ func (e *Edge) deliver(tunnel string, req *http.Request, n int, w http.ResponseW
 	}
 	return a, err
 }
+
+// headerDeliveredBy names the edge that delivered a relayed request.
+const headerDeliveredBy = "Hooktunnel-Delivered-By"
 
 // errAnswerCut is an answer that did not arrive whole: the agent's
 // connection ended, or the sender's, while it was being copied.

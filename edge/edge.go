@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +35,10 @@ type Edge struct {
 	replay     policy.ReplayCache
 	clients    *clientCap
 	db         store.Store // the edge's only way to its store
+	// id is this edge's id in the cluster's registry, recorded in the
+	// journal as where a webhook arrived and who delivered it; "" on a
+	// single edge.
+	id string
 
 	reloadMu    sync.Mutex
 	journal     *journaler
@@ -81,7 +84,7 @@ func New(cfg Config) (*Edge, error) {
 	if err := dataDir(cfg.Data); err != nil {
 		return nil, err
 	}
-	db, err := openStore(cfg)
+	db, err := openStore(cfg, c)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +104,9 @@ func New(cfg Config) (*Edge, error) {
 		queueWake:   make(chan struct{}, 1),
 		purgeWakeup: make(chan struct{}, 1),
 		events:      newEvents(),
+	}
+	if c.cluster.on {
+		e.id = newEdgeID(c.cluster.name)
 	}
 	e.metrics = newMetrics(e)
 	e.ui = web.Handler()
@@ -210,12 +216,6 @@ func (e *Edge) Shutdown() error {
 		e.log.Info("edge stopped")
 	})
 	return err
-}
-
-// openStore opens the store the config names: the embedded database in
-// the data directory.
-func openStore(cfg Config) (store.Store, error) {
-	return store.OpenSQLite(context.Background(), filepath.Join(cfg.Data, "hooktunnel.db"))
 }
 
 func isLoopback(addr string) bool {

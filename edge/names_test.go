@@ -12,7 +12,7 @@ import (
 
 func testStore(t *testing.T) store.Store {
 	t.Helper()
-	s, err := openStore(Config{Data: t.TempDir()})
+	s, err := openStore(Config{Data: t.TempDir()}, &compiled{})
 	if err != nil {
 		t.Fatal(err)
 	}

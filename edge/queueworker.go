@@ -108,7 +108,9 @@ func (q *queueWorker) deliverDue(ctx context.Context) time.Time {
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
-			q.deliver(ctx, p, route, &m)
+			if q.claim(ctx, &m, now) {
+				q.deliver(ctx, p, route, &m)
+			}
 			q.mu.Lock()
 			q.inFlight[key]--
 			q.mu.Unlock()
@@ -116,6 +118,39 @@ func (q *queueWorker) deliverDue(ctx context.Context) time.Time {
 		}()
 	}
 	return now
+}
+
+// claim makes this edge the message's only deliverer for the delivery's
+// time: on a shared store another edge may have read it as due too. One
+// it cannot claim leaves the sending set at once; whoever holds it records
+// the attempt.
+func (q *queueWorker) claim(ctx context.Context, m *store.Message, now time.Time) bool {
+	ok, err := q.e.queue.Claim(ctx, m.ID, q.e.claimOwner(), now, now.Add(storedDeliveryTimeout+claimMargin))
+	if err != nil && ctx.Err() == nil {
+		q.e.log.Warn("queue claim failed", "message", m.ID, "err", err)
+	}
+	if !ok {
+		q.mu.Lock()
+		delete(q.sending, m.ID)
+		if route := m.Tunnel + "\x00" + m.Route; q.heads[route].After(now) {
+			delete(q.heads, route)
+		}
+		q.mu.Unlock()
+	}
+	return ok
+}
+
+// claimMargin is how long a claim outlives the delivery's timeout: the
+// attempt is recorded (and the claim ended) after the delivery ends.
+const claimMargin = 10 * time.Second
+
+// claimOwner is who claims queued messages: the edge's cluster id, or
+// "edge" on a single edge.
+func (e *Edge) claimOwner() string {
+	if e.id == "" {
+		return "edge"
+	}
+	return e.id
 }
 
 // deliver makes one attempt and records it.

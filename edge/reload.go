@@ -9,6 +9,7 @@ import (
 
 	"github.com/hooktunnel/hooktunnel/edge/outcome"
 	"github.com/hooktunnel/hooktunnel/edge/relay"
+	"github.com/hooktunnel/hooktunnel/edge/store"
 )
 
 // ErrNoReload is returned when the edge was started without a config file.
@@ -110,6 +111,11 @@ func fixedSettings(c Config, out *compiled) []fixedSetting {
 		{"acme.ca_root", acme.CARoot},
 		{"acme.cache", acme.Cache},
 		{"data", c.Data},
+		// The store is opened once; its URL may hold a password.
+		{"store", store.Redact(c.Store)},
+		{"cluster.advertise", c.Cluster.Advertise},
+		{"cluster.name", c.Cluster.Name},
+		{"cluster.secret", c.Cluster.Secret},
 		// The listeners' http.Servers read these when they start.
 		{"limits.read_header_timeout", c.Limits.ReadHeaderTimeout.String()},
 		{"limits.idle_timeout", c.Limits.IdleTimeout.String()},

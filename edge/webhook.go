@@ -150,6 +150,7 @@ func (x *exchange) newMessage() *store.Message {
 		Method: x.r.Method, Path: x.r.URL.Path,
 		BodySize:   max(x.r.ContentLength, 0),
 		ClientCert: clientSubject(x.r),
+		Edge:       x.e.id,
 	}
 	x.mask(m)
 	return m

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -49,6 +51,11 @@ func edgeCommand() *cobra.Command {
 						fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s: %v\n", at, w.Field, w.Err)
 					}
 				}
+				ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+				defer cancel()
+				if err := cfg.CheckStore(ctx); err != nil {
+					return err
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", configFile)
 				return nil
 			}
@@ -91,6 +98,8 @@ func edgeCommand() *cobra.Command {
 	f.StringVar(&flags.ACME.CARoot, "acme-ca-root", "", "PEM file of extra roots to trust for the ACME server itself (a private CA)")
 	f.DurationVar(&flags.HSTSMaxAge, "hsts-max-age", flags.HSTSMaxAge, "Strict-Transport-Security max-age on tunnel hosts when TLS is on; 0 for none")
 	f.StringVar(&flags.Data, "data", "", "data directory (default /var/lib/hooktunnel)")
+	f.StringVar(&flags.Store, "store", "", "shared store: a postgres:// URL, or env:NAME / file:PATH holding one (default: the embedded database in --data)")
+	f.StringVar(&flags.Cluster.Advertise, "advertise", "", "the URL agents and other edges reach this edge at (cluster.advertise)")
 	f.StringVar(&flags.PublicScheme, "public-scheme", "", "scheme of the printed URLs (default: https unless --tls off)")
 	f.StringVar(&flags.PublicPort, "public-port", "", "port of the printed URLs (default: the listener's, unless 80 or 443)")
 	_ = cmd.RegisterFlagCompletionFunc("tls", completeWords("acme", "file", "self-signed", "off"))
@@ -120,6 +129,8 @@ func applyEdgeFlags(cmd *cobra.Command, cfg *edge.Config, flags edge.Config) {
 		cfg.HSTSMaxAge = flags.HSTSMaxAge
 	}
 	set("data", &cfg.Data, flags.Data)
+	set("store", &cfg.Store, flags.Store)
+	set("advertise", &cfg.Cluster.Advertise, flags.Cluster.Advertise)
 	set("public-scheme", &cfg.PublicScheme, flags.PublicScheme)
 	set("public-port", &cfg.PublicPort, flags.PublicPort)
 }
