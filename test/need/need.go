@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -62,4 +64,35 @@ const SystemdAnalyzeMissing = "no systemd-analyze on PATH: the deploy/*.service 
 func SystemdAnalyze() (string, bool) {
 	p, err := exec.LookPath("systemd-analyze")
 	return p, err == nil
+}
+
+// PostgreSQLMissing is the line the shared-store and cluster tests print
+// without PostgreSQL.
+const PostgreSQLMissing = "no PostgreSQL server programs (initdb, pg_ctl, postgres under /usr/lib/postgresql/*/bin or on PATH): the shared-store and cluster tests need them: apt-get install postgresql"
+
+// PostgreSQL finds the directory of PostgreSQL's server programs: the
+// newest Debian version under /usr/lib/postgresql, else pg_ctl's on PATH.
+func PostgreSQL() (binDir string, ok bool) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// The newest version first.
+	slices.SortFunc(dirs, func(a, b string) int { return versionOf(b) - versionOf(a) })
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	for _, d := range dirs {
+		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "pg_ctl")) && isExec(filepath.Join(d, "postgres")) {
+			return d, true
+		}
+	}
+	return "", false
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+func isExec(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }

@@ -20,17 +20,15 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// Missing is the line a test prints when it skips.
-const Missing = "PostgreSQL is not installed: apt-get install postgresql (its initdb, pg_ctl and postgres are looked up under /usr/lib/postgresql/*/bin)"
+	"github.com/hooktunnel/hooktunnel/test/need"
+)
 
 // Server is a running PostgreSQL server of the test binary.
 type Server struct {
@@ -72,12 +70,9 @@ func URL(t testing.TB) string {
 // (or, under CI=true, fails) t when PostgreSQL is not installed.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, ok := binDir()
+	bin, ok := need.PostgreSQL()
 	if !ok {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(Missing)
-		}
-		t.Skip(Missing)
+		need.Missing(t, need.PostgreSQLMissing)
 	}
 	once.Do(func() { shared, started = start(bin) })
 	if started != nil {
@@ -117,34 +112,6 @@ func (s *Server) Port() int { return s.port }
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.log)
 	return string(b)
-}
-
-func binDir() (string, bool) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	// The newest version first.
-	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
-	for _, d := range dirs {
-		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "pg_ctl")) && isExec(filepath.Join(d, "postgres")) {
-			return d, true
-		}
-	}
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		d := filepath.Dir(p)
-		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "postgres")) {
-			return d, true
-		}
-	}
-	return "", false
-}
-
-func versionOf(dir string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
-	return v
-}
-
-func isExec(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
 func start(bin string) (*Server, error) {
@@ -212,7 +179,7 @@ func (s *Server) run(program string, args ...string) ([]byte, error) {
 // psql runs one statement on database db through the psql client.
 func (s *Server) psql(db, statement string) ([]byte, error) {
 	psql := filepath.Join(s.bin, "psql")
-	if !isExec(psql) {
+	if _, err := os.Stat(psql); err != nil {
 		var err error
 		if psql, err = exec.LookPath("psql"); err != nil {
 			return nil, errors.New("psql is not installed (apt-get install postgresql-client)")

@@ -22,6 +22,9 @@ func main() {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		fmt.Fprintf(os.Stderr, "make test: the dev signing recipe check %s: openssl is missing (apt-get install openssl)\n", verb)
 	}
+	if _, ok := need.PostgreSQL(); !ok {
+		fmt.Fprintf(os.Stderr, "make test: shared-store and cluster tests %s: %s\n", verb, need.PostgreSQLMissing)
+	}
 	if _, ok := need.SystemdAnalyze(); !ok {
 		fmt.Fprintf(os.Stderr, "make test: unit-file check %s: %s\n", verb, need.SystemdAnalyzeMissing)
 	}
