@@ -31,6 +31,7 @@ func (e *Edge) AdminHandler() http.Handler {
 		alertsHandler(e.alerts.engine())(w, r)
 	})
 	mux.HandleFunc("GET /api/v1/audit", e.auditHandler)
+	mux.HandleFunc("GET /api/v1/cluster", e.clusterHandler)
 	// Profiles of a live edge, behind the same admin token as the API.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -74,7 +74,7 @@ func newMetrics(e *Edge) *metrics {
 	queueOldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hooktunnel_queue_oldest_seconds",
 		Help: "Age of the oldest queued message waiting for delivery."}, func() float64 { _, d := e.queueDepth(); return d.Seconds() })
 	m.registry.MustRegister(m.requests, m.duration, m.appDuration, m.bytesIn, m.bytesOut, m.sigFailures, m.sigMatches,
-		m.deliveries, m.agentsOnline, m.agentConnects, m.reloads, m.certExpiry, m.bodiesDropped, queueDepth, queueOldest,
+		m.deliveries, m.agentsOnline, m.agentConnects, m.reloads, m.certExpiry, m.bodiesDropped, queueDepth, queueOldest, newClusterCollector(e),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -22,6 +22,9 @@ type Gauge struct {
 	// AgentOffline is how long a tunnel with configured routes has had
 	// no agent; 0 while one is connected.
 	AgentOffline time.Duration
+	// EdgeLapsed is how long ago an edge of the cluster let its lease
+	// lapse (killed, or cut off from the database); Tunnel is empty.
+	EdgeLapsed time.Duration
 }
 
 // Alert states.

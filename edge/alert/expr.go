@@ -56,6 +56,8 @@ var metrics = []*metric{
 		gauge: func(g Gauge) float64 { return float64(g.QueueDepth) }},
 	{name: "agent_offline", kind: gauge, duration: true, perTunnel: true, combine: math.Max,
 		gauge: func(g Gauge) float64 { return g.AgentOffline.Seconds() }},
+	{name: "edge_lapsed", kind: gauge, duration: true, perTunnel: true, combine: math.Max,
+		gauge: func(g Gauge) float64 { return g.EdgeLapsed.Seconds() }},
 }
 
 func metricNamed(name string) *metric {
