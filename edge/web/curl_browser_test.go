@@ -65,6 +65,9 @@ func TestUIEventColumnAndCopyAsCurl(t *testing.T) {
 	gh.Event = "pull_request.opened"
 	gh.Path, gh.Query = "/hooks/it's here", "n=1&q=a%20b"
 	gh.Header["User-Agent"] = []string{"GitHub-Hookshot/044aadd"}
+	// It arrived at one edge of a cluster and was delivered by another.
+	gh.Edge = "edge-b-1f2e3d"
+	gh.Attempts = []store.Attempt{{N: 1, At: gh.ReceivedAt, Status: 200, Edge: "edge-a-4c5b6a"}}
 	ghMsg := f.add(gh)
 	bin := jsonMessage(2, "github")
 	bin.Header["Content-Type"] = []string{"application/octet-stream"}
@@ -134,6 +137,12 @@ func TestUIEventColumnAndCopyAsCurl(t *testing.T) {
 		}
 		if text := eval[string](t, tab, `document.getElementById('d-event').textContent`); text != "pull_request.opened" {
 			t.Errorf("detail event %q", text)
+		}
+		if text := eval[string](t, tab, `document.getElementById('d-edge').textContent`); text != gh.Edge {
+			t.Errorf("detail arrived at %q, want %q", text, gh.Edge)
+		}
+		if text := eval[string](t, tab, `document.getElementById('d-delivered-by').textContent`); text != "edge-a-4c5b6a" {
+			t.Errorf("detail delivered by %q", text)
 		}
 	})
 	t.Run("binary body", func(t *testing.T) {

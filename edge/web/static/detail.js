@@ -66,6 +66,11 @@ function overview(m, actions) {
   if (m.delivery_id) rows.push(['Delivery ID', h('code', null, m.delivery_id)]);
   if (m.client_cert) rows.push(['Client cert', m.client_cert]);
   if (m.queue) rows.push(['Queue', h('span', { class: `queue q-${m.queue}` }, m.queue)]);
+  // Several edges share the journal: where the webhook arrived, and which
+  // edge's agent session carried its last attempt to the app.
+  if (m.edge) rows.push(['Arrived at', h('code', { id: 'd-edge' }, m.edge)]);
+  const last = m.attempts && m.attempts.length ? m.attempts[m.attempts.length - 1] : null;
+  if (last && last.edge) rows.push(['Delivered by', h('code', { id: 'd-delivered-by' }, last.edge)]);
   if (m.replay_of) {
     rows.push(['Replay of', h('a', {
       href: '#id=' + encodeURIComponent(m.replay_of), class: 'replay-of',
@@ -193,6 +198,7 @@ function attempts(m) {
       h('time', { datetime: a.at, title: fmtFullTime(a.at) }, fmtTime(a.at)),
       statusPill(a.status),
       h('span', { class: 'muted' }, fmtDuration(a.duration_ns)),
+      a.edge ? h('span', { class: 'muted edge' }, `via ${a.edge}`) : null,
       a.error ? h('span', { class: 'err' }, a.error) : null);
   }));
 }
