@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/test/pgtest"
 )
 
 // binary is the hooktunnel binary under test, built once by TestMain.
@@ -41,7 +43,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building hooktunnel:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL server the cluster tests started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -208,6 +210,9 @@ func freePort(t *testing.T) string {
 type edgeProc struct {
 	*proc
 	port, adminPort, data, config string
+	// host is the loopback address the edge listens on: 127.0.0.1 unless a
+	// test runs several edges side by side (127.0.0.2, 127.0.0.3).
+	host string
 }
 
 // agentToken is one token with its config entry.
@@ -248,7 +253,7 @@ func quoteAll(s []string) []string {
 func startEdge(t *testing.T, config string, extraArgs ...string) *edgeProc {
 	t.Helper()
 	dir := t.TempDir()
-	e := &edgeProc{data: filepath.Join(dir, "data"), config: filepath.Join(dir, "edge.yaml")}
+	e := &edgeProc{data: filepath.Join(dir, "data"), config: filepath.Join(dir, "edge.yaml"), host: "127.0.0.1"}
 	if err := os.WriteFile(e.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +278,7 @@ func (e *edgeProc) start(t *testing.T, extraArgs ...string) {
 func (e *edgeProc) launch(t *testing.T, mayRetry bool, extraArgs ...string) bool {
 	t.Helper()
 	args := append([]string{"edge", "--domain", "localhost", "--tls", "off",
-		"--listen", "127.0.0.1:" + e.port, "--admin-listen", "127.0.0.1:" + e.adminPort,
+		"--listen", e.host + ":" + e.port, "--admin-listen", e.host + ":" + e.adminPort,
 		"--data", e.data, "--config", e.config, "--log-level", "debug"}, extraArgs...)
 	e.proc = startProc(t, "edge", args...)
 	return e.waitReady(t, mayRetry)
@@ -292,7 +297,7 @@ func (e *edgeProc) waitReady(t *testing.T, mayRetry bool) bool {
 			t.Fatalf("edge exited: %s", e.stderr.String())
 		default:
 		}
-		resp, err := http.Get("http://127.0.0.1:" + e.adminPort + "/healthz")
+		resp, err := http.Get("http://" + e.host + ":" + e.adminPort + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -331,7 +336,7 @@ func startAgentEnv(t *testing.T, e *edgeProc, tok agentToken, target string, env
 // client sends requests to tunnel hosts of an edge: it dials the edge's
 // loopback port whatever the host, as DNS would for *.domain.
 func (e *edgeProc) client(timeout time.Duration) *http.Client {
-	addr := "127.0.0.1:" + e.port
+	addr := e.host + ":" + e.port
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	return &http.Client{
 		Timeout: timeout,
