@@ -74,7 +74,7 @@ func Start(t testing.TB) *Server {
 	if !ok {
 		need.Missing(t, need.PostgreSQLMissing)
 	}
-	once.Do(func() { shared, started = start(bin) })
+	once.Do(func() { shared, started = start(bin, true) })
 	if started != nil {
 		t.Fatalf("pgtest: %v", started)
 	}
@@ -85,20 +85,42 @@ func Start(t testing.TB) *Server {
 // when t ends.
 func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
-	dbMu.Lock()
-	dbSeq++
-	name := fmt.Sprintf("t%d_%s", dbSeq, randomHex(4))
-	dbMu.Unlock()
-	if out, err := s.psql("postgres", "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v\n%s", err, out)
+	url, name, err := s.CreateDatabase()
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
 		// Sessions left by a killed process must not keep the drop from
 		// happening.
 		s.psql("postgres", "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
-	return s.url(name)
+	return url
 }
+
+// CreateDatabase creates a fresh database and returns its URL and name.
+func (s *Server) CreateDatabase() (url, name string, err error) {
+	dbMu.Lock()
+	dbSeq++
+	name = fmt.Sprintf("t%d_%s", dbSeq, randomHex(4))
+	dbMu.Unlock()
+	if out, err := s.psql("postgres", "CREATE DATABASE "+name); err != nil {
+		return "", "", fmt.Errorf("create database: %v\n%s", err, out)
+	}
+	return s.url(name), name, nil
+}
+
+// Launch starts a server of its own for a program that is not a test (the
+// benchmark); Stop ends it. Its databases have pg_stat_statements.
+func Launch() (*Server, error) {
+	bin, ok := need.PostgreSQL()
+	if !ok {
+		return nil, errors.New(need.PostgreSQLMissing)
+	}
+	return start(bin, false)
+}
+
+// Stop stops a server from Launch and removes its files.
+func (s *Server) Stop() { s.stop() }
 
 // URLFor is the URL of database name on the server.
 func (s *Server) url(name string) string {
@@ -114,7 +136,8 @@ func (s *Server) Log() string {
 	return string(b)
 }
 
-func start(bin string) (*Server, error) {
+// start starts a server; a fast one, for tests, never syncs to disk.
+func start(bin string, fast bool) (*Server, error) {
 	dir, err := os.MkdirTemp("", "hooktunnel-pg-")
 	if err != nil {
 		return nil, err
@@ -143,8 +166,11 @@ func start(bin string) (*Server, error) {
 		if s.port, err = freePort(); err != nil {
 			return nil, err
 		}
-		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB",
+		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=300 -c shared_buffers=128MB -c shared_preload_libraries=pg_stat_statements",
 			s.port, s.dir)
+		if fast {
+			opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		}
 		out, err := s.run("pg_ctl", "-D", s.data(), "-l", s.log, "-o", opts, "-w", "-t", "60", "start")
 		if err == nil {
 			return s, nil
