@@ -32,7 +32,7 @@ bench: build
 	./bin/bench -bin $(BIN)
 	@n=$$(nproc); if [ $$n -ge 2 ]; then h=$$((n / 2)); \
 	  echo; echo "Again with the tunnel on CPUs of its own, as an edge has on its own machine:"; \
-	  taskset -c 0-$$((h - 1)) ./bin/bench -bin $(BIN) -tunnel-cpus $$h-$$((n - 1)) -agents 0; fi
+	  taskset -c 0-$$((h - 1)) ./bin/bench -bin $(BIN) -tunnel-cpus $$h-$$((n - 1)) -agents 0 -stores=false; fi
 	@echo; echo "policy evaluation per request (route, allowlist, GitHub signature):"
 	@$(GO) test -run '^$$' -bench Evaluate -benchmem ./policy | grep Benchmark
 	@echo; echo "route filter per webhook (a GitHub filter on a 10 KiB pull_request; parse+eval parses the body, eval reuses it):"

@@ -35,6 +35,7 @@ func main() {
 	agents := flag.Int("agents", 1000, "idle agents for the memory figure (0 skips it)")
 	only := flag.String("only", "", "run only the scenarios whose name contains this")
 	journal := flag.String("journal", "full,metadata", "journal levels to measure the tunnel with (full keeps every body in SQLite)")
+	flag.BoolVar(&stores, "stores", true, "compare SQLite, PostgreSQL and a relayed webhook (needs PostgreSQL installed; skipped with a line when it is not)")
 	flag.StringVar(&tunnelCPUs, "tunnel-cpus", "", "run the edge and agent on these CPUs (taskset list); run the bench itself on the others")
 	flag.Parse()
 	if err := run(*bin, *duration, *agents, *only, strings.Split(*journal, ",")); err != nil {
@@ -67,6 +68,11 @@ func run(bin string, duration time.Duration, agents int, only string, journals [
 	}
 	for _, level := range journals {
 		if err := measure(bin, dir, app, token, level, duration, only); err != nil {
+			return err
+		}
+	}
+	if stores {
+		if err := measureStores(bin, dir, app, token, duration, only); err != nil {
 			return err
 		}
 	}
@@ -219,12 +225,16 @@ func directClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}
 }
 
-func edgeClient(port string) *http.Client {
+func edgeClient(port string) *http.Client { return edgeClientOn("127.0.0.1", port) }
+
+// edgeClientOn dials the edge at host:port whatever the URL's host, as DNS
+// would for *.domain.
+func edgeClientOn(host, port string) *http.Client {
 	d := &net.Dialer{}
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConnsPerHost: 256, DisableCompression: true,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, "127.0.0.1:"+port)
+			return d.DialContext(ctx, network, host+":"+port)
 		},
 	}}
 }
@@ -249,6 +259,9 @@ type process struct {
 	out  *syncBuffer
 	once sync.Once
 }
+
+// stores runs measureStores.
+var stores bool
 
 // tunnelCPUs, when set, pins the edge and agent with taskset: the tunnel
 // gets its own CPU, as an edge has on its own machine.
@@ -280,31 +293,45 @@ func (p *process) stop() {
 
 type edgeProcess struct {
 	*process
-	port, adminPort string
+	host, port, adminPort string
 }
 
 func startEdge(bin, dir, token string) (*edgeProcess, error) {
+	return startEdgeOn(bin, dir, token, "127.0.0.1", "", nil)
+}
+
+// startEdgeOn runs an edge on host with extra YAML in its config and the
+// extra flags flags gives for its public port.
+func startEdgeOn(bin, dir, token, host, extraYAML string, flags func(port string) []string) (*edgeProcess, error) {
 	sum := sha256.Sum256([]byte(token))
-	cfg := filepath.Join(dir, "edge.yaml")
-	yaml := "agents:\n  - name: bench\n    token_sha256: " + hex.EncodeToString(sum[:]) + "\n    tunnels: [\"*\"]\n    may_declare_routes: true\n"
+	port, adminPort := freePort(), freePort()
+	cfg := filepath.Join(dir, "edge-"+port+".yaml")
+	yaml := "agents:\n  - name: bench\n    token_sha256: " + hex.EncodeToString(sum[:]) + "\n    tunnels: [\"*\"]\n    may_declare_routes: true\n" + extraYAML
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return nil, err
 	}
-	port, adminPort := freePort(), freePort()
-	p, err := startProcess(bin, "edge", "--domain", "localhost", "--tls", "off", "--listen", "127.0.0.1:"+port,
-		"--admin-listen", "127.0.0.1:"+adminPort, "--data", filepath.Join(dir, "data-"+port), "--config", cfg, "--log-level", "error")
+	args := []string{"edge", "--domain", "localhost", "--tls", "off", "--listen", host + ":" + port,
+		"--admin-listen", host + ":" + adminPort, "--data", filepath.Join(dir, "data-"+port), "--config", cfg, "--log-level", "error"}
+	if flags != nil {
+		args = append(args, flags(port)...)
+	}
+	p, err := startProcess(bin, args...)
 	if err != nil {
 		return nil, err
 	}
-	e := &edgeProcess{process: p, port: port, adminPort: adminPort}
+	e := &edgeProcess{process: p, host: host, port: port, adminPort: adminPort}
 	err = waitFor(func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + adminPort + "/healthz")
+		resp, err := http.Get("http://" + host + ":" + adminPort + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil && resp.StatusCode == 200
 	}, 30*time.Second)
-	return e, err
+	if err != nil {
+		e.stop()
+		return nil, fmt.Errorf("edge on %s did not start: %w\n%s", host, err, p.out.String())
+	}
+	return e, nil
 }
 
 // idleMemory connects n idle agents to a fresh edge and reports the growth
