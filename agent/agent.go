@@ -37,15 +37,23 @@ type Config struct {
 	Tunnels []TunnelConfig
 	// HostHeader: "" keeps the public Host, "rewrite" uses the target's,
 	// anything else is sent as is.
-	HostHeader    string
-	TargetTLS     *tls.Config  // for https targets
-	EdgeClient    *http.Client // dials the edge; nil for the default
-	Version       string
-	Session       tunnel.Config
-	Backoff       Backoff
-	ShutdownGrace time.Duration
-	Logger        *slog.Logger
-	OnConnect     func(tunnel.Welcome) // called on every (re)connection
+	HostHeader string
+	TargetTLS  *tls.Config  // for https targets
+	EdgeClient *http.Client // dials the edge; nil for the default
+	// OtherEdgesClient dials the other edges a Welcome lists, for the
+	// second session: EdgeClient's trust, without an address override
+	// (--edge-addr) that would send it to the first one's edge. nil uses
+	// EdgeClient.
+	OtherEdgesClient *http.Client
+	Version          string
+	Session          tunnel.Config
+	Backoff          Backoff
+	ShutdownGrace    time.Duration
+	Logger           *slog.Logger
+	// OnConnect is called on every (re)connection of the first session
+	// (to the --edge URL); the second session, to another edge of a
+	// cluster, serves the same tunnels and URLs and is only logged.
+	OnConnect func(tunnel.Welcome)
 	// Inspect is the local address of the inspector (web UI and API for
 	// this agent's tunnel); "" turns it off.
 	Inspect string
@@ -99,6 +107,7 @@ type Agent struct {
 	// finish their in-flight requests.
 	draining  sync.WaitGroup
 	inspector *inspector
+	edges     *edgeSet // the cluster's edges, for the second session
 }
 
 // New validates cfg.
@@ -118,7 +127,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Name != "" && !tunnel.ValidName(cfg.Name) {
 		return nil, fmt.Errorf("agent: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", cfg.Name)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, inspector: newInspector()}
+	a := &Agent{cfg: cfg, log: cfg.Logger, inspector: newInspector(), edges: newEdgeSet(cfg.Edge)}
 	tunnels, hello, err := compileTunnels(cfg, proxySettings{cfg.HostHeader, cfg.TargetTLS, a.warn}.maker())
 	if err != nil {
 		return nil, err
@@ -158,10 +167,11 @@ func (a *Agent) TargetFor(tunnelName, path, name string) string {
 }
 
 // Run connects and serves until ctx ends (then it finishes in-flight
-// requests and returns nil), the edge refuses the agent for good (then it
+// requests and returns nil), an edge refuses the agent for good (then it
 // returns the *tunnel.Refusal), or GiveUpAfter tries in a row failed in a
 // way retrying cannot fix (then it returns the *EdgeError). Network
-// errors are retried forever.
+// errors are retried forever. Behind several edges whose Welcome lists
+// them, a second session to another edge serves the same tunnels.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.draining.Wait()
 	stopHelpers, err := a.startHelpers(ctx)
@@ -169,13 +179,39 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopHelpers()
+	ctx, stop := context.WithCancelCause(ctx)
+	var second sync.WaitGroup
+	second.Go(func() {
+		if err := a.keepSecond(ctx); err != nil {
+			stop(err) // a refusal of the second session ends the first too
+		}
+	})
+	defer func() {
+		stop(nil)
+		second.Wait()
+	}()
+	return a.keepFirst(ctx)
+}
+
+// ended is what Run returns once ctx has ended: the second session's
+// refusal that ended it, else nil (the agent was stopped).
+func ended(ctx context.Context) error {
+	if cause := context.Cause(ctx); tunnel.IsPermanent(cause) {
+		return cause
+	}
+	return nil
+}
+
+// keepFirst keeps the first session, to the --edge URL, until ctx ends,
+// an edge refuses the agent for good, or the agent gives up.
+func (a *Agent) keepFirst(ctx context.Context) error {
 	failures := 0
 	immediate := false
 	var stuck unfixable
 	for {
 		if !immediate {
 			if err := a.wait(ctx, failures); err != nil {
-				return nil
+				return ended(ctx)
 			}
 		}
 		immediate = false
@@ -185,7 +221,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				return err
 			}
 			if ctx.Err() != nil {
-				return nil
+				return ended(ctx)
 			}
 			failures++
 			if err := a.dialFailed(ctx, err, failures, &stuck); err != nil {
@@ -194,6 +230,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		}
 		failures, stuck = 0, unfixable{}
+		a.edges.firstOn(welcome)
 		for _, t := range welcome.TunnelsServed() {
 			a.log.Info("tunnel online", "tunnel", t.Tunnel, "session", welcome.SessionID, "urls", t.URLs)
 		}
@@ -206,10 +243,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		connected := time.Now()
 		a.inspector.use(sess)
-		stopping := a.serve(ctx, sess, a.handler(welcome))
+		stopping := a.serve(ctx, sess, a.handler(welcome), nil)
 		a.inspector.use(nil)
 		if stopping {
-			return nil
+			return ended(ctx)
 		}
 		if time.Since(connected) >= a.cfg.Backoff.StableAfter {
 			// A long-lived connection dropped: try again at once, a blip
@@ -341,9 +378,10 @@ func backoffDelay(b Backoff, failures int) time.Duration {
 }
 
 // serve forwards the session's streams to the app until the session ends,
-// the edge says it is going away, or ctx ends. It reports whether the
-// agent is shutting down.
-func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h http.Handler) (stopping bool) {
+// the edge says it is going away, the agent asks it to leave (leave is
+// closed; nil never is), or ctx ends. It reports whether the agent is
+// shutting down.
+func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h http.Handler, leave <-chan struct{}) (stopping bool) {
 	// No read or idle timeouts: the streams come from the edge, which
 	// closes the idle ones itself (and all of them with the session), and
 	// a deadline would cost every stream read a timer.
@@ -367,15 +405,31 @@ func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h http.Handler)
 			srv.Close()
 		}()
 		return false
+	case <-leave:
+		// The edge sends nothing new once told; in-flight requests finish
+		// while the agent connects elsewhere.
+		_ = sess.GoAway("agent moves to another edge")
+		a.draining.Add(1)
+		go func() {
+			defer a.draining.Done()
+			a.shutdown(srv)
+			sess.Close()
+		}()
+		return false
 	case <-ctx.Done():
 		_ = sess.GoAway("agent shutting down")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
-		defer cancel()
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			a.log.Warn("in-flight requests cut at shutdown", "err", err)
-		}
+		a.shutdown(srv)
 		sess.Close()
 		return true
+	}
+}
+
+// shutdown lets srv's in-flight requests finish, for ShutdownGrace at most.
+func (a *Agent) shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		a.log.Warn("in-flight requests cut at shutdown", "err", err)
 	}
 }
 

@@ -43,7 +43,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	}
 	if hello.Probe {
 		// hooktunnel doctor: the same answer, and nothing registered.
-		if sess, err := pending.Admit(welcomeOf("", admitted, len(hello.Tunnels) > 0)); err == nil {
+		if sess, err := pending.Admit(e.welcomeOf("", admitted, len(hello.Tunnels) > 0)); err == nil {
 			// The probe hangs up once it has read the welcome; closing first
 			// can lose the welcome in the probe's session shutdown.
 			select {
@@ -61,7 +61,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	for i, th := range hello.TunnelsAsked() {
 		as.Targets[admitted[i].name] = th.Targets // the name asked for, or the one the edge chose
 	}
-	sess, err := pending.Admit(welcomeOf(as.ID, admitted, len(hello.Tunnels) > 0))
+	sess, err := pending.Admit(e.welcomeOf(as.ID, admitted, len(hello.Tunnels) > 0))
 	if err != nil {
 		e.log.Warn("agent handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
@@ -100,10 +100,11 @@ const probeGrace = 2 * time.Second
 
 // welcomeOf is the Welcome of the admitted tunnels: the first one's in
 // the single-tunnel fields, and each in Tunnels when the agent asked for
-// several.
-func welcomeOf(sessionID string, admitted []*admission, several bool) tunnel.Welcome {
+// several; with the edges the agent may hold a second session to.
+func (e *Edge) welcomeOf(sessionID string, admitted []*admission, several bool) tunnel.Welcome {
 	first := admitted[0]
 	w := tunnel.Welcome{SessionID: sessionID, Tunnel: first.name, URLs: first.urls, Warnings: first.warnings, SetsTarget: true, Targets: first.targets}
+	w.Edge, w.Edges = e.advertised()
 	if several {
 		for _, a := range admitted {
 			w.Tunnels = append(w.Tunnels, tunnel.TunnelWelcome{Tunnel: a.name, URLs: a.urls, Targets: a.targets, Warnings: a.warnings})

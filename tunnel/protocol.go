@@ -129,6 +129,13 @@ type Welcome struct {
 	// answers them sets HeaderTunnel on every request it forwards; an
 	// older edge leaves them out and serves only the first tunnel.
 	Tunnels []TunnelWelcome `json:"tunnels,omitempty"`
+	// Edge is the answering edge's advertise URL, and Edges the advertise
+	// URLs of its cluster's live edges, itself included. An agent keeps a
+	// second session to one of Edges that is not Edge, so its tunnels stay
+	// up when one edge goes away. A single edge sends neither; an older
+	// agent ignores them.
+	Edge  string   `json:"edge,omitempty"`
+	Edges []string `json:"edges,omitempty"`
 }
 
 // TunnelWelcome is one tunnel of a Welcome: its name, its URLs with each

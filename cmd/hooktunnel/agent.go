@@ -152,20 +152,22 @@ func (f *agentFlags) config(target string) (agent.Config, error) {
 		return cfg, err
 	}
 	cfg.TargetTLS = tlsCfg
-	if cfg.EdgeClient, err = edgeClient(f.edgeCA, f.edgeAddr, f.edgeInsecure); err != nil {
+	if cfg.EdgeClient, cfg.OtherEdgesClient, err = edgeClients(f.edgeCA, f.edgeAddr, f.edgeInsecure); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
 }
 
-// edgeClient is the HTTP client the agent dials the edge with: the system
-// roots or --edge-ca, TLS 1.2 at least, and HTTP/1.1 only — the agent
-// endpoint is a websocket upgrade, which HTTP/2 does not carry.
-func edgeClient(caFile, addr string, insecure bool) (*http.Client, error) {
+// edgeClients are the HTTP clients the agent dials the edge with: the
+// system roots or --edge-ca, TLS 1.2 at least, and HTTP/1.1 only — the
+// agent endpoint is a websocket upgrade, which HTTP/2 does not carry.
+// The first dials --edge (at --edge-addr when given); the other, with the
+// same trust, the other edges of a cluster, at their own addresses.
+func edgeClients(caFile, addr string, insecure bool) (edge, others *http.Client, err error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	switch {
 	case caFile != "" && insecure:
-		return nil, fmt.Errorf("--edge-ca and --edge-insecure contradict each other: pass one")
+		return nil, nil, fmt.Errorf("--edge-ca and --edge-insecure contradict each other: pass one")
 	case insecure:
 		fmt.Fprintln(os.Stderr, "hooktunnel: WARNING: --edge-insecure: the edge's TLS certificate is NOT verified. "+
 			"Anyone on the network path can pose as the edge, read the agent token and every webhook, and send requests to your app. "+
@@ -174,11 +176,11 @@ func edgeClient(caFile, addr string, insecure bool) (*http.Client, error) {
 	case caFile != "":
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("--edge-ca: %w", err)
+			return nil, nil, fmt.Errorf("--edge-ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--edge-ca %s: no PEM certificate in it", caFile)
+			return nil, nil, fmt.Errorf("--edge-ca %s: no PEM certificate in it", caFile)
 		}
 		tlsCfg.RootCAs = pool
 	}
@@ -198,16 +200,17 @@ func edgeClient(caFile, addr string, insecure bool) (*http.Client, error) {
 		// A non-nil, empty TLSNextProto keeps the transport off HTTP/2.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
+	others = &http.Client{Transport: tr.Clone()}
 	if addr != "" {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return nil, fmt.Errorf("--edge-addr %q: want HOST:PORT", addr)
+			return nil, nil, fmt.Errorf("--edge-addr %q: want HOST:PORT", addr)
 		}
 		tr.Proxy = nil
 		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return dialer.DialContext(ctx, network, addr)
 		}
 	}
-	return &http.Client{Transport: tr}, nil
+	return &http.Client{Transport: tr}, others, nil
 }
 
 // inTerminal reports whether a person runs the agent: stdin and stderr
