@@ -519,7 +519,7 @@ func TestQueryPlans(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			where, args, err := tc.filter.where()
+			where, args, err := tc.filter.where(dialectSQLite)
 			if err != nil {
 				t.Fatal(err)
 			}
