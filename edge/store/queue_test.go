@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -422,6 +423,28 @@ func TestHeldIsPurged(t *testing.T) {
 		}
 		if d, _, _ := s.Depth(ctx, t0); d != 1 {
 			t.Errorf("Depth after purge = %d, want 1", d)
+		}
+	})
+}
+
+func TestPendingByRoute(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		enqueue(t, s, &Message{ReceivedAt: t0, Tunnel: "a", Route: "/r"})
+		enqueue(t, s, &Message{ReceivedAt: t0.Add(time.Minute), Tunnel: "a", Route: "/r"})
+		enqueue(t, s, &Message{ReceivedAt: t0.Add(2 * time.Minute), Tunnel: "b", Route: "/r"})
+		if err := s.Hold(ctx, &Message{ReceivedAt: t0, Tunnel: "c", Route: "/r"}); err != nil {
+			t.Fatal(err)
+		}
+		record(t, s, &Message{ReceivedAt: t0, Tunnel: "d", Route: "/r"})
+		got := map[string]string{}
+		err := s.PendingByRoute(ctx, t0.Add(5*time.Minute), func(tunnel, route string, count int, oldest time.Duration) {
+			got[tunnel+route] = fmt.Sprint(count, " ", oldest)
+		})
+		want := map[string]string{"a/r": "2 5m0s", "b/r": "1 3m0s"}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("PendingByRoute = %v, %v; want %v", got, err, want)
 		}
 	})
 }
