@@ -11,8 +11,8 @@ import (
 // such as migrationLock); the second is hashtext(tunnel/route).
 const queueLockClass = 0x68747175 // "htqu"
 
-// lockRoute is the first statement of a transaction that adds to a route's
-// queue. It makes the commit durable (synchronous_commit on: the commit
+// lockRoute comes before the count in a transaction that adds to a
+// route's queue (Enqueue, Hold, Release). It makes the commit durable (synchronous_commit on: the commit
 // waits for its WAL to reach disk, whatever the server's or the role's
 // setting, so the 202 the edge then sends survives a crash of the
 // server) and, when the route has bounds, takes the route's advisory lock
