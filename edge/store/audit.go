@@ -55,15 +55,11 @@ const (
 
 // RecordAudit implements Audit.
 func (s *SQLite) RecordAudit(ctx context.Context, e AuditEntry) error {
-	switch {
-	case e.At.IsZero():
-		return errors.New("store: record audit: at is not set")
-	case e.Actor == "" || e.Action == "":
-		return errors.New("store: record audit: actor and action are required")
+	if err := checkAudit(e); err != nil {
+		return err
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
-			unixNano(e.At), e.Actor, e.Action, e.Target, e.Detail)
+		_, err := tx.ExecContext(ctx, insertAuditQuery, unixNano(e.At), e.Actor, e.Action, e.Target, e.Detail)
 		return err
 	})
 	if err != nil {
@@ -72,8 +68,26 @@ func (s *SQLite) RecordAudit(ctx context.Context, e AuditEntry) error {
 	return nil
 }
 
+const insertAuditQuery = `INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`
+
+// checkAudit refuses an entry without its required fields.
+func checkAudit(e AuditEntry) error {
+	switch {
+	case e.At.IsZero():
+		return errors.New("store: record audit: at is not set")
+	case e.Actor == "" || e.Action == "":
+		return errors.New("store: record audit: actor and action are required")
+	}
+	return nil
+}
+
 // AuditLog implements Audit.
 func (s *SQLite) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	return auditLog(ctx, s.db, f)
+}
+
+// auditLog is AuditLog on c.
+func auditLog(ctx context.Context, c querier, f AuditFilter) ([]AuditEntry, error) {
 	var where []string
 	var args []any
 	if f.Action != "" {
@@ -95,7 +109,7 @@ func (s *SQLite) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY id DESC LIMIT ?"
-	rows, err := s.db.QueryContext(ctx, q, append(args, limit)...)
+	rows, err := c.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}

@@ -27,8 +27,33 @@ const listColumns = `id, received_at, tunnel, route, source_ip, method, path, qu
 	secret_ref, delivery_id, client_cert, replay_of, status, duration_ns, queue,
 	headers, response_headers`
 
-// fullColumns add the bodies; scanMessage takes them as extra destinations.
-const fullColumns = listColumns + `, body, response_body`
+// fullColumns add the bodies and the edge; scanFull reads them. The edge
+// sits after the bodies in SQLite's rows (an added column goes last), so
+// SQLite's listings do not read it: an SQLite store is one edge's, whose
+// messages all have the edge "". PostgreSQL keeps large values out of the
+// row (TOAST), and its listings read the edge too (listColumnsFor).
+const fullColumns = listColumns + `, body, response_body, edge`
+
+// listColumnsFor is what a listing reads on d.
+func listColumnsFor(d dialect) string {
+	if d == dialectPostgres {
+		return listColumns + `, edge`
+	}
+	return listColumns
+}
+
+// scanListed reads a row of listColumnsFor(d) into m.
+func scanListed(sc scanner, d dialect, m *Message) error {
+	if d == dialectPostgres {
+		return scanMessage(sc, m, &m.Edge)
+	}
+	return scanMessage(sc, m)
+}
+
+// scanFull reads a row of fullColumns into m.
+func scanFull(sc scanner, m *Message) error {
+	return scanMessage(sc, m, &m.Body, &m.ResponseBody, &m.Edge)
+}
 
 // Record implements Journal. It fills in m.ID (from m.ReceivedAt) when
 // empty, and raises m.BodySize to len(m.Body) if it was less.
@@ -56,15 +81,26 @@ func (s *SQLite) Message(ctx context.Context, id string) (*Message, error) {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	var m Message
-	row := tx.QueryRowContext(ctx, "SELECT "+fullColumns+" FROM messages WHERE id = ?", id)
-	if err := scanMessage(row, &m, &m.Body, &m.ResponseBody); errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: message %s: %w", id, ErrNotFound)
-	} else if err != nil {
+	m, err := readMessage(ctx, tx, id)
+	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	if m.Attempts, err = readAttempts(ctx, tx, id); err != nil {
-		return nil, fmt.Errorf("store: message %s: %w", id, err)
+	return m, nil
+}
+
+// readMessage reads message id with its attempts, in the caller's read
+// transaction; ErrNotFound if there is none.
+func readMessage(ctx context.Context, c sqlConn, id string) (*Message, error) {
+	var m Message
+	row := c.QueryRowContext(ctx, "SELECT "+fullColumns+" FROM messages WHERE id = ?", id)
+	if err := scanFull(row, &m); errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	var err error
+	if m.Attempts, err = readAttempts(ctx, c, id); err != nil {
+		return nil, err
 	}
 	return &m, nil
 }
@@ -72,8 +108,13 @@ func (s *SQLite) Message(ctx context.Context, id string) (*Message, error) {
 // Messages implements Journal. Since is inclusive and Until exclusive, so
 // adjacent ranges never list a message twice.
 func (s *SQLite) Messages(ctx context.Context, f Filter) (Page, error) {
+	return listMessages(ctx, s.db, dialectSQLite, f)
+}
+
+// listMessages is Messages on c, a connection speaking d.
+func listMessages(ctx context.Context, c querier, d dialect, f Filter) (Page, error) {
 	page := Page{Messages: []Message{}} // "messages": [] rather than null
-	where, args, err := f.where()
+	where, args, err := f.where(d)
 	if errors.Is(err, errEmptyResult) {
 		return page, nil
 	} else if err != nil {
@@ -86,7 +127,7 @@ func (s *SQLite) Messages(ctx context.Context, f Filter) (Page, error) {
 	limit = min(limit, maxListLimit)
 
 	// One row more than asked tells whether there is a next page.
-	rows, err := s.db.QueryContext(ctx, "SELECT "+listColumns+" FROM messages"+where+
+	rows, err := c.QueryContext(ctx, "SELECT "+listColumnsFor(d)+" FROM messages"+where+
 		" ORDER BY id DESC LIMIT ?", append(args, limit+1)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("store: messages: %w", err)
@@ -98,7 +139,7 @@ func (s *SQLite) Messages(ctx context.Context, f Filter) (Page, error) {
 			break
 		}
 		var m Message
-		if err := scanMessage(rows, &m); err != nil {
+		if err := scanListed(rows, d, &m); err != nil {
 			return Page{}, fmt.Errorf("store: messages: %w", err)
 		}
 		page.Messages = append(page.Messages, m)
@@ -143,25 +184,35 @@ type execer interface {
 // insertMessage inserts m; nextAttempt is the queue's next_attempt_at
 // (nil: not queued).
 func insertMessage(ctx context.Context, ex execer, m *Message, nextAttempt any) error {
-	header, err := encodeHeader(m.Header)
+	args, err := messageArgs(m, nextAttempt)
 	if err != nil {
 		return err
 	}
-	respHeader, err := encodeHeader(m.ResponseHeader)
-	if err != nil {
-		return err
-	}
-	_, err = ex.ExecContext(ctx, `INSERT INTO messages (
+	_, err = ex.ExecContext(ctx, insertMessageQuery, args...)
+	return err
+}
+
+// insertMessageQuery stores a message; messageArgs are its arguments.
+const insertMessageQuery = `INSERT INTO messages (
 		id, received_at, tunnel, route, source_ip, method, path, query,
 		body_size, body_truncated, decision, reason, detail, provider, event, secret_ref,
 		delivery_id, client_cert, replay_of, status, duration_ns, queue,
-		next_attempt_at, headers, response_headers, body, response_body, attempts
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
+		next_attempt_at, headers, response_headers, body, response_body, attempts, edge
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func messageArgs(m *Message, nextAttempt any) ([]any, error) {
+	header, err := encodeHeader(m.Header)
+	if err != nil {
+		return nil, err
+	}
+	respHeader, err := encodeHeader(m.ResponseHeader)
+	if err != nil {
+		return nil, err
+	}
+	return []any{m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
 		m.BodySize, bodyState(m), m.Decision, m.Reason, m.Detail, m.Provider, m.Event, m.SecretRef,
 		m.DeliveryID, m.ClientCert, m.ReplayOf, m.Status, int64(m.Duration), m.Queue,
-		nextAttempt, header, respHeader, m.Body, m.ResponseBody, len(m.Attempts))
-	return err
+		nextAttempt, header, respHeader, m.Body, m.ResponseBody, len(m.Attempts), m.Edge}, nil
 }
 
 // The body_truncated column says what became of the body: kept whole (or
@@ -264,7 +315,7 @@ var errEmptyResult = errors.New("store: filter matches nothing")
 // idHintSlack widens the id range derived from a time range (see where).
 const idHintSlack = time.Minute
 
-// where turns f into a WHERE clause for a listing.
+// where turns f into a WHERE clause for a listing on d.
 //
 // A time range is also given to SQLite as an id range: an id's timestamp is
 // its message's received_at to the millisecond, or at most maxIDStepBack
@@ -275,7 +326,7 @@ const idHintSlack = time.Minute
 // range is widened by idHintSlack in case a caller made the id from a
 // slightly different clock reading; received_at stays the actual test, with
 // a unary + so that SQLite does not pick its index and then sort.
-func (f Filter) where() (string, []any, error) {
+func (f Filter) where(d dialect) (string, []any, error) {
 	var conds []string
 	var args []any
 	add := func(cond string, a ...any) {
@@ -323,13 +374,17 @@ func (f Filter) where() (string, []any, error) {
 			return "", nil, err
 		}
 		inJSON = inJSON[1 : len(inJSON)-1]
-		// The body last: OR stops at the first term that matches, and
-		// only the body's term reads the overflow pages of a large one.
-		// A BLOB matches LIKE only cast to text (which ends at a NUL byte).
 		like := "%" + escapeLike(f.Text) + "%"
-		add(`(path LIKE ? ESCAPE '\' OR event LIKE ? ESCAPE '\' OR delivery_id LIKE ? ESCAPE '\'
+		if d == dialectPostgres {
+			add(pgTextSearch, like, like, like, "%"+escapeLike(inJSON)+"%", "%"+escapeLike(byteaEscape(f.Text))+"%")
+		} else {
+			// The body last: OR stops at the first term that matches, and
+			// only the body's term reads the overflow pages of a large one.
+			// A BLOB matches LIKE only cast to text (which ends at a NUL byte).
+			add(`(path LIKE ? ESCAPE '\' OR event LIKE ? ESCAPE '\' OR delivery_id LIKE ? ESCAPE '\'
 			OR headers LIKE ? ESCAPE '\' OR CAST(body AS TEXT) LIKE ? ESCAPE '\')`,
-			like, like, like, "%"+escapeLike(inJSON)+"%", like)
+				like, like, like, "%"+escapeLike(inJSON)+"%", like)
+		}
 	}
 	if f.Before != "" {
 		add("id < ?", f.Before)

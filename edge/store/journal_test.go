@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,7 +27,7 @@ func openTest(tb testing.TB) *SQLite {
 	return s
 }
 
-func record(tb testing.TB, s *SQLite, m *Message) {
+func record(tb testing.TB, s Store, m *Message) {
 	tb.Helper()
 	if err := s.Record(context.Background(), m); err != nil {
 		tb.Fatal(err)
@@ -36,10 +36,10 @@ func record(tb testing.TB, s *SQLite, m *Message) {
 
 // bulk stores many messages in one transaction, as Record (or Enqueue, for
 // those with Queue pending) would one by one, only much faster.
-func bulk(tb testing.TB, s *SQLite, ms []*Message) {
+func bulk(tb testing.TB, s Store, ms []*Message) {
 	tb.Helper()
 	ctx := context.Background()
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	inTestTx(tb, s, func(tx sqlConn) error {
 		for _, m := range ms {
 			if err := normalize(m); err != nil {
 				return err
@@ -57,9 +57,6 @@ func bulk(tb testing.TB, s *SQLite, ms []*Message) {
 		}
 		return nil
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
 }
 
 func ids(ms []Message) []string {
@@ -72,62 +69,69 @@ func ids(ms []Message) []string {
 
 func TestRecordMessageRoundTrip(t *testing.T) {
 	t.Parallel()
-	s, ctx := openTest(t), context.Background()
-	in := &Message{
-		ReceivedAt: t0, Tunnel: "github", Route: "/webhooks/github", SourceIP: "192.30.252.41",
-		Method: "POST", Path: "/webhooks/github", Query: "a=1&token=[redacted]",
-		Header:   http.Header{"Content-Type": {"application/json"}, "X-Hub-Signature-256": {"[redacted]"}},
-		Body:     []byte(`{"zen":"<&>"}`),
-		Decision: "forwarded", Provider: "github", Event: "pull_request.opened", SecretRef: "env:GH_SECRET",
-		DeliveryID: "72d3162e", ClientCert: "CN=github", ReplayOf: "01JDZ8Q3V6R8M2K7T1C9W4E5XA",
-		Status: 200, ResponseHeader: http.Header{"Content-Type": {"text/plain"}},
-		ResponseBody: []byte("ok"), Duration: 4123 * time.Microsecond,
-		Attempts: []Attempt{{N: 1, At: t0.Add(time.Millisecond), Status: 200, Duration: 4100 * time.Microsecond}},
-	}
-	record(t, s, in)
-	if len(in.ID) != idLen || in.BodySize != int64(len(in.Body)) {
-		t.Fatalf("Record filled id %q, body size %d", in.ID, in.BodySize)
-	}
-	got, err := s.Message(ctx, in.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, in) {
-		t.Errorf("Message(%s):\n got %+v\nwant %+v", in.ID, got, in)
-	}
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		in := &Message{
+			ReceivedAt: t0, Tunnel: "github", Route: "/webhooks/github", SourceIP: "192.30.252.41",
+			Method: "POST", Path: "/webhooks/github", Query: "a=1&token=[redacted]",
+			Header:   http.Header{"Content-Type": {"application/json"}, "X-Hub-Signature-256": {"[redacted]"}},
+			Body:     []byte(`{"zen":"<&>"}`),
+			Decision: "forwarded", Provider: "github", Event: "pull_request.opened", SecretRef: "env:GH_SECRET",
+			DeliveryID: "72d3162e", ClientCert: "CN=github", ReplayOf: "01JDZ8Q3V6R8M2K7T1C9W4E5XA",
+			Status: 200, ResponseHeader: http.Header{"Content-Type": {"text/plain"}},
+			ResponseBody: []byte("ok"), Duration: 4123 * time.Microsecond,
+			Attempts: []Attempt{{N: 1, At: t0.Add(time.Millisecond), Status: 200, Duration: 4100 * time.Microsecond, Edge: "edge1-0a1b2c"}},
+			Edge:     "edge1-0a1b2c",
+		}
+		record(t, s, in)
+		if len(in.ID) != idLen || in.BodySize != int64(len(in.Body)) {
+			t.Fatalf("Record filled id %q, body size %d", in.ID, in.BodySize)
+		}
+		got, err := s.Message(ctx, in.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, in) {
+			t.Errorf("Message(%s):\n got %+v\nwant %+v", in.ID, got, in)
+		}
 
-	page, err := s.Messages(ctx, Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Messages) != 1 || page.Next != "" {
-		t.Fatalf("listing = %d messages, next %q", len(page.Messages), page.Next)
-	}
-	if l := page.Messages[0]; l.Body != nil || l.ResponseBody != nil || l.Attempts != nil || l.Header == nil {
-		t.Errorf("listing carries bodies or attempts, or lacks headers: %+v", l)
-	}
+		page, err := s.Messages(ctx, Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Messages) != 1 || page.Next != "" {
+			t.Fatalf("listing = %d messages, next %q", len(page.Messages), page.Next)
+		}
+		if l := page.Messages[0]; l.Body != nil || l.ResponseBody != nil || l.Attempts != nil || l.Header == nil {
+			t.Errorf("listing carries bodies or attempts, or lacks headers: %+v", l)
+		}
+	})
 }
 
 func TestMessageNotFound(t *testing.T) {
 	t.Parallel()
-	s, ctx := openTest(t), context.Background()
-	for _, id := range []string{"", "01JDZ8Q3V6R8M2K7T1C9W4E5XA", "' OR 1=1 --"} {
-		if _, err := s.Message(ctx, id); !errors.Is(err, ErrNotFound) {
-			t.Errorf("Message(%q) = %v, want ErrNotFound", id, err)
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		for _, id := range []string{"", "01JDZ8Q3V6R8M2K7T1C9W4E5XA", "' OR 1=1 --"} {
+			if _, err := s.Message(ctx, id); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Message(%q) = %v, want ErrNotFound", id, err)
+			}
 		}
-	}
+	})
 }
 
 func TestRecordNeedsReceivedAt(t *testing.T) {
 	t.Parallel()
-	if err := openTest(t).Record(context.Background(), &Message{Tunnel: "x"}); err == nil {
-		t.Error("Record without ReceivedAt succeeded")
-	}
+	eachBackend(t, func(t *testing.T, s Store) {
+		if err := s.Record(context.Background(), &Message{Tunnel: "x"}); err == nil {
+			t.Error("Record without ReceivedAt succeeded")
+		}
+	})
 }
 
 // corpus records n messages one second apart that vary in everything a
 // filter looks at, and returns them newest first.
-func corpus(tb testing.TB, s *SQLite, n int) []Message {
+func corpus(tb testing.TB, s Store, n int) []Message {
 	tb.Helper()
 	tunnels := []string{"github", "stripe", "slack"}
 	decisions := []string{"forwarded", "refused", "queued", "duplicate"}
@@ -166,92 +170,95 @@ func corpus(tb testing.TB, s *SQLite, n int) []Message {
 
 func TestMessagesFilters(t *testing.T) {
 	t.Parallel()
-	s := openTest(t)
-	all := corpus(t, s, 300)
-	mid := t0.Add(100 * time.Second)
-	tests := []struct {
-		name   string
-		filter Filter
-		want   func(m Message) bool
-	}{
-		{"everything", Filter{}, func(Message) bool { return true }},
-		{"tunnel", Filter{Tunnel: "stripe"}, func(m Message) bool { return m.Tunnel == "stripe" }},
-		{"route", Filter{Route: "/r1"}, func(m Message) bool { return m.Route == "/r1" }},
-		{"decision", Filter{Decision: "refused"}, func(m Message) bool { return m.Decision == "refused" }},
-		{"status 2xx", Filter{StatusClass: 2}, func(m Message) bool { return m.Status/100 == 2 }},
-		{"status 5xx", Filter{StatusClass: 5}, func(m Message) bool { return m.Status >= 500 }},
-		{"since inclusive", Filter{Since: mid}, func(m Message) bool { return !m.ReceivedAt.Before(mid) }},
-		{"until exclusive", Filter{Until: mid}, func(m Message) bool { return m.ReceivedAt.Before(mid) }},
-		{"time range", Filter{Since: mid, Until: mid.Add(50 * time.Second)}, func(m Message) bool {
-			return !m.ReceivedAt.Before(mid) && m.ReceivedAt.Before(mid.Add(50*time.Second))
-		}},
-		{"text in path, any case", Filter{Text: "slack/EVENTS"}, func(m Message) bool { return m.Path == "/Slack/Events" }},
-		{"text in header value", Filter{Text: "ping"}, func(m Message) bool { return m.Header.Get("X-Event") == "ping" }},
-		{"text in event", Filter{Text: "invoice.PAID"}, func(m Message) bool { return m.Event == "invoice.paid" }},
-		{"text in delivery id", Filter{Text: "dlv-042"}, func(m Message) bool { return m.DeliveryID == "dlv-042" }},
-		{"text in body", Filter{Text: "cus_NffrFeUfNV2Hib"}, func(m Message) bool { return strings.Contains(string(m.Body), "cus_NffrFeUfNV2Hib") }},
-		{"percent is literal", Filter{Text: "100%"}, func(m Message) bool { return m.Path == "/hooks/100%_done" }},
-		{"underscore is literal", Filter{Text: "_done"}, func(m Message) bool { return m.Path == "/hooks/100%_done" }},
-		{"quote in header", Filter{Text: `say "hi"`}, func(m Message) bool { return m.Header.Get("X-Event") == `say "hi"` }},
-		{"backslash in header", Filter{Text: `back\slash`}, func(m Message) bool { return m.Header.Get("X-Event") == `back\slash` }},
-		{"tunnels nil is all", Filter{Tunnels: nil}, func(Message) bool { return true }},
-		{"tunnels empty is none", Filter{Tunnels: []string{}}, func(Message) bool { return false }},
-		{"tunnels one", Filter{Tunnels: []string{"slack"}}, func(m Message) bool { return m.Tunnel == "slack" }},
-		{"tunnels two", Filter{Tunnels: []string{"slack", "github"}}, func(m Message) bool { return m.Tunnel != "stripe" }},
-		{"tunnel inside tunnels", Filter{Tunnel: "github", Tunnels: []string{"slack", "github"}}, func(m Message) bool { return m.Tunnel == "github" }},
-		{"tunnel outside tunnels", Filter{Tunnel: "stripe", Tunnels: []string{"slack"}}, func(Message) bool { return false }},
-		{"before", Filter{Before: all[10].ID}, func(m Message) bool { return m.ID < all[10].ID }},
-		{"combined", Filter{Tunnel: "github", StatusClass: 5, Since: mid, Text: "github"}, func(m Message) bool {
-			return m.Tunnel == "github" && m.Status >= 500 && !m.ReceivedAt.Before(mid) && m.Path == "/webhooks/github"
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var want []string
-			for _, m := range all {
-				if tc.want(m) {
-					want = append(want, m.ID)
+	eachBackend(t, func(t *testing.T, s Store) {
+		all := corpus(t, s, 300)
+		mid := t0.Add(100 * time.Second)
+		tests := []struct {
+			name   string
+			filter Filter
+			want   func(m Message) bool
+		}{
+			{"everything", Filter{}, func(Message) bool { return true }},
+			{"tunnel", Filter{Tunnel: "stripe"}, func(m Message) bool { return m.Tunnel == "stripe" }},
+			{"route", Filter{Route: "/r1"}, func(m Message) bool { return m.Route == "/r1" }},
+			{"decision", Filter{Decision: "refused"}, func(m Message) bool { return m.Decision == "refused" }},
+			{"status 2xx", Filter{StatusClass: 2}, func(m Message) bool { return m.Status/100 == 2 }},
+			{"status 5xx", Filter{StatusClass: 5}, func(m Message) bool { return m.Status >= 500 }},
+			{"since inclusive", Filter{Since: mid}, func(m Message) bool { return !m.ReceivedAt.Before(mid) }},
+			{"until exclusive", Filter{Until: mid}, func(m Message) bool { return m.ReceivedAt.Before(mid) }},
+			{"time range", Filter{Since: mid, Until: mid.Add(50 * time.Second)}, func(m Message) bool {
+				return !m.ReceivedAt.Before(mid) && m.ReceivedAt.Before(mid.Add(50*time.Second))
+			}},
+			{"text in path, any case", Filter{Text: "slack/EVENTS"}, func(m Message) bool { return m.Path == "/Slack/Events" }},
+			{"text in header value", Filter{Text: "ping"}, func(m Message) bool { return m.Header.Get("X-Event") == "ping" }},
+			{"text in event", Filter{Text: "invoice.PAID"}, func(m Message) bool { return m.Event == "invoice.paid" }},
+			{"text in delivery id", Filter{Text: "dlv-042"}, func(m Message) bool { return m.DeliveryID == "dlv-042" }},
+			{"text in body", Filter{Text: "cus_NffrFeUfNV2Hib"}, func(m Message) bool { return strings.Contains(string(m.Body), "cus_NffrFeUfNV2Hib") }},
+			{"percent is literal", Filter{Text: "100%"}, func(m Message) bool { return m.Path == "/hooks/100%_done" }},
+			{"underscore is literal", Filter{Text: "_done"}, func(m Message) bool { return m.Path == "/hooks/100%_done" }},
+			{"quote in header", Filter{Text: `say "hi"`}, func(m Message) bool { return m.Header.Get("X-Event") == `say "hi"` }},
+			{"backslash in header", Filter{Text: `back\slash`}, func(m Message) bool { return m.Header.Get("X-Event") == `back\slash` }},
+			{"tunnels nil is all", Filter{Tunnels: nil}, func(Message) bool { return true }},
+			{"tunnels empty is none", Filter{Tunnels: []string{}}, func(Message) bool { return false }},
+			{"tunnels one", Filter{Tunnels: []string{"slack"}}, func(m Message) bool { return m.Tunnel == "slack" }},
+			{"tunnels two", Filter{Tunnels: []string{"slack", "github"}}, func(m Message) bool { return m.Tunnel != "stripe" }},
+			{"tunnel inside tunnels", Filter{Tunnel: "github", Tunnels: []string{"slack", "github"}}, func(m Message) bool { return m.Tunnel == "github" }},
+			{"tunnel outside tunnels", Filter{Tunnel: "stripe", Tunnels: []string{"slack"}}, func(Message) bool { return false }},
+			{"before", Filter{Before: all[10].ID}, func(m Message) bool { return m.ID < all[10].ID }},
+			{"combined", Filter{Tunnel: "github", StatusClass: 5, Since: mid, Text: "github"}, func(m Message) bool {
+				return m.Tunnel == "github" && m.Status >= 500 && !m.ReceivedAt.Before(mid) && m.Path == "/webhooks/github"
+			}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				var want []string
+				for _, m := range all {
+					if tc.want(m) {
+						want = append(want, m.ID)
+					}
 				}
-			}
-			f := tc.filter
-			f.Limit = maxListLimit
-			page, err := s.Messages(context.Background(), f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := ids(page.Messages); !slices.Equal(got, want) {
-				t.Errorf("got %d messages, want %d\n got %v\nwant %v", len(got), len(want), got, want)
-			}
-			if page.Messages == nil {
-				t.Error("Messages is nil; the API would print null")
-			}
-		})
-	}
+				f := tc.filter
+				f.Limit = maxListLimit
+				page, err := s.Messages(context.Background(), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := ids(page.Messages); !slices.Equal(got, want) {
+					t.Errorf("got %d messages, want %d\n got %v\nwant %v", len(got), len(want), got, want)
+				}
+				if page.Messages == nil {
+					t.Error("Messages is nil; the API would print null")
+				}
+			})
+		}
+	})
 }
 
 // TestMessagesTimeRangeIDSkew: the listing narrows a time range by id, yet
 // finds a message whose id was made from a clock reading off by seconds.
 func TestMessagesTimeRangeIDSkew(t *testing.T) {
 	t.Parallel()
-	s, ctx := openTest(t), context.Background()
-	early := &Message{ID: NewMessageID(t0.Add(-30 * time.Second)), ReceivedAt: t0, Tunnel: "t"}
-	late := &Message{ID: NewMessageID(t0.Add(30 * time.Second)), ReceivedAt: t0.Add(time.Second), Tunnel: "t"}
-	record(t, s, early)
-	record(t, s, late)
-	for _, f := range []Filter{
-		{Since: t0},
-		{Until: t0.Add(2 * time.Second)},
-		{Since: t0, Until: t0.Add(2 * time.Second)},
-	} {
-		page, err := s.Messages(ctx, f)
-		if err != nil {
-			t.Fatal(err)
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		early := &Message{ID: NewMessageID(t0.Add(-30 * time.Second)), ReceivedAt: t0, Tunnel: "t"}
+		late := &Message{ID: NewMessageID(t0.Add(30 * time.Second)), ReceivedAt: t0.Add(time.Second), Tunnel: "t"}
+		record(t, s, early)
+		record(t, s, late)
+		for _, f := range []Filter{
+			{Since: t0},
+			{Until: t0.Add(2 * time.Second)},
+			{Since: t0, Until: t0.Add(2 * time.Second)},
+		} {
+			page, err := s.Messages(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := ids(page.Messages), []string{late.ID, early.ID}; !slices.Equal(got, want) {
+				t.Errorf("Messages(since %v, until %v) = %v, want %v", f.Since, f.Until, got, want)
+			}
 		}
-		if got, want := ids(page.Messages), []string{late.ID, early.ID}; !slices.Equal(got, want) {
-			t.Errorf("Messages(since %v, until %v) = %v, want %v", f.Since, f.Until, got, want)
-		}
-	}
+	})
 }
 
 // TestReadsDoNotWaitForWriter: while a writer holds its transaction (a
@@ -285,53 +292,56 @@ func TestReadsDoNotWaitForWriter(t *testing.T) {
 
 func TestMessagesBadStatusClass(t *testing.T) {
 	t.Parallel()
-	if _, err := openTest(t).Messages(context.Background(), Filter{StatusClass: 7}); err == nil {
-		t.Error("status class 7 accepted")
-	}
+	eachBackend(t, func(t *testing.T, s Store) {
+		if _, err := s.Messages(context.Background(), Filter{StatusClass: 7}); err == nil {
+			t.Error("status class 7 accepted")
+		}
+	})
 }
 
 func TestMessagesPagination(t *testing.T) {
 	t.Parallel()
-	s := openTest(t)
-	all := corpus(t, s, 240)
-	tests := []struct {
-		name   string
-		filter Filter
-	}{
-		{"limit 1", Filter{Limit: 1}},
-		{"limit 7", Filter{Limit: 7}},
-		{"default limit", Filter{}},
-		{"limit divides", Filter{Limit: 60}},
-		{"over max", Filter{Limit: 10_000}},
-		{"filtered", Filter{Tunnel: "slack", Limit: 9}},
-		{"filtered to one page", Filter{Decision: "queued", StatusClass: 4, Limit: 50}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			want := wantMatching(t, s, all, tc.filter)
-			limit := cmpLimit(tc.filter.Limit)
-			var got []string
-			f := tc.filter
-			for range len(all) + 2 {
-				page, err := s.Messages(context.Background(), f)
-				if err != nil {
-					t.Fatal(err)
+	eachBackend(t, func(t *testing.T, s Store) {
+		all := corpus(t, s, 240)
+		tests := []struct {
+			name   string
+			filter Filter
+		}{
+			{"limit 1", Filter{Limit: 1}},
+			{"limit 7", Filter{Limit: 7}},
+			{"default limit", Filter{}},
+			{"limit divides", Filter{Limit: 60}},
+			{"over max", Filter{Limit: 10_000}},
+			{"filtered", Filter{Tunnel: "slack", Limit: 9}},
+			{"filtered to one page", Filter{Decision: "queued", StatusClass: 4, Limit: 50}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				want := wantMatching(t, s, all, tc.filter)
+				limit := cmpLimit(tc.filter.Limit)
+				var got []string
+				f := tc.filter
+				for range len(all) + 2 {
+					page, err := s.Messages(context.Background(), f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, ids(page.Messages)...)
+					if page.Next == "" {
+						break
+					}
+					if len(page.Messages) != limit || page.Next != page.Messages[limit-1].ID {
+						t.Fatalf("page of %d with next %q; want %d ending at next", len(page.Messages), page.Next, limit)
+					}
+					f.Before = page.Next
 				}
-				got = append(got, ids(page.Messages)...)
-				if page.Next == "" {
-					break
+				if !slices.Equal(got, want) {
+					t.Errorf("pages gave %d ids, want %d (duplicates or gaps)", len(got), len(want))
 				}
-				if len(page.Messages) != limit || page.Next != page.Messages[limit-1].ID {
-					t.Fatalf("page of %d with next %q; want %d ending at next", len(page.Messages), page.Next, limit)
-				}
-				f.Before = page.Next
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("pages gave %d ids, want %d (duplicates or gaps)", len(got), len(want))
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func cmpLimit(l int) int {
@@ -343,7 +353,7 @@ func cmpLimit(l int) int {
 
 // wantMatching lists what f matches among all by asking for everything in
 // one go, checked against the unfiltered corpus order.
-func wantMatching(t *testing.T, s *SQLite, all []Message, f Filter) []string {
+func wantMatching(t *testing.T, s Store, all []Message, f Filter) []string {
 	t.Helper()
 	f.Limit = maxListLimit
 	page, err := s.Messages(context.Background(), f)
@@ -359,145 +369,154 @@ func wantMatching(t *testing.T, s *SQLite, all []Message, f Filter) []string {
 
 func TestPurgeByAgeSparesPending(t *testing.T) {
 	t.Parallel()
-	s, ctx := openTest(t), context.Background()
-	var all []*Message
-	var old, pending, recent []string
-	for i := range 2500 { // more than two batches
-		m := &Message{ReceivedAt: t0.Add(time.Duration(i) * time.Millisecond), Tunnel: "t", Route: "/r", Body: []byte("x")}
-		m.ID = NewMessageID(m.ReceivedAt)
-		switch {
-		case i >= 2400:
-			recent = append(recent, m.ID)
-		case i%500 == 0:
-			m.Queue = QueuePending
-			pending = append(pending, m.ID)
-		default:
-			if i%10 == 0 { // some, to see attempts go with their message
-				m.Attempts = []Attempt{{N: 1, At: m.ReceivedAt}}
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		var all []*Message
+		var old, pending, recent []string
+		for i := range 2500 { // more than two batches
+			m := &Message{ReceivedAt: t0.Add(time.Duration(i) * time.Millisecond), Tunnel: "t", Route: "/r", Body: []byte("x")}
+			m.ID = NewMessageID(m.ReceivedAt)
+			switch {
+			case i >= 2400:
+				recent = append(recent, m.ID)
+			case i%500 == 0:
+				m.Queue = QueuePending
+				pending = append(pending, m.ID)
+			default:
+				if i%10 == 0 { // some, to see attempts go with their message
+					m.Attempts = []Attempt{{N: 1, At: m.ReceivedAt}}
+				}
+				old = append(old, m.ID)
 			}
-			old = append(old, m.ID)
+			all = append(all, m)
 		}
-		all = append(all, m)
-	}
-	bulk(t, s, all)
-	n, err := s.Purge(ctx, t0.Add(2400*time.Millisecond), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != len(old) {
-		t.Errorf("Purge = %d, want %d", n, len(old))
-	}
-	page, err := s.Messages(ctx, Filter{Limit: maxListLimit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := slices.Concat(pending, recent)
-	slices.Sort(want)
-	slices.Reverse(want)
-	if got := ids(page.Messages); !slices.Equal(got, want) {
-		t.Errorf("after purge %d messages, want %d (pending and recent)", len(got), len(want))
-	}
-	var orphans int
-	if err := s.db.QueryRow("SELECT count(*) FROM attempts").Scan(&orphans); err != nil || orphans != 0 {
-		t.Errorf("attempts left after purge: %d, %v", orphans, err)
-	}
+		bulk(t, s, all)
+		n, err := s.Purge(ctx, t0.Add(2400*time.Millisecond), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != len(old) {
+			t.Errorf("Purge = %d, want %d", n, len(old))
+		}
+		page, err := s.Messages(ctx, Filter{Limit: maxListLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Concat(pending, recent)
+		slices.Sort(want)
+		slices.Reverse(want)
+		if got := ids(page.Messages); !slices.Equal(got, want) {
+			t.Errorf("after purge %d messages, want %d (pending and recent)", len(got), len(want))
+		}
+		if orphans := queryInt(t, s, "SELECT count(*) FROM attempts"); orphans != 0 {
+			t.Errorf("attempts left after purge: %d", orphans)
+		}
+	})
 }
 
-func dbBytes(t *testing.T, s *SQLite) int64 {
+// dbBytes is what the size cap counts: SQLite's pages in use, or
+// PostgreSQL's stored sizes of the messages (postgres_purge.go).
+func dbBytes(t *testing.T, s Store) int64 {
 	t.Helper()
-	var used int64
-	if err := s.db.QueryRow(`SELECT (c.page_count - f.freelist_count) * s.page_size
-		FROM pragma_page_count() c, pragma_freelist_count() f, pragma_page_size() s`).Scan(&used); err != nil {
-		t.Fatal(err)
+	if _, ok := s.(*Postgres); ok {
+		return queryInt(t, s, pgUsedQuery)
 	}
-	return used
+	return queryInt(t, s, `SELECT (c.page_count - f.freelist_count) * s.page_size
+		FROM pragma_page_count() c, pragma_freelist_count() f, pragma_page_size() s`)
 }
 
 func TestPurgeBySize(t *testing.T) {
 	t.Parallel()
-	s, ctx := openTest(t), context.Background()
-	body := []byte(strings.Repeat("b", 32<<10))
-	var all []string
-	for i := range 300 {
-		m := &Message{ReceivedAt: t0.Add(time.Duration(i) * time.Second), Tunnel: "t", Route: "/r", Body: body}
-		if i == 0 {
-			if err := s.Enqueue(ctx, m, 0, 0); err != nil { // the oldest, but pending
-				t.Fatal(err)
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		// Random: PostgreSQL compresses what it stores, and a repeated
+		// byte would fill nothing.
+		body := make([]byte, 32<<10)
+		rand.Read(body)
+		var all []string
+		for i := range 300 {
+			m := &Message{ReceivedAt: t0.Add(time.Duration(i) * time.Second), Tunnel: "t", Route: "/r", Body: body}
+			if i == 0 {
+				if err := s.Enqueue(ctx, m, 0, 0); err != nil { // the oldest, but pending
+					t.Fatal(err)
+				}
+			} else {
+				record(t, s, m)
 			}
-		} else {
-			record(t, s, m)
+			all = append(all, m.ID)
 		}
-		all = append(all, m.ID)
-	}
-	const maxBytes = 4 << 20
-	if before := dbBytes(t, s); before < 2*maxBytes {
-		t.Fatalf("corpus is only %d bytes", before)
-	}
-	n, err := s.Purge(ctx, time.Time{}, maxBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after := dbBytes(t, s); after > maxBytes {
-		t.Errorf("database uses %d bytes after purge, cap %d", after, maxBytes)
-	}
-	page, err := s.Messages(ctx, Filter{Limit: maxListLimit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The pending one and the newest survive; nothing between them.
-	want := slices.Concat(all[:1], all[n+1:])
-	slices.Reverse(want)
-	if got := ids(page.Messages); !slices.Equal(got, want) {
-		t.Errorf("kept %d messages, want the pending one and the newest %d", len(got), len(want)-1)
-	}
-	if len(want) > 150 || len(want) < 50 {
-		t.Errorf("purge by size kept %d of 300 32 KiB messages under 4 MiB", len(want))
-	}
+		const maxBytes = 4 << 20
+		if before := dbBytes(t, s); before < 2*maxBytes {
+			t.Fatalf("corpus is only %d bytes", before)
+		}
+		n, err := s.Purge(ctx, time.Time{}, maxBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after := dbBytes(t, s); after > maxBytes {
+			t.Errorf("database uses %d bytes after purge, cap %d", after, maxBytes)
+		}
+		page, err := s.Messages(ctx, Filter{Limit: maxListLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The pending one and the newest survive; nothing between them.
+		want := slices.Concat(all[:1], all[n+1:])
+		slices.Reverse(want)
+		if got := ids(page.Messages); !slices.Equal(got, want) {
+			t.Errorf("kept %d messages, want the pending one and the newest %d", len(got), len(want)-1)
+		}
+		if len(want) > 150 || len(want) < 50 {
+			t.Errorf("purge by size kept %d of 300 32 KiB messages under 4 MiB", len(want))
+		}
+	})
 }
 
 func TestConcurrentRecord(t *testing.T) {
 	t.Parallel()
-	s, ctx := openTest(t), context.Background()
-	const workers, each = 20, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		const workers, each = 20, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Go(func() {
+				for i := range each {
+					m := &Message{ReceivedAt: time.Now(), Tunnel: fmt.Sprint("t", w), Route: "/r", Body: []byte("x")}
+					var err error
+					if i%5 == 0 {
+						err = s.Enqueue(ctx, m, 0, 0)
+					} else {
+						err = s.Record(ctx, m)
+					}
+					if err == nil {
+						_, err = s.Messages(ctx, Filter{Tunnel: m.Tunnel})
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
 		wg.Go(func() {
-			for i := range each {
-				m := &Message{ReceivedAt: time.Now(), Tunnel: fmt.Sprint("t", w), Route: "/r", Body: []byte("x")}
-				var err error
-				if i%5 == 0 {
-					err = s.Enqueue(ctx, m, 0, 0)
-				} else {
-					err = s.Record(ctx, m)
-				}
-				if err == nil {
-					_, err = s.Messages(ctx, Filter{Tunnel: m.Tunnel})
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
+			if _, err := s.Purge(ctx, time.Now().Add(-time.Hour), 0); err != nil {
+				errs <- err
 			}
 		})
-	}
-	wg.Go(func() {
-		if _, err := s.Purge(ctx, time.Now().Add(-time.Hour), 0); err != nil {
-			errs <- err
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		page, err := s.Messages(ctx, Filter{Limit: maxListLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Messages) != workers*each {
+			t.Errorf("%d messages stored, want %d", len(page.Messages), workers*each)
 		}
 	})
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	page, err := s.Messages(ctx, Filter{Limit: maxListLimit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Messages) != workers*each {
-		t.Errorf("%d messages stored, want %d", len(page.Messages), workers*each)
-	}
 }
 
 // TestQueryPlans keeps the indexes in use: a listing must walk an index in
@@ -519,7 +538,7 @@ func TestQueryPlans(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			where, args, err := tc.filter.where()
+			where, args, err := tc.filter.where(dialectSQLite)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -698,23 +717,24 @@ func BenchmarkRecord(b *testing.B) {
 
 func TestRecordAllStoresEveryMessage(t *testing.T) {
 	t.Parallel()
-	s := openTest(t)
-	ctx := context.Background()
-	now := time.Now()
-	var ms []*Message
-	for i := 0; i < 300; i++ {
-		ms = append(ms, &Message{ID: NewMessageID(now), ReceivedAt: now, Tunnel: "batch", Method: "POST", Path: "/x",
-			Decision: "forwarded", Status: 200, Attempts: []Attempt{{N: 1, At: now, Status: 200}}})
-	}
-	if err := s.RecordAll(ctx, ms); err != nil {
-		t.Fatal(err)
-	}
-	page, err := s.Messages(ctx, Filter{Tunnel: "batch", Limit: 500})
-	if err != nil || len(page.Messages) != 300 {
-		t.Fatalf("listed %d messages, %v", len(page.Messages), err)
-	}
-	got, err := s.Message(ctx, ms[150].ID)
-	if err != nil || len(got.Attempts) != 1 {
-		t.Fatalf("message %v with %v", got, err)
-	}
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		now := time.Now()
+		var ms []*Message
+		for i := 0; i < 300; i++ {
+			ms = append(ms, &Message{ID: NewMessageID(now), ReceivedAt: now, Tunnel: "batch", Method: "POST", Path: "/x",
+				Decision: "forwarded", Status: 200, Attempts: []Attempt{{N: 1, At: now, Status: 200}}})
+		}
+		if err := s.RecordAll(ctx, ms); err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.Messages(ctx, Filter{Tunnel: "batch", Limit: 500})
+		if err != nil || len(page.Messages) != 300 {
+			t.Fatalf("listed %d messages, %v", len(page.Messages), err)
+		}
+		got, err := s.Message(ctx, ms[150].ID)
+		if err != nil || len(got.Attempts) != 1 {
+			t.Fatalf("message %v with %v", got, err)
+		}
+	})
 }

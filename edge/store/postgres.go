@@ -153,21 +153,25 @@ func redactErr(err error, rawURL string) error {
 }
 
 // rebind turns a query written with SQLite's ? placeholders into
-// PostgreSQL's $1, $2, …, so both backends share the query text.
+// PostgreSQL's $1, $2, …, so both backends share the query text. A
+// numbered ?N (SQLite's way of using an argument twice) becomes $N.
 func rebind(q string) string {
 	var b strings.Builder
 	n := 0
 	inString := false
-	for _, r := range q {
+	for i := 0; i < len(q); i++ {
+		c := q[i]
 		switch {
-		case r == '\'':
+		case c == '\'':
 			inString = !inString
-			b.WriteRune(r)
-		case r == '?' && !inString:
+			b.WriteByte(c)
+		case c == '?' && !inString && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
+			b.WriteByte('$')
+		case c == '?' && !inString:
 			n++
 			fmt.Fprintf(&b, "$%d", n)
 		default:
-			b.WriteRune(r)
+			b.WriteByte(c)
 		}
 	}
 	return b.String()

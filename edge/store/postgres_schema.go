@@ -5,7 +5,10 @@ package store
 // schema_version table counts the applied ones. Append, never edit.
 //
 // Times are Unix nanoseconds (bigint), as in SQLite, so both backends
-// share the ids, the cursors and the code that reads them.
+// share the ids, the cursors and the code that reads them. Message ids
+// compare byte by byte (COLLATE "C"), as in SQLite and in Go: a time
+// range becomes an id range (Filter.where), and the listing's cursor is
+// an id, whatever the database's locale.
 var postgresMigrations = []string{
 	`CREATE TABLE tunnel_names (
 		key  text PRIMARY KEY,
@@ -20,7 +23,7 @@ var postgresMigrations = []string{
 		PRIMARY KEY (tunnel, path)
 	);
 	CREATE TABLE messages (
-		id              text PRIMARY KEY,
+		id              text COLLATE "C" PRIMARY KEY,
 		received_at     bigint NOT NULL,
 		tunnel          text NOT NULL,
 		route           text NOT NULL DEFAULT '',
@@ -29,7 +32,9 @@ var postgresMigrations = []string{
 		path            text NOT NULL DEFAULT '',
 		query           text NOT NULL DEFAULT '',
 		body_size       bigint NOT NULL DEFAULT 0,
-		body_truncated  boolean NOT NULL DEFAULT false,
+		-- What became of the body: 0 kept whole, 1 truncated, 2 dropped
+		-- (journal.go's bodyState), as in SQLite.
+		body_truncated  smallint NOT NULL DEFAULT 0,
 		decision        text NOT NULL DEFAULT '',
 		reason          text NOT NULL DEFAULT '',
 		detail          text NOT NULL DEFAULT '',
@@ -60,7 +65,7 @@ var postgresMigrations = []string{
 	CREATE INDEX messages_pending ON messages (tunnel, route, body_size, received_at)
 		WHERE queue = 'pending';
 	CREATE TABLE attempts (
-		message_id  text NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+		message_id  text COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
 		n           integer NOT NULL,
 		at          bigint NOT NULL,
 		status      integer NOT NULL DEFAULT 0,

@@ -55,6 +55,14 @@ func (s *SQLite) Hold(ctx context.Context, m *Message) error {
 
 // store commits m in queue state state: Enqueue and Hold.
 func (s *SQLite) store(ctx context.Context, op string, m *Message, state string, maxCount int, maxBytes int64) error {
+	return storeQueued(ctx, op, m, state, maxCount, maxBytes, s.enqueue)
+}
+
+// storeQueued is Enqueue and Hold on either backend: it checks m and
+// commits it with enqueue, given the message, its next_attempt_at (nil
+// when held) and the bounds.
+func storeQueued(ctx context.Context, op string, m *Message, state string, maxCount int, maxBytes int64,
+	enqueue func(ctx context.Context, m *Message, next any, maxCount int, maxBytes int64) error) error {
 	if err := normalize(m); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -68,7 +76,7 @@ func (s *SQLite) store(ctx context.Context, op string, m *Message, state string,
 	if state == QueuePending {
 		next = m.ReceivedAt.UnixNano()
 	}
-	if err := s.enqueue(ctx, m, next, maxCount, maxBytes); err != nil {
+	if err := enqueue(ctx, m, next, maxCount, maxBytes); err != nil {
 		m.Queue = prev
 		if errors.Is(err, ErrQueueFull) {
 			return err
@@ -82,29 +90,43 @@ func (s *SQLite) store(ctx context.Context, op string, m *Message, state string,
 // transaction as the change of state, as Enqueue's.
 func (s *SQLite) Release(ctx context.Context, id string, now time.Time, maxCount int, maxBytes int64) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var tunnel, route, state string
-		var size int64
-		err := tx.QueryRowContext(ctx, `SELECT tunnel, route, queue, body_size FROM messages WHERE id = ?`, id).
-			Scan(&tunnel, &route, &state, &size)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		if state != QueueHeld {
-			return fmt.Errorf("%w: its queue state is %q", ErrNotHeld, state)
-		}
-		if err := fits(ctx, tx, tunnel, route, size, maxCount, maxBytes); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE messages SET queue = 'pending', next_attempt_at = ?
-			WHERE id = ? AND queue = 'held'`, now.UnixNano(), id)
-		return err
+		return release(ctx, tx, dialectSQLite, id, now, maxCount, maxBytes)
 	})
 	if err != nil {
 		return fmt.Errorf("store: release %s: %w", id, err)
 	}
 	return nil
+}
+
+// release is Release in tx, on d: on PostgreSQL the message's row is
+// locked and the route's queue with it (lockRoute), as Enqueue locks it.
+func release(ctx context.Context, tx sqlConn, d dialect, id string, now time.Time, maxCount int, maxBytes int64) error {
+	query := `SELECT tunnel, route, queue, body_size FROM messages WHERE id = ?`
+	if d == dialectPostgres {
+		query += ` FOR UPDATE`
+	}
+	var tunnel, route, state string
+	var size int64
+	err := tx.QueryRowContext(ctx, query, id).Scan(&tunnel, &route, &state, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	if state != QueueHeld {
+		return fmt.Errorf("%w: its queue state is %q", ErrNotHeld, state)
+	}
+	if d == dialectPostgres {
+		if err := lockRoute(ctx, tx, tunnel, route, maxCount, maxBytes); err != nil {
+			return err
+		}
+	}
+	if err := fits(ctx, tx, tunnel, route, size, maxCount, maxBytes); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE messages SET queue = 'pending', next_attempt_at = ?
+			WHERE id = ? AND queue = 'held'`, now.UnixNano(), id)
+	return err
 }
 
 func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int, maxBytes int64) (err error) {
@@ -146,7 +168,7 @@ func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int
 // when one more, of size bytes, would pass maxCount or maxBytes (0: no
 // bound): the bounds Enqueue and Release keep. Without bounds it reads
 // nothing.
-func fits(ctx context.Context, tx *sql.Tx, tunnel, route string, size int64, maxCount int, maxBytes int64) error {
+func fits(ctx context.Context, tx sqlConn, tunnel, route string, size int64, maxCount int, maxBytes int64) error {
 	if maxCount <= 0 && maxBytes <= 0 {
 		return nil // no bound (Hold, or a route without one): nothing to count
 	}
@@ -175,26 +197,36 @@ func (s *SQLite) Due(ctx context.Context, now time.Time, limit int) ([]Message, 
 		return nil, fmt.Errorf("store: due: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, dueQuery, now.UnixNano(), limit)
+	due, err := readDue(ctx, tx, dueQuery, now.UnixNano(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: due: %w", err)
+	}
+	return due, nil
+}
+
+// readDue reads the messages query selects (in fullColumns) and their
+// attempts, in the caller's read transaction.
+func readDue(ctx context.Context, tx querier, query string, args ...any) ([]Message, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	var due []Message
 	for rows.Next() {
 		var m Message
-		if err := scanMessage(rows, &m, &m.Body, &m.ResponseBody); err != nil {
+		if err := scanFull(rows, &m); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("store: due: %w", err)
+			return nil, err
 		}
 		due = append(due, m)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: due: %w", err)
+		return nil, err
 	}
 	for i := range due {
 		if due[i].Attempts, err = readAttempts(ctx, tx, due[i].ID); err != nil {
-			return nil, fmt.Errorf("store: due: %w", err)
+			return nil, err
 		}
 	}
 	return due, nil
@@ -204,39 +236,13 @@ func (s *SQLite) Due(ctx context.Context, now time.Time, limit int) ([]Message, 
 // last one stored; recording the same n again replaces it, so a worker that
 // retries a failed Attempted call does not fail on its own first try.
 func (s *SQLite) Attempted(ctx context.Context, id string, a Attempt, state string, next time.Time) error {
-	var nextAt any // NULL: no further attempt
-	switch state {
-	case QueuePending:
-		if next.IsZero() {
-			return fmt.Errorf("store: attempted %s: a pending message needs a next attempt time", id)
-		}
-		nextAt = next.UnixNano()
-	case QueueDelivered, QueueDead:
-	default:
-		return fmt.Errorf("store: attempted %s: unknown queue state %q", id, state)
+	nextAt, err := queueState(state, next)
+	if err != nil {
+		return fmt.Errorf("store: attempted %s: %w", id, err)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET queue = ?, next_attempt_at = ? WHERE id = ?`,
-			state, nextAt, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (message_id, n, at, status, error, duration_ns)
-			VALUES (?1, CASE WHEN ?2 > 0 THEN ?2
-				ELSE (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE message_id = ?1) END,
-				?3, ?4, ?5, ?6)
-			ON CONFLICT (message_id, n) DO UPDATE SET
-				at = excluded.at, status = excluded.status,
-				error = excluded.error, duration_ns = excluded.duration_ns`,
-			id, a.N, unixNano(a.At), a.Status, a.Error, int64(a.Duration)); err != nil {
-			return err
-		}
-		return recountAttempts(ctx, tx, id)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		return attempted(ctx, tx, `UPDATE messages SET queue = ?, next_attempt_at = ? WHERE id = ?`,
+			id, a, state, nextAt)
 	})
 	if err != nil {
 		return fmt.Errorf("store: attempted %s: %w", id, err)
@@ -244,11 +250,57 @@ func (s *SQLite) Attempted(ctx context.Context, id string, a Attempt, state stri
 	return nil
 }
 
+// queueState checks Attempted's state and next, and returns the
+// next_attempt_at to store.
+func queueState(state string, next time.Time) (any, error) {
+	switch state {
+	case QueuePending:
+		if next.IsZero() {
+			return nil, errors.New("a pending message needs a next attempt time")
+		}
+		return next.UnixNano(), nil
+	case QueueDelivered, QueueDead:
+		return nil, nil // NULL: no further attempt
+	}
+	return nil, fmt.Errorf("unknown queue state %q", state)
+}
+
+// attempted is Attempted in tx: update (taking state, next_attempt_at and
+// id) sets the message's queue state, then the attempt is stored and
+// counted.
+func attempted(ctx context.Context, tx sqlConn, update, id string, a Attempt, state string, nextAt any) error {
+	res, err := tx.ExecContext(ctx, update, state, nextAt, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (message_id, n, at, status, error, duration_ns, edge)
+			VALUES (?1, CASE WHEN ?2 > 0 THEN ?2
+				ELSE (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE message_id = ?1) END,
+				?3, ?4, ?5, ?6, ?7)
+			ON CONFLICT (message_id, n) DO UPDATE SET
+				at = excluded.at, status = excluded.status,
+				error = excluded.error, duration_ns = excluded.duration_ns, edge = excluded.edge`,
+		id, a.N, unixNano(a.At), a.Status, a.Error, int64(a.Duration), a.Edge); err != nil {
+		return err
+	}
+	return recountAttempts(ctx, tx, id)
+}
+
 // Depth implements Queue.
 func (s *SQLite) Depth(ctx context.Context, now time.Time) (int, time.Duration, error) {
+	return depth(ctx, s.db, depthQuery, now)
+}
+
+// depth is Depth with query on c.
+func depth(ctx context.Context, c sqlConn, query string, now time.Time) (int, time.Duration, error) {
 	var count int
 	var oldest sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, depthQuery).Scan(&count, &oldest); err != nil {
+	if err := c.QueryRowContext(ctx, query).Scan(&count, &oldest); err != nil {
 		return 0, 0, fmt.Errorf("store: depth: %w", err)
 	}
 	if !oldest.Valid {
@@ -275,9 +327,9 @@ func insertAttempts(ctx context.Context, ex execer, id string, attempts []Attemp
 // was inserted with its count already.
 func insertAttemptRows(ctx context.Context, ex execer, id string, attempts []Attempt) error {
 	for _, a := range attempts {
-		if _, err := ex.ExecContext(ctx, `INSERT INTO attempts (message_id, n, at, status, error, duration_ns)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, n) DO NOTHING`,
-			id, a.N, unixNano(a.At), a.Status, a.Error, int64(a.Duration)); err != nil {
+		if _, err := ex.ExecContext(ctx, `INSERT INTO attempts (message_id, n, at, status, error, duration_ns, edge)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, n) DO NOTHING`,
+			id, a.N, unixNano(a.At), a.Status, a.Error, int64(a.Duration), a.Edge); err != nil {
 			return err
 		}
 	}
@@ -295,7 +347,7 @@ type querier interface {
 }
 
 func readAttempts(ctx context.Context, q querier, id string) ([]Attempt, error) {
-	rows, err := q.QueryContext(ctx, `SELECT n, at, status, error, duration_ns
+	rows, err := q.QueryContext(ctx, `SELECT n, at, status, error, duration_ns, edge
 		FROM attempts WHERE message_id = ? ORDER BY n`, id)
 	if err != nil {
 		return nil, err
@@ -305,7 +357,7 @@ func readAttempts(ctx context.Context, q querier, id string) ([]Attempt, error) 
 	for rows.Next() {
 		var a Attempt
 		var at, dur int64
-		if err := rows.Scan(&a.N, &at, &a.Status, &a.Error, &dur); err != nil {
+		if err := rows.Scan(&a.N, &at, &a.Status, &a.Error, &dur, &a.Edge); err != nil {
 			return nil, err
 		}
 		a.At, a.Duration = fromUnixNano(at), time.Duration(dur)
@@ -317,8 +369,13 @@ func readAttempts(ctx context.Context, q querier, id string) ([]Attempt, error) 
 // PendingByRoute calls each with the pending queued messages per tunnel
 // and route: the alert rules on queue depth and age read it.
 func (s *SQLite) PendingByRoute(ctx context.Context, now time.Time, each func(tunnel, route string, count int, oldest time.Duration)) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT tunnel, route, count(*), min(received_at)
-		FROM messages INDEXED BY messages_pending WHERE queue = 'pending' GROUP BY tunnel, route`)
+	return pendingByRoute(ctx, s.db, `SELECT tunnel, route, count(*), min(received_at)
+		FROM messages INDEXED BY messages_pending WHERE queue = 'pending' GROUP BY tunnel, route`, now, each)
+}
+
+// pendingByRoute is PendingByRoute with query on c.
+func pendingByRoute(ctx context.Context, c querier, query string, now time.Time, each func(tunnel, route string, count int, oldest time.Duration)) error {
+	rows, err := c.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("store: pending by route: %w", err)
 	}

@@ -165,6 +165,14 @@ var migrations = []string{
 	CREATE INDEX messages_due ON messages (queue, next_attempt_at);
 	CREATE INDEX messages_pending ON messages (tunnel, route, body_size, received_at)
 		WHERE queue = 'pending'`,
+	// The edge a message arrived at and the edge that made an attempt.
+	// An SQLite store is one edge's, so both are "" here; the columns are
+	// there so that messages and the code reading them are the same on
+	// both backends. Unlike event (above), the messages' column goes after
+	// the bodies, with no table rebuild: listings do not read it (see
+	// listColumnsFor), only Message and Due, which read the bodies anyway.
+	`ALTER TABLE messages ADD COLUMN edge TEXT NOT NULL DEFAULT '';
+	ALTER TABLE attempts ADD COLUMN edge TEXT NOT NULL DEFAULT ''`,
 }
 
 // OpenSQLite opens (creating if needed) the database at path and migrates it.
