@@ -39,6 +39,10 @@ type ACMEConfig struct {
 	// one subdirectory per CA (see CacheDir); the edge defaults it to
 	// <data>/certs.
 	Cache string `yaml:"cache"`
+	// Shared, when set, is the cache used instead of the Cache directory:
+	// the one several edges share, so one orders each certificate and all
+	// serve it. Certificates are still kept apart per CA.
+	Shared *SharedCache `yaml:"-"`
 
 	// HostPolicy decides which hosts may get a certificate. Required.
 	HostPolicy HostPolicy       `yaml:"-"`
@@ -72,6 +76,11 @@ func (c ACMEConfig) Validate() error {
 // Cache named for the directory's host, so certificates from Let's Encrypt
 // staging are never served once the edge moves to production.
 func (c ACMEConfig) CacheDir() string {
+	return filepath.Join(c.Cache, c.caName())
+}
+
+// caName names the CA after its directory's host.
+func (c ACMEConfig) caName() string {
 	dir := c.Directory
 	if dir == "" {
 		dir = LetsEncrypt
@@ -80,7 +89,7 @@ func (c ACMEConfig) CacheDir() string {
 	if u, err := url.Parse(dir); err == nil && u.Host != "" {
 		host = strings.NewReplacer(":", "_", "/", "_").Replace(u.Host)
 	}
-	return filepath.Join(c.Cache, host)
+	return host
 }
 
 func loadRoots(file string) (*x509.CertPool, error) {
@@ -110,10 +119,14 @@ func loadRoots(file string) (*x509.CertPool, error) {
 // Obtain is called rather than on the first webhook, and stops talking to
 // the CA when Run ends.
 type ACME struct {
-	cfg      ACMEConfig
-	log      *slog.Logger
-	m        *autocert.Manager
-	cache    autocert.DirCache
+	cfg   ACMEConfig
+	log   *slog.Logger
+	m     *autocert.Manager
+	cache autocert.Cache
+	// peek reads the cache without taking a shared cache's lock.
+	peek func(ctx context.Context, key string) ([]byte, error)
+	// shared is cache when it is shared by several edges.
+	shared   *SharedCache
 	lifetime context.Context
 	stop     context.CancelFunc
 	reasons  reasons
@@ -162,17 +175,23 @@ func NewACME(cfg ACMEConfig) (*ACME, error) {
 			return nil, &FieldError{Field: "ca_root", Err: err}
 		}
 	}
-	cacheDir := cfg.CacheDir()
-	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
-		return nil, fieldErr("cache", "%v", err)
-	}
 	a := &ACME{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		cache:     autocert.DirCache(cacheDir),
 		queue:     make(chan string, obtainQueue),
 		pending:   map[string]bool{},
 		announced: map[string]bool{},
+	}
+	if cfg.Shared != nil {
+		a.shared = cfg.Shared.forCA(cfg.caName())
+		a.cache, a.peek = a.shared, a.shared.peek
+	} else {
+		cacheDir := cfg.CacheDir()
+		if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+			return nil, fieldErr("cache", "%v", err)
+		}
+		dir := autocert.DirCache(cacheDir)
+		a.cache, a.peek = dir, dir.Get
 	}
 	a.lifetime, a.stop = context.WithCancel(context.Background())
 	a.m = &autocert.Manager{
@@ -209,10 +228,13 @@ func (a *ACME) cached(ctx context.Context, host string) bool {
 			return false
 		}
 	}
-	data, err := a.cache.Get(ctx, host)
-	if err != nil {
-		return false
-	}
+	data, err := a.peek(ctx, host)
+	return err == nil && leafValid(data, a.cfg.Now())
+}
+
+// leafValid reports whether the first certificate in PEM data (autocert's
+// key then chain) is unexpired at now.
+func leafValid(data []byte, now time.Time) bool {
 	for rest := data; ; {
 		var block *pem.Block
 		if block, rest = pem.Decode(rest); block == nil {
@@ -220,7 +242,7 @@ func (a *ACME) cached(ctx context.Context, host string) bool {
 		}
 		if block.Type == "CERTIFICATE" {
 			leaf, err := x509.ParseCertificate(block.Bytes)
-			return err == nil && a.cfg.Now().Before(leaf.NotAfter)
+			return err == nil && now.Before(leaf.NotAfter)
 		}
 	}
 }
@@ -285,6 +307,11 @@ func (a *ACME) observe(host string, err error) {
 			a.log.Info("certificate issuance recovered", "host", host)
 		}
 		return
+	}
+	if a.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		a.shared.abandon(ctx, host)
+		cancel()
 	}
 	why := a.reasons.take(host)
 	if why == "" {

@@ -4,8 +4,16 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/hooktunnel/hooktunnel/test/pgtest"
 )
 
 // TestMain fails the package when a goroutine it started outlives its
-// test (a journal writer, a queue worker, a session).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// test (a journal writer, a queue worker, a session), and stops the
+// PostgreSQL server the shared store's tests started.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(withPostgres{m}) }
+
+// withPostgres runs the tests under pgtest.Main, for goleak.
+type withPostgres struct{ m *testing.M }
+
+func (w withPostgres) Run() int { return pgtest.Main(w.m) }
