@@ -134,7 +134,11 @@ func (e *edge) reads() int {
 func session(id string, declared string, tunnels ...string) store.SessionLease {
 	s := store.SessionLease{ID: id, Agent: "agent-" + id, Tunnels: tunnels, Since: t0}
 	if declared != "" {
-		s.Declared = []byte(declared)
+		byTunnel := map[string][]byte{}
+		for _, name := range tunnels {
+			byTunnel[name] = []byte(declared)
+		}
+		s.Declared = EncodeDeclared(byTunnel)
 	}
 	return s
 }

@@ -58,8 +58,12 @@ func (e *PeerError) Error() string {
 }
 
 // ErrPeerUnreachable: the request could not be sent to the other edge, or
-// its answer did not come.
-var ErrPeerUnreachable = errors.New("cluster: the other edge did not answer")
+// its answer did not come. ErrPeerDial is the case where no connection
+// could be made: the request never left this edge.
+var (
+	ErrPeerUnreachable = errors.New("cluster: the other edge did not answer")
+	ErrPeerDial        = fmt.Errorf("%w: no connection", ErrPeerUnreachable)
+)
 
 // PeersConfig is how an edge reaches the others.
 type PeersConfig struct {
@@ -160,6 +164,10 @@ func (p *Peers) Deliver(ctx context.Context, to store.EdgeLease, tunnelName stri
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return nil, fmt.Errorf("%w: edge %s: %v", ErrPeerDial, to.ID, unwrapURL(err))
 		}
 		return nil, fmt.Errorf("%w: edge %s: %v", ErrPeerUnreachable, to.ID, unwrapURL(err))
 	}

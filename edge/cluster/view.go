@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -150,11 +151,49 @@ func (m *Member) Holders(tunnelName string) []store.EdgeLease {
 	return out
 }
 
-// Declared is the policy (JSON) the agent of the freshest session another
-// edge holds for the tunnel declared; nil if none.
+// Declared is the routes (JSON, as the agent sent them) the agent of the
+// freshest session another edge holds for the tunnel declared; nil if
+// none.
 func (m *Member) Declared(tunnelName string) []byte {
 	if hs := m.view.lookup(tunnelName); len(hs) > 0 {
-		return hs[0].session.Declared
+		return declaredFor(hs[0].session.Declared, tunnelName)
+	}
+	return nil
+}
+
+// EncodeDeclared is a session's SessionLease.Declared: the routes its
+// agent declared, by tunnel (a JSON object); nil when it declared none.
+func EncodeDeclared(byTunnel map[string][]byte) []byte {
+	if len(byTunnel) == 0 {
+		return nil
+	}
+	m := make(map[string]json.RawMessage, len(byTunnel))
+	for name, raw := range byTunnel {
+		if json.Valid(raw) {
+			m[name] = raw
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// declaredFor is the tunnel's routes in an EncodeDeclared object.
+func declaredFor(encoded []byte, tunnelName string) []byte {
+	if encoded == nil {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(encoded, &m) != nil {
+		return nil
+	}
+	if raw, ok := m[tunnelName]; ok && string(raw) != "null" {
+		return raw
 	}
 	return nil
 }
