@@ -348,3 +348,20 @@ func benchDeliver(b *testing.B, r *relay.Relay) {
 		resp.Body.Close()
 	}
 }
+
+// The registry gets each session once, with the routes its agent declared
+// per tunnel, so another edge compiles the ones of the tunnel it relays.
+func TestSessionLeases(t *testing.T) {
+	e := newPeerEdge(t, "edge-a", true)
+	s := e.relay.All()["demo"][0]
+	s.Tunnels = []string{"demo", "other"}
+	s.Declared = map[string][]byte{"other": []byte(`{"routes":[]}`)}
+	e.relay.Add("other", s, nil)
+	leases := sessionLeases(e.relay)
+	if len(leases) != 1 || leases[0].ID != s.ID || len(leases[0].Tunnels) != 2 {
+		t.Fatalf("leases: %+v", leases)
+	}
+	if got := string(leases[0].Declared); got != `{"other":{"routes":[]}}` {
+		t.Fatalf("declared: %s", got)
+	}
+}
