@@ -51,9 +51,9 @@ func AppFailure(resp *http.Response) error {
 // webhooks are small; a large body streams, so it is not copied.
 const MaxRetryBody = 64 << 10
 
-// Deliver sends req to one of the tunnel's agents and returns the app's
-// answer, whose body the caller closes (that frees the session's slot and
-// hands the stream back).
+// DeliverLocal sends req to one of the tunnel's agents connected to this
+// edge, never to another edge, and returns the app's answer, whose body the
+// caller closes (that frees the session's slot and hands the stream back).
 //
 // When the agent it picked goes away before answering, the request goes to
 // the next agent: at once if the stream could not even be opened (the
@@ -66,10 +66,14 @@ const MaxRetryBody = 64 << 10
 //
 // req is sent as it is, and is the relay's from here on: the caller has
 // set its headers, its Host and the tunnel's name as its URL host. Its
-// context bounds the delivery.
-func (r *Relay) Deliver(tunnelName string, req *http.Request) (*http.Response, error) {
+// context bounds the delivery. With ErrNoAgent, req's body is whole again,
+// so the request may go to another edge.
+func (r *Relay) DeliverLocal(tunnelName string, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	t := r.lookup(tunnelName)
+	if t.pick(nil) == nil {
+		return nil, ErrNoAgent // the body stays unread
+	}
 	body, replayable, err := retryableBody(req)
 	if err != nil {
 		return nil, err
@@ -80,6 +84,11 @@ func (r *Relay) Deliver(tunnelName string, req *http.Request) (*http.Response, e
 	for {
 		s := t.pick(tried)
 		if s == nil {
+			if body != nil {
+				// Every attempt failed before the body was read, or it was
+				// kept: it can go to another edge whole.
+				req.Body = body()
+			}
 			if lastErr != nil {
 				return nil, fmt.Errorf("%w: %v", ErrNoAgent, lastErr)
 			}

@@ -22,6 +22,9 @@ type Relay struct {
 
 	mu      sync.Mutex
 	tunnels map[string]*tunnelState
+
+	// remote is the other edges of the cluster; nil for a lone edge.
+	remote atomic.Pointer[Remote]
 }
 
 // New returns an empty relay reading time from clk (nil: the system's).
@@ -66,15 +69,37 @@ func (r *Relay) lookup(name string) *tunnelState {
 }
 
 // Known reports whether an agent ever served the tunnel since the edge
-// started.
-func (r *Relay) Known(name string) bool { return r.lookup(name) != nil }
+// started, or another edge's agent serves it now.
+func (r *Relay) Known(name string) bool {
+	if r.lookup(name) != nil {
+		return true
+	}
+	rm := r.remoteOf()
+	return rm != nil && rm.Online(name)
+}
 
-// Online reports whether a live session serves the tunnel now.
-func (r *Relay) Online(name string) bool { return r.lookup(name).pick(nil) != nil }
+// Online reports whether a live session serves the tunnel now, on this
+// edge or on another.
+func (r *Relay) Online(name string) bool {
+	if r.lookup(name).pick(nil) != nil {
+		return true
+	}
+	rm := r.remoteOf()
+	return rm != nil && rm.Online(name)
+}
 
 // Declared is the policy the tunnel's latest agent declared; nil if none.
+// The agent of a live session here comes first, then one another edge
+// holds, then the last one seen here.
 func (r *Relay) Declared(name string) *policy.Policy {
-	if t := r.lookup(name); t != nil {
+	t := r.lookup(name)
+	if t.pick(nil) != nil {
+		return t.declared.Load()
+	}
+	if rm := r.remoteOf(); rm != nil && rm.Online(name) {
+		return rm.Declared(name)
+	}
+	if t != nil {
 		return t.declared.Load()
 	}
 	return nil

@@ -19,6 +19,10 @@ type Session struct {
 	// Targets are the local targets the agent described in its Hello, by
 	// tunnel.
 	Targets map[string][]tunnel.TargetInfo
+	// Declared are the routes the agent declared, by tunnel, as it sent
+	// them, where the edge uses them: the other edges of a cluster compile
+	// them to check a webhook for the tunnel before relaying it here.
+	Declared map[string][]byte
 
 	conn *tunnel.Session
 	// streams sends requests on the session's streams, keeping them open
