@@ -101,12 +101,7 @@ func compileCluster(c Config, out *compiled) error {
 // the data directory, or the shared PostgreSQL one.
 func openStore(cfg Config, c *compiled) (store.Store, error) {
 	if c.storeURL != "" {
-		pg, err := store.OpenPostgres(context.Background(), c.storeURL)
-		if err != nil {
-			return nil, err
-		}
-		var v any = pg // MERGE-FIXME: until *Postgres implements Store
-		return v.(store.Store), nil
+		return store.OpenPostgres(context.Background(), c.storeURL)
 	}
 	return store.OpenSQLite(context.Background(), filepath.Join(cfg.Data, "hooktunnel.db"))
 }

@@ -3,14 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/hooktunnel/hooktunnel/test/pgtest"
 )
-
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // eachBackend runs fn, in parallel, on a fresh store of each backend: the
 // embedded SQLite in a temporary directory and PostgreSQL on a fresh

@@ -62,7 +62,7 @@ func TestOpenPostgresConcurrently(t *testing.T) {
 }
 
 // edgeLease writes an edge's registry row as the edge's renewal would.
-func edgeLease(t *testing.T, s *Postgres, id string, until time.Time) {
+func putEdgeLease(t *testing.T, s *Postgres, id string, until time.Time) {
 	t.Helper()
 	if _, err := s.conn().ExecContext(context.Background(), `INSERT INTO cluster_edges (id, advertise, started, renewed, until)
 		VALUES (?, 'http://127.0.0.2:1', ?, ?, ?) ON CONFLICT (id) DO UPDATE SET until = excluded.until`,
@@ -78,8 +78,8 @@ func TestClaimConcurrent(t *testing.T) {
 	url := pgtest.URL(t)
 	a, b := openPostgresURL(t, url), openPostgresURL(t, url)
 	now := t0.Add(time.Minute)
-	edgeLease(t, a, "edge-a", now.Add(15*time.Second))
-	edgeLease(t, a, "edge-b", now.Add(15*time.Second))
+	putEdgeLease(t, a, "edge-a", now.Add(15*time.Second))
+	putEdgeLease(t, a, "edge-b", now.Add(15*time.Second))
 	ctx := context.Background()
 	for round := range 20 {
 		m := &Message{ReceivedAt: t0.Add(time.Duration(round) * time.Millisecond), Tunnel: "t", Route: "/r"}
@@ -111,8 +111,8 @@ func TestClaimHolds(t *testing.T) {
 	now := t0.Add(time.Minute)
 	until := now.Add(40 * time.Second)
 	// Both edges renew their leases throughout.
-	edgeLease(t, s, "edge-a", now.Add(2*time.Hour))
-	edgeLease(t, s, "edge-b", now.Add(2*time.Hour))
+	putEdgeLease(t, s, "edge-a", now.Add(2*time.Hour))
+	putEdgeLease(t, s, "edge-b", now.Add(2*time.Hour))
 	m := &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r", Edge: "edge-b"}
 	enqueue(t, s, m)
 	claim := func(owner string, at time.Time) bool {
@@ -179,8 +179,8 @@ func TestClaimOfLapsedEdge(t *testing.T) {
 	t.Parallel()
 	s, ctx := openPostgresTest(t), context.Background()
 	now := t0.Add(time.Minute)
-	edgeLease(t, s, "edge-dead", now.Add(-time.Second))
-	edgeLease(t, s, "edge-b", now.Add(15*time.Second))
+	putEdgeLease(t, s, "edge-dead", now.Add(-time.Second))
+	putEdgeLease(t, s, "edge-b", now.Add(15*time.Second))
 	m := &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r"}
 	enqueue(t, s, m)
 	if ok, err := s.Claim(ctx, m.ID, "edge-dead", now.Add(-2*time.Second), now.Add(time.Hour)); !ok || err != nil {
