@@ -29,6 +29,9 @@ type edgeSet struct {
 	changed chan struct{}
 	// next picks among the candidates; a failure moves it on.
 	next int
+	// clustered: an edge's Welcome listed edges, so it is one of a
+	// cluster, and edges may join it later.
+	clustered bool
 }
 
 func newEdgeSet(dialed string) *edgeSet {
@@ -99,6 +102,7 @@ func sameEdge(a, b string) bool {
 // of the cluster on its live edges. Call with mu held.
 func (s *edgeSet) heard(w tunnel.Welcome) {
 	s.listed = usableEdges(s.dialed, w.Edges)
+	s.clustered = s.clustered || len(w.Edges) > 0
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -161,6 +165,20 @@ func (s *edgeSet) hold(w tunnel.Welcome, edge string) (leave <-chan struct{}, ok
 	}
 	s.second, s.leave = at, make(chan struct{})
 	return s.leave, true
+}
+
+// relist takes the list of a probe's Welcome.
+func (s *edgeSet) relist(w tunnel.Welcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.heard(w)
+}
+
+// inCluster reports whether an edge said it is one of a cluster.
+func (s *edgeSet) inCluster() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clustered
 }
 
 // release records that the second session has ended.

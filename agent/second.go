@@ -23,12 +23,24 @@ func (a *Agent) keepSecond(ctx context.Context) error {
 		edge, changed := a.edges.pick()
 		if edge == "" {
 			failures = 0
+			// In a cluster whose other edges are not up yet (or not
+			// listed yet), ask again now and then: edges join later.
+			var relist <-chan time.Time
+			timer := time.NewTimer(relistEvery)
+			if a.edges.inCluster() {
+				relist = timer.C
+			}
 			select {
 			case <-changed:
-				continue
+			case <-relist:
+				a.relist(ctx)
 			case <-ctx.Done():
+			}
+			timer.Stop()
+			if ctx.Err() != nil {
 				return nil
 			}
+			continue
 		}
 		sess, welcome, err := tunnel.Dial(ctx, edge, a.edges.secondHello(a.hello), a.cfg.Session, a.otherEdgesClient())
 		if err != nil {
@@ -72,6 +84,24 @@ func (a *Agent) keepSecond(ctx context.Context) error {
 		}
 		a.log.Warn("second session offline, reconnecting", "edge", edge, "session", welcome.SessionID)
 	}
+}
+
+// relistEvery is how often an agent whose cluster lists no second edge
+// asks the --edge URL for the list again.
+const relistEvery = 5 * time.Second
+
+// relist asks the --edge URL for the cluster's edges with a probe (the
+// edge checks the Hello, answers, and registers nothing).
+func (a *Agent) relist(ctx context.Context) {
+	hello := a.edges.secondHello(a.hello)
+	hello.Probe = true
+	sess, welcome, err := tunnel.Dial(ctx, a.cfg.Edge, hello, a.cfg.Session, a.cfg.EdgeClient)
+	if err != nil {
+		a.log.Debug("cannot ask the edge for the cluster's edges", "err", err)
+		return
+	}
+	sess.Close()
+	a.edges.relist(welcome)
 }
 
 // otherEdgesClient dials the edges a Welcome lists.

@@ -61,6 +61,14 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 	for i, th := range hello.TunnelsAsked() {
 		as.Targets[admitted[i].name] = th.Targets // the name asked for, or the one the edge chose
 	}
+	for _, a := range admitted {
+		if a.declaredRaw != nil {
+			if as.Declared == nil {
+				as.Declared = map[string][]byte{}
+			}
+			as.Declared[a.name] = a.declaredRaw
+		}
+	}
 	sess, err := pending.Admit(e.welcomeOf(as.ID, admitted, len(hello.Tunnels) > 0))
 	if err != nil {
 		e.log.Warn("agent handshake failed", "remote", r.RemoteAddr, "err", err)
@@ -73,6 +81,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 		e.metrics.agentsOnline.WithLabelValues(a.name).Inc()
 		e.obtainCertificate(a.name) // now, not on the tunnel's first webhook
 	}
+	e.sessionsChanged()
 	e.wakeQueue() // messages queued while the tunnels were offline can go now
 	e.log.Info("agent connected", "tunnels", names, "agent", g.name, "session", as.ID, "remote", r.RemoteAddr, "hello", hello)
 	defer func() {
@@ -80,6 +89,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 			e.relay.Remove(name, as)
 			e.metrics.agentsOnline.WithLabelValues(name).Dec()
 		}
+		e.sessionsChanged()
 		as.Close()
 		e.log.Info("agent disconnected", "tunnels", names, "agent", g.name, "session", as.ID)
 	}()
@@ -90,6 +100,7 @@ func (e *Edge) serveAgent(w http.ResponseWriter, r *http.Request, cfg *compiled)
 			for _, name := range names {
 				e.relay.Remove(name, as)
 			}
+			e.sessionsChanged()
 		},
 		Inspect: func() { e.serveInspector(sess, names) },
 	})
@@ -137,9 +148,11 @@ type admission struct {
 	grant    *grant
 	name     string
 	declared *policy.Policy // the agent's routes, when the edge uses them
-	urls     []string
-	targets  []string // each URL's route's target name
-	warnings []string
+	// declaredRaw is declared as the agent sent it.
+	declaredRaw []byte
+	urls        []string
+	targets     []string // each URL's route's target name
+	warnings    []string
 }
 
 // errUnknownToken is an upgrade whose token no agent in the config has.
@@ -184,6 +197,9 @@ func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.
 		declared = nil
 	}
 	a.declared = declared
+	if declared != nil {
+		a.declaredRaw = hello.Routes // for the registry: other edges compile it too
+	}
 	routes := declared
 	if hasConfigured {
 		routes = configured

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/hooktunnel/hooktunnel/edge/cluster"
 	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 )
@@ -28,10 +29,10 @@ func (e *Edge) deliver(tunnel string, req *http.Request, n int, w http.ResponseW
 		return a, err
 	}
 	defer resp.Body.Close()
-	if by := resp.Header.Get(headerDeliveredBy); by != "" {
+	if by := resp.Header.Get(cluster.HeaderDeliveredBy); by != "" {
 		// Relayed: the edge that held the agent's session delivered it.
 		a.Edge = by
-		resp.Header.Del(headerDeliveredBy)
+		resp.Header.Del(cluster.HeaderDeliveredBy)
 	}
 	a.Status = resp.StatusCode
 	if failed := relay.AppFailure(resp); failed != nil {
@@ -47,9 +48,6 @@ func (e *Edge) deliver(tunnel string, req *http.Request, n int, w http.ResponseW
 	}
 	return a, err
 }
-
-// headerDeliveredBy names the edge that delivered a relayed request.
-const headerDeliveredBy = "Hooktunnel-Delivered-By"
 
 // errAnswerCut is an answer that did not arrive whole: the agent's
 // connection ended, or the sender's, while it was being copied.

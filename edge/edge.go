@@ -38,7 +38,8 @@ type Edge struct {
 	// id is this edge's id in the cluster's registry, recorded in the
 	// journal as where a webhook arrived and who delivered it; "" on a
 	// single edge.
-	id string
+	id      string
+	cluster clusterParts // see clusterwire.go
 
 	reloadMu    sync.Mutex
 	journal     *journaler
@@ -108,6 +109,7 @@ func New(cfg Config) (*Edge, error) {
 	if c.cluster.on {
 		e.id = newEdgeID(c.cluster.name)
 	}
+	e.sharedState(db)
 	e.metrics = newMetrics(e)
 	e.ui = web.Handler()
 	engine, err := e.newAlerts(cfg.Alerts)
@@ -160,6 +162,12 @@ func (e *Edge) Start() error {
 		e.adminLn.Close()
 		return err
 	}
+	if err := e.startCluster(context.Background()); err != nil {
+		e.stopTLS(context.Background())
+		e.publicLn.Close()
+		e.adminLn.Close()
+		return fmt.Errorf("edge: cluster: %w", err)
+	}
 	e.startBackground()
 	e.serve(e.public, e.publicLn)
 	e.serve(e.admin, e.adminLn)
@@ -199,11 +207,12 @@ func (e *Edge) Shutdown() error {
 	var err error
 	e.closeOnce.Do(func() {
 		close(e.closing)
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Load().limits.ShutdownTimeout)
+		defer cancel()
+		e.stopCluster(ctx)
 		for _, s := range e.relay.Sessions() {
 			_ = s.Conn().GoAway("edge shutting down")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Load().limits.ShutdownTimeout)
-		defer cancel()
 		err = e.public.Shutdown(ctx)
 		for _, s := range e.relay.Sessions() {
 			s.Close()

@@ -30,6 +30,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveAgent(w, r, cfg)
 		return
 	}
+	if !tunnelHost && e.servePeer(w, r) {
+		return // another edge of the cluster relays a webhook here
+	}
 	if host == cfg.domain {
 		writeRefusal(w, http.StatusNotFound, outcome.CodeUnknownHost, "this is a hooktunnel edge: webhooks go to a tunnel host, <tunnel>."+cfg.domain, id)
 		return

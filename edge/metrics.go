@@ -69,12 +69,14 @@ func newMetrics(e *Edge) *metrics {
 		Help: "When the certificate last served for a host expires (Unix time); hosts are the apex and tunnel hosts."}, []string{"host"})
 	m.bodiesDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "hooktunnel_journal_bodies_dropped_total",
 		Help: "Bodies the journal did not keep because its memory budget (journal.max_pending) was full; their messages are kept."})
+	e.cluster.relayed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hooktunnel_cluster_relayed_total",
+		Help: "Webhooks this edge relayed to another edge holding the agent's session, by result (ok, no_agent, agent_lost, body_aborted, app_unreachable, error)."}, []string{"result"})
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hooktunnel_queue_depth",
 		Help: "Queued messages waiting for delivery."}, func() float64 { n, _ := e.queueDepth(); return float64(n) })
 	queueOldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hooktunnel_queue_oldest_seconds",
 		Help: "Age of the oldest queued message waiting for delivery."}, func() float64 { _, d := e.queueDepth(); return d.Seconds() })
 	m.registry.MustRegister(m.requests, m.duration, m.appDuration, m.bytesIn, m.bytesOut, m.sigFailures, m.sigMatches,
-		m.deliveries, m.agentsOnline, m.agentConnects, m.reloads, m.certExpiry, m.bodiesDropped, queueDepth, queueOldest, newClusterCollector(e),
+		m.deliveries, m.agentsOnline, m.agentConnects, m.reloads, m.certExpiry, m.bodiesDropped, queueDepth, queueOldest, newClusterCollector(e), e.cluster.relayed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -194,6 +194,7 @@ func (e *Edge) certSource(cfg *compiled) (certs.Source, func(context.Context) er
 		ac := acmeConfig(e.raw)
 		ac.HostPolicy = certs.TunnelHosts(cfg.domain, e.knownTunnel)
 		ac.Logger = e.log
+		ac.Shared = e.sharedCerts() // every edge of a cluster serves the same certificates
 		a, err := certs.NewACME(ac)
 		if err != nil {
 			return nil, nil, fmt.Errorf("edge: acme: %w", err)
