@@ -108,7 +108,7 @@ func (q *queueWorker) deliverDue(ctx context.Context) time.Time {
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
-			if q.claim(ctx, &m, now) {
+			if q.claim(ctx, &m, route, now) {
 				q.deliver(ctx, p, route, &m)
 			}
 			q.mu.Lock()
@@ -124,8 +124,9 @@ func (q *queueWorker) deliverDue(ctx context.Context) time.Time {
 // time: on a shared store another edge may have read it as due too. One
 // it cannot claim leaves the sending set at once; whoever holds it records
 // the attempt.
-func (q *queueWorker) claim(ctx context.Context, m *store.Message, now time.Time) bool {
-	ok, err := q.e.queue.Claim(ctx, m.ID, q.e.claimOwner(), now, now.Add(storedDeliveryTimeout+claimMargin))
+func (q *queueWorker) claim(ctx context.Context, m *store.Message, route *policy.Route, now time.Time) bool {
+	bounds := store.RouteBounds{Tunnel: m.Tunnel, Route: m.Route, MaxInFlight: route.Delivery.MaxInFlight, Ordered: route.Delivery.Ordered}
+	ok, err := q.e.queue.Claim(ctx, m.ID, q.e.claimOwner(), now, now.Add(storedDeliveryTimeout+claimMargin), bounds)
 	if err != nil && ctx.Err() == nil {
 		q.e.log.Warn("queue claim failed", "message", m.ID, "err", err)
 	}

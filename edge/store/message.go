@@ -137,9 +137,11 @@ type Queue interface {
 	Due(ctx context.Context, now time.Time, limit int) ([]Message, error)
 	// Claim makes owner the only deliverer of pending message id until
 	// until: false if another owner's claim holds at now (its until not
-	// passed, and, on a shared store, its edge's lease alive) or the
-	// message is no longer pending. Attempted ends the claim.
-	Claim(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
+	// passed, and, on a shared store, its edge's lease alive), the message
+	// is no longer pending, or the route's bounds (b) keep it waiting on
+	// every edge: max_in_flight claims held, or, on an ordered route, an
+	// older message pending. Attempted ends the claim.
+	Claim(ctx context.Context, id, owner string, now, until time.Time, b RouteBounds) (bool, error)
 	// Attempted records an attempt; next is when to try again (zero if
 	// the message is now delivered or dead, per state).
 	Attempted(ctx context.Context, id string, a Attempt, state string, next time.Time) error
@@ -152,6 +154,16 @@ type Queue interface {
 	// route's bounds as Enqueue counts them: ErrNotFound, ErrNotHeld or
 	// ErrQueueFull when it cannot.
 	Release(ctx context.Context, id string, now time.Time, maxCount int, maxBytes int64) error
+}
+
+// RouteBounds are a route's delivery bounds as the queue's claims keep
+// them across edges; the zero value bounds nothing.
+type RouteBounds struct {
+	Tunnel, Route string
+	// MaxInFlight bounds the route's messages claimed at once (0: none).
+	MaxInFlight int
+	// Ordered lets only the route's oldest pending message be claimed.
+	Ordered bool
 }
 
 // Queue states.

@@ -99,22 +99,46 @@ func (s *Postgres) Due(ctx context.Context, now time.Time, limit int) ([]Message
 }
 
 // Claim implements Queue in one UPDATE: it takes the message if it is
-// pending and no other owner's claim holds (claimFree). Of two edges
-// claiming at once, the second waits for the first's row lock and then
-// finds the claim held. The owner's own claim can be taken again (a retry
-// of a Claim whose answer was lost).
-func (s *Postgres) Claim(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
-	res, err := s.conn().ExecContext(ctx, `UPDATE messages SET claimed_by = ?2, claim_until = ?3
-		WHERE id = ?4 AND queue = 'pending' AND (claimed_by = ?2 OR `+claimFree+`)`,
-		now.UnixNano(), owner, until.UnixNano(), id)
+// pending, no other owner's claim holds (claimFree) and the route's
+// bounds allow one more. Of two edges claiming at once, the second waits
+// for the first's row lock and then finds the claim held. The owner's own
+// claim can be taken again (a retry of a Claim whose answer was lost).
+// With bounds, the route's advisory lock (lockRoute's) makes the count
+// and the claim one step across edges.
+func (s *Postgres) Claim(ctx context.Context, id, owner string, now, until time.Time, b RouteBounds) (bool, error) {
+	var claimed bool
+	err := s.inTx(ctx, nil, func(tx rebound) error {
+		if b.MaxInFlight > 0 || b.Ordered {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?::integer, hashtext(?::text || '/' || ?::text))`,
+				queueLockClass, b.Tunnel, b.Route); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET claimed_by = ?2, claim_until = ?3
+			WHERE id = ?4 AND queue = 'pending' AND (claimed_by = ?2 OR `+claimFree+`)
+			AND (?5 <= 0 OR (SELECT count(*) FROM messages o
+				WHERE o.tunnel = ?6 AND o.route = ?7 AND o.queue = 'pending' AND o.id <> ?4 AND `+claimHeld("o")+`) < ?5)
+			AND (NOT ?8 OR NOT EXISTS (SELECT 1 FROM messages o
+				WHERE o.tunnel = ?6 AND o.route = ?7 AND o.queue = 'pending' AND o.id < ?4))`,
+			now.UnixNano(), owner, until.UnixNano(), id, b.MaxInFlight, b.Tunnel, b.Route, b.Ordered)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("store: claim %s: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: claim %s: %w", id, err)
-	}
-	return n == 1, nil
+	return claimed, nil
+}
+
+// claimHeld is true of a message of alias whose claim holds at ?1: the
+// negation of claimFree.
+func claimHeld(alias string) string {
+	return `(` + alias + `.claimed_by IS NOT NULL AND ` + alias + `.claim_until > ?1
+		AND ` + alias + `.claimed_by IN (SELECT id FROM cluster_edges WHERE until > ?1))`
 }
 
 // Attempted implements Queue, as SQLite's; it ends the message's claim.

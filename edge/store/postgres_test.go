@@ -89,7 +89,7 @@ func TestClaimConcurrent(t *testing.T) {
 		var wg sync.WaitGroup
 		for i, s := range []*Postgres{a, b} {
 			wg.Go(func() {
-				won[i], errs[i] = s.Claim(ctx, m.ID, []string{"edge-a", "edge-b"}[i], now, now.Add(40*time.Second))
+				won[i], errs[i] = s.Claim(ctx, m.ID, []string{"edge-a", "edge-b"}[i], now, now.Add(40*time.Second), RouteBounds{})
 			})
 		}
 		wg.Wait()
@@ -117,7 +117,7 @@ func TestClaimHolds(t *testing.T) {
 	enqueue(t, s, m)
 	claim := func(owner string, at time.Time) bool {
 		t.Helper()
-		ok, err := s.Claim(ctx, m.ID, owner, at, at.Add(40*time.Second))
+		ok, err := s.Claim(ctx, m.ID, owner, at, at.Add(40*time.Second), RouteBounds{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func TestClaimHolds(t *testing.T) {
 	if claim("edge-a", later) || claim("edge-b", later.Add(time.Hour)) {
 		t.Error("a delivered message was claimed")
 	}
-	if ok, err := s.Claim(ctx, "01JDZ8Q3V6R8M2K7T1C9W4E5XA", "edge-a", now, until); ok || err != nil {
+	if ok, err := s.Claim(ctx, "01JDZ8Q3V6R8M2K7T1C9W4E5XA", "edge-a", now, until, RouteBounds{}); ok || err != nil {
 		t.Errorf("Claim(unknown) = %v, %v", ok, err)
 	}
 }
@@ -183,13 +183,13 @@ func TestClaimOfLapsedEdge(t *testing.T) {
 	putEdgeLease(t, s, "edge-b", now.Add(15*time.Second))
 	m := &Message{ReceivedAt: t0, Tunnel: "t", Route: "/r"}
 	enqueue(t, s, m)
-	if ok, err := s.Claim(ctx, m.ID, "edge-dead", now.Add(-2*time.Second), now.Add(time.Hour)); !ok || err != nil {
+	if ok, err := s.Claim(ctx, m.ID, "edge-dead", now.Add(-2*time.Second), now.Add(time.Hour), RouteBounds{}); !ok || err != nil {
 		t.Fatalf("claim while alive = %v, %v", ok, err)
 	}
 	if due, err := s.Due(ctx, now, 10); err != nil || len(due) != 1 {
 		t.Errorf("Due = %d messages, %v; want the lapsed edge's", len(due), err)
 	}
-	if ok, err := s.Claim(ctx, m.ID, "edge-b", now, now.Add(40*time.Second)); !ok || err != nil {
+	if ok, err := s.Claim(ctx, m.ID, "edge-b", now, now.Add(40*time.Second), RouteBounds{}); !ok || err != nil {
 		t.Errorf("claim of a lapsed edge's message = %v, %v; want taken", ok, err)
 	}
 }
@@ -296,4 +296,55 @@ func TestNamesAndTokens(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestClaimKeepsRouteBoundsAcrossEdges: max_in_flight and ordered hold
+// for the route whichever edges claim its messages.
+func TestClaimKeepsRouteBoundsAcrossEdges(t *testing.T) {
+	t.Parallel()
+	s, ctx := openPostgresTest(t), context.Background()
+	now := t0.Add(time.Minute)
+	putEdgeLease(t, s, "edge-a", now.Add(time.Hour))
+	putEdgeLease(t, s, "edge-b", now.Add(time.Hour))
+	var ms []*Message
+	for i := range 3 {
+		m := &Message{ReceivedAt: t0.Add(time.Duration(i) * time.Millisecond), Tunnel: "t", Route: "/r"}
+		enqueue(t, s, m)
+		ms = append(ms, m)
+	}
+	claim := func(m *Message, owner string, b RouteBounds) bool {
+		t.Helper()
+		b.Tunnel, b.Route = m.Tunnel, m.Route
+		ok, err := s.Claim(ctx, m.ID, owner, now, now.Add(time.Minute), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	ordered := RouteBounds{Ordered: true, MaxInFlight: 1}
+	if claim(ms[1], "edge-b", ordered) {
+		t.Error("ordered: a message was claimed while an older one is pending")
+	}
+	if !claim(ms[0], "edge-a", ordered) {
+		t.Fatal("ordered: the oldest message was refused")
+	}
+	if err := s.Attempted(ctx, ms[0].ID, Attempt{N: 1, At: now, Status: 204}, QueueDelivered, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if !claim(ms[1], "edge-b", ordered) {
+		t.Fatal("ordered: the next message was refused once the first was delivered")
+	}
+	// Two in flight at most, over both edges: ms[1] is held by edge-b.
+	two := RouteBounds{MaxInFlight: 2}
+	if !claim(ms[2], "edge-a", two) {
+		t.Fatal("max_in_flight 2: the second claim was refused")
+	}
+	m := &Message{ReceivedAt: t0.Add(time.Second), Tunnel: "t", Route: "/r"}
+	enqueue(t, s, m)
+	if claim(m, "edge-b", two) {
+		t.Error("max_in_flight 2: a third message was claimed over two edges")
+	}
+	if !claim(m, "edge-b", RouteBounds{MaxInFlight: 3}) {
+		t.Error("max_in_flight 3: the third claim was refused")
+	}
 }

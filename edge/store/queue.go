@@ -397,9 +397,10 @@ func pendingByRoute(ctx context.Context, c querier, query string, now time.Time,
 }
 
 // Claim implements Queue. One edge owns an SQLite store, and its worker
-// never starts two deliveries of a message (its sending set): the claim
-// only checks that the message is still pending.
-func (s *SQLite) Claim(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+// never starts two deliveries of a message (its sending set) and keeps
+// the route's bounds itself: the claim only checks that the message is
+// still pending.
+func (s *SQLite) Claim(ctx context.Context, id, owner string, now, until time.Time, _ RouteBounds) (bool, error) {
 	var state string
 	err := s.db.QueryRowContext(ctx, "SELECT queue FROM messages WHERE id = ?", id).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
