@@ -103,7 +103,7 @@ func TestClusterAWebhookToAnyEdgeReachesTheApp(t *testing.T) {
 	tok := newToken("c", false, "demo")
 	edges := startCluster(t, 3, edgeConfig([]agentToken{tok}, "tunnels:\n  demo:\n    routes:\n      - path: /hook\n"))
 	a := startApp(t)
-	agent := startAgent(t, edges[0], tok, a.port(), "--name", "demo")
+	startAgent(t, edges[0], tok, a.port(), "--name", "demo")
 
 	// The agent holds sessions to two edges; the registry says so on every edge.
 	for _, e := range edges {
@@ -147,6 +147,11 @@ func TestClusterAWebhookToAnyEdgeReachesTheApp(t *testing.T) {
 			return len(got) == 3
 		})
 		for _, m := range got {
+			if !slices.Contains(ids, m.ID) {
+				t.Errorf("%s lists message %s, which no sender was answered with (%v)", e.host, m.ID, ids)
+			}
+		}
+		for _, m := range got {
 			full := e.message(t, m.ID)
 			if len(full.Attempts) != 1 || !holders[full.Attempts[0].Edge] {
 				t.Errorf("%s: message %s delivered by %+v, want one of %v", e.host, m.ID, full.Attempts, holders)
@@ -160,7 +165,6 @@ func TestClusterAWebhookToAnyEdgeReachesTheApp(t *testing.T) {
 	if len(slices.Compact(arrived)) != 3 {
 		t.Errorf("arrival edges %v, want three different ones", arrived)
 	}
-	_ = agent
 }
 
 // message reads one message with its attempts from the edge's API.
@@ -320,7 +324,6 @@ tunnels:
 // is known before the app is ready to answer.
 type lateServer struct {
 	addr  string
-	mu    sync.Mutex
 	h     http.Handler
 	ready chan struct{}
 }
