@@ -346,3 +346,35 @@ func (l *lateServer) serve(h http.Handler) {
 	l.h = h
 	close(l.ready)
 }
+
+func TestClusterCheckReachesTheDatabase(t *testing.T) {
+	t.Parallel()
+	check := func(config string) (string, int) {
+		t.Helper()
+		file := writeFile(t, "edge.yaml", config)
+		_, stderr, code := runCLI(t, "edge", "--domain", "localhost", "--tls", "off", "--data", t.TempDir(), "--config", file, "--check")
+		return stderr, code
+	}
+	// Nothing listens there: the check fails, and never shows the password.
+	stderr, code := check("store: postgres://hooktunnel:s3cret-pw@127.0.0.1:" + freePort(t) + "/nowhere?sslmode=disable&connect_timeout=5\n")
+	if code == 0 || !strings.Contains(stderr, "127.0.0.1") || strings.Contains(stderr, "s3cret-pw") {
+		t.Errorf("unreachable database: exit %d, %q", code, stderr)
+	}
+	// A fresh database is reachable; its schema comes with the first edge.
+	url := pgtest.URL(t)
+	stderr, code = check("store: " + url + "\n")
+	if code != 0 || !strings.Contains(stderr, "warning: store") || !strings.Contains(stderr, "migrates") {
+		t.Errorf("fresh database: exit %d, %q", code, stderr)
+	}
+	e := startEdge(t, edgeConfig(nil, "store: "+url+"\n"))
+	stderr, code = check("store: " + url + "\n")
+	if code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("database an edge migrated: exit %d, %q", code, stderr)
+	}
+	e.kill9(t)
+	// A cluster needs the shared store, and says so at its line.
+	stderr, code = check("domain: localhost\ncluster:\n  advertise: http://127.0.0.2:8080\n  secret: env:NOT_USED\n")
+	if code == 0 || !strings.Contains(stderr, "edge.yaml:2") || !strings.Contains(stderr, "store: postgres://") {
+		t.Errorf("cluster without a shared store: exit %d, %q", code, stderr)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hooktunnel/hooktunnel/certs"
 	"github.com/hooktunnel/hooktunnel/edge"
+	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/policy/iplist"
 )
@@ -53,7 +55,9 @@ func edgeCommand() *cobra.Command {
 				}
 				ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 				defer cancel()
-				if err := cfg.CheckStore(ctx); err != nil {
+				if err := cfg.CheckStore(ctx); errors.Is(err, store.ErrSchemaBehind) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: store: %v\n", configFile, err)
+				} else if err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", configFile)

@@ -54,10 +54,15 @@ func CheckPostgres(ctx context.Context, rawURL string) error {
 	case version > len(postgresMigrations):
 		return fmt.Errorf("store: %s: database schema %d is newer than this build knows (%d)", Redact(rawURL), version, len(postgresMigrations))
 	case version < len(postgresMigrations):
-		return fmt.Errorf("store: %s: database schema is at %d of %d: the first edge to start migrates it", Redact(rawURL), version, len(postgresMigrations))
+		return fmt.Errorf("%w: %s: it is at %d of %d; the first edge to start migrates it", ErrSchemaBehind, Redact(rawURL), version, len(postgresMigrations))
 	}
 	return nil
 }
+
+// ErrSchemaBehind is CheckPostgres's answer for a reachable database whose
+// schema is older than this build's (or empty): starting an edge migrates
+// it, so it is a warning, not a failure.
+var ErrSchemaBehind = errors.New("store: the database schema is behind this build")
 
 func (s *Postgres) migrate(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)
