@@ -46,7 +46,8 @@ func (f *floorFlags) register() {
 	flag.StringVar(&f.connect, "floor-connect", "", "internal: the floor edge's websocket address")
 }
 
-// run runs the half the flags ask for; ok is false when they ask for none.
+// run runs the half the flags ask for until it fails (each serves until
+// the bench stops its process); ok is false when they ask for none.
 func (f *floorFlags) run() (ok bool, err error) {
 	switch {
 	case f.edge != "":
