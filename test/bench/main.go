@@ -37,7 +37,21 @@ func main() {
 	journal := flag.String("journal", "full,metadata", "journal levels to measure the tunnel with (full keeps every body in SQLite)")
 	flag.BoolVar(&stores, "stores", true, "compare SQLite, PostgreSQL and a relayed webhook (needs PostgreSQL installed; skipped with a line when it is not)")
 	flag.StringVar(&tunnelCPUs, "tunnel-cpus", "", "run the edge and agent on these CPUs (taskset list); run the bench itself on the others")
+	flag.BoolVar(&floor, "floor", true, "carry each scenario over the tunnel's transport with raw byte piping too (the floor)")
+	flag.StringVar(&profileDir, "profile", "", "write a CPU profile of the edge under the 1 KiB 64-connection load (journal full) and its pprof top entries to this directory")
+	var floorHalf floorFlags
+	floorHalf.register()
 	flag.Parse()
+	if ok, err := floorHalf.run(); ok {
+		fmt.Fprintln(os.Stderr, "bench floor:", err)
+		os.Exit(1)
+	}
+	if profileDir != "" {
+		if err := os.MkdirAll(profileDir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(*bin, *duration, *agents, *only, strings.Split(*journal, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -96,14 +110,14 @@ func measure(bin, dir, app, token, level string, duration time.Duration, only st
 		if !strings.Contains(sc.name, only) {
 			continue
 		}
-		if err := measureScenario(bin, dir, app, token, policyFile, sc, duration); err != nil {
+		if err := measureScenario(bin, dir, app, token, policyFile, profileName(level, sc), sc, duration); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func measureScenario(bin, dir, app, token, policyFile string, sc scenario, duration time.Duration) error {
+func measureScenario(bin, dir, app, token, policyFile, profile string, sc scenario, duration time.Duration) error {
 	edge, err := startEdge(bin, dir, token)
 	if err != nil {
 		return err
@@ -119,6 +133,7 @@ func measureScenario(bin, dir, app, token, policyFile string, sc scenario, durat
 	}
 	direct := load(directClient(), "http://"+app+"/", "", sc, duration)
 	cpu0 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
+	profiled := startProfile(profile, bin, edge, duration)
 	through := load(edgeClient(edge.port), "http://bench.localhost:"+edge.port+"/", "bench.localhost:"+edge.port, sc, duration)
 	cpu1 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
 	for _, r := range []struct {
@@ -141,6 +156,10 @@ func measureScenario(bin, dir, app, token, policyFile string, sc scenario, durat
 		if r.res.errors > 0 {
 			fmt.Printf("%-22s %-8s %d errors\n", "", "", r.res.errors)
 		}
+	}
+	profiled()
+	if floor {
+		return measureFloor(app, sc, duration, direct)
 	}
 	return nil
 }
@@ -262,6 +281,9 @@ type process struct {
 
 // stores runs measureStores.
 var stores bool
+
+// floor runs measureFloor after each scenario's tunnel row.
+var floor bool
 
 // tunnelCPUs, when set, pins the edge and agent with taskset: the tunnel
 // gets its own CPU, as an edge has on its own machine.
