@@ -178,7 +178,7 @@ func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.
 	if !g.allows(name) {
 		return refuse(tunnel.RefusedName, "the token does not grant tunnel "+name, true)
 	}
-	if owner := e.relay.Owner(name); owner != "" && owner != g.name {
+	if owner := e.tunnelOwner(ctx, name); owner != "" && owner != g.name {
 		return refuse(tunnel.RefusedNameInUse, "tunnel "+name+" is being served by another agent", true)
 	}
 	declared, err := decodeDeclared(hello.Routes, e.tunnelEnv(name))

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -91,6 +92,29 @@ func (e *Edge) sessionsChanged() {
 	if m := e.cluster.member; m != nil {
 		m.Touch()
 	}
+}
+
+// tunnelOwner is the agent serving the tunnel now: on this edge, else,
+// in a cluster, on another (the registry read afresh, as an agent
+// connects rarely); "" for none.
+func (e *Edge) tunnelOwner(ctx context.Context, name string) string {
+	if owner := e.relay.Owner(name); owner != "" {
+		return owner
+	}
+	m := e.cluster.member
+	if m == nil {
+		return ""
+	}
+	if err := m.Refresh(ctx); err != nil {
+		e.log.Warn("cluster registry not read: the tunnel's owner on other edges is not checked", "tunnel", name, "err", err)
+	}
+	now := e.clock.Now()
+	for _, s := range m.Sessions() {
+		if s.Edge != e.id && s.Until.After(now) && slices.Contains(s.Tunnels, name) {
+			return s.Agent
+		}
+	}
+	return ""
 }
 
 // servePeer answers a request another edge relays here; false if r is

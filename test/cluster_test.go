@@ -378,3 +378,36 @@ func TestClusterCheckReachesTheDatabase(t *testing.T) {
 		t.Errorf("cluster without a shared store: exit %d, %q", code, stderr)
 	}
 }
+
+func TestClusterATunnelHasOneAgentWhicheverEdge(t *testing.T) {
+	t.Parallel()
+	first, other := newToken("first", false, "demo"), newToken("other", false, "demo")
+	edges := startCluster(t, 3, edgeConfig([]agentToken{first, other}, "tunnels:\n  demo:\n    routes:\n      - path: /hook\n"))
+	a := startApp(t)
+	startAgent(t, edges[0], first, a.port(), "--name", "demo")
+	eventually(t, 20*time.Second, "two agent sessions", func() bool { return edges[0].cluster(t).liveSessions() == 2 })
+	// Another agent asks the edge that holds no session of the tunnel:
+	// that edge knows the tunnel is served on the others, and refuses.
+	var free *edgeProc
+	for _, ce := range edges[0].cluster(t).Edges {
+		for _, e := range edges {
+			if ce.Advertise == e.advertise() && len(ce.Sessions) == 0 {
+				free = e
+			}
+		}
+	}
+	if free == nil {
+		t.Fatal("no edge without a session of the agent")
+	}
+	intruder := startAgentNoWait(t, free, other, a.port(), "--name", "demo")
+	code, ok := intruder.exited(30 * time.Second)
+	if !ok {
+		t.Fatal("the second agent of the tunnel was not refused")
+	}
+	if code != 2 || !strings.Contains(intruder.stderr.String()+intruder.stdout.String(), "being served by another agent") {
+		t.Errorf("second agent: exit %d\n%s%s", code, intruder.stdout.String(), intruder.stderr.String())
+	}
+	if strings.Contains(free.stderr.String(), `msg="agent connected" tunnels=[demo] agent=other`) {
+		t.Error("the edge without a session admitted a second agent for the tunnel another edge's agent serves")
+	}
+}

@@ -307,7 +307,12 @@ func (e *edgeProc) waitReady(t *testing.T, mayRetry bool) bool {
 	return ready
 }
 
-func (e *edgeProc) url() string { return "http://localhost:" + e.port }
+func (e *edgeProc) url() string {
+	if e.host != "127.0.0.1" {
+		return "http://" + e.host + ":" + e.port // one of several edges side by side
+	}
+	return "http://localhost:" + e.port
+}
 
 // startAgent runs an agent for target and waits until its tunnel is online.
 func startAgent(t *testing.T, e *edgeProc, tok agentToken, target string, args ...string) *proc {

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/test/pgtest"
 )
 
 // pebbleBuild holds the Pebble binaries, built once per test run from the
@@ -318,4 +320,54 @@ func TestACMEFailureIsLoggedWithTheCAReasonAndBacksOff(t *testing.T) {
 	if after := ca.orders(); after != orders {
 		t.Errorf("handshakes during the backoff made %d new orders", after-orders)
 	}
+}
+
+// TestACMECertificatesSharedByACluster: two edges on one PostgreSQL. Pebble
+// validates HTTP-01 only at 127.0.0.1 (its DNS says so), where edge B
+// listens; edge A, on 127.0.0.2, orders the tunnel's certificate, B answers
+// the challenge from the shared cache, and B then serves what A obtained.
+// Neither edge orders what the other has.
+func TestACMECertificatesSharedByACluster(t *testing.T) {
+	t.Parallel()
+	httpPort := freePort(t)
+	ca := startPebble(t, httpPort, freePort(t))
+	tok := newToken("demo", true, "demo")
+	url := pgtest.URL(t)
+	secret := writeFile(t, "cluster.secret", clusterSecret)
+	newEdge := func(host, httpPort string) *tlsEdge {
+		e := &tlsEdge{host: host, port: freePort(t), httpPort: httpPort, adminPort: freePort(t),
+			data: filepath.Join(t.TempDir(), "data"), config: filepath.Join(t.TempDir(), "edge.yaml")}
+		e.args = []string{"--tls", "acme", "--acme-directory", ca.directory, "--acme-ca-root", ca.serverCA, "--acme-email", "ops@example.com",
+			"--advertise", "https://" + e.addr()}
+		os.WriteFile(e.config, []byte(edgeConfig([]agentToken{tok}, fmt.Sprintf("store: %s\ncluster:\n  secret: file:%s\n", url, secret))), 0o600)
+		return e
+	}
+	b := newEdge("127.0.0.1", httpPort)
+	b.start(t)
+	b.waitLog(t, `msg="certificate ready" host=hooks.test source=issued`, 60*time.Second)
+	a := newEdge("127.0.0.2", freePort(t))
+	a.start(t)
+	// A finds the apex's certificate B obtained: no order of its own.
+	a.waitLog(t, `msg="certificate ready" host=hooks.test source=cache`, 60*time.Second)
+	apexOrders := ca.orders()
+
+	app := startApp(t)
+	startTLSAgent(t, a, tok, app.port(), "--name", "demo", "--route", "POST /hook", "--edge-ca", ca.rootFile)
+	a.waitLog(t, `msg="certificate ready" host=demo.hooks.test source=issued`, 60*time.Second)
+	b.waitLog(t, `msg="ACME http-01 challenge" host=demo.hooks.test status=200`, 10*time.Second)
+	fromA, err := handshake(a.addr(), "demo."+tlsDomain, &tls.Config{RootCAs: ca.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromB, err := handshake(b.addr(), "demo."+tlsDomain, &tls.Config{RootCAs: ca.roots})
+	if err != nil {
+		t.Fatalf("B does not serve the tunnel's certificate A obtained: %v", err)
+	}
+	if sa, sb := fromA.PeerCertificates[0].SerialNumber, fromB.PeerCertificates[0].SerialNumber; sa.Cmp(sb) != 0 {
+		t.Errorf("A serves serial %x, B serves %x: want one certificate for the cluster", sa, sb)
+	}
+	if strings.Contains(b.stderr.String(), `host=demo.hooks.test source=issued`) {
+		t.Error("B ordered the tunnel's certificate A already had")
+	}
+	t.Logf("Pebble orders: %d for the apex (both edges), %d in all", apexOrders, ca.orders())
 }

@@ -32,6 +32,8 @@ type tlsEdge struct {
 	*proc
 	port, httpPort, adminPort, data, config string
 	args                                    []string
+	// host is the loopback address it listens on; "" is 127.0.0.1.
+	host string
 }
 
 // startTLSEdge runs an edge for tlsDomain with config text and TLS flags.
@@ -50,7 +52,7 @@ func startTLSEdge(t *testing.T, config string, args ...string) *tlsEdge {
 func (e *tlsEdge) start(t *testing.T) {
 	t.Helper()
 	args := append([]string{"edge", "--domain", tlsDomain,
-		"--listen", e.addr(), "--http-listen", "127.0.0.1:" + e.httpPort, "--admin-listen", "127.0.0.1:" + e.adminPort,
+		"--listen", e.addr(), "--http-listen", e.ip() + ":" + e.httpPort, "--admin-listen", e.ip() + ":" + e.adminPort,
 		"--data", e.data, "--config", e.config, "--log-level", "debug"}, e.args...)
 	e.proc = startProc(t, "edge", args...)
 	eventually(t, 60*time.Second, "edge /healthz", func() bool {
@@ -59,13 +61,20 @@ func (e *tlsEdge) start(t *testing.T) {
 			t.Fatalf("edge exited: %s", e.stderr.String())
 		default:
 		}
-		resp, err := http.Get("http://127.0.0.1:" + e.adminPort + "/healthz")
+		resp, err := http.Get("http://" + e.ip() + ":" + e.adminPort + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+}
+
+func (e *tlsEdge) ip() string {
+	if e.host == "" {
+		return "127.0.0.1"
+	}
+	return e.host
 }
 
 // restart stops the edge gracefully and starts it again on the same ports and data.
@@ -78,7 +87,7 @@ func (e *tlsEdge) restart(t *testing.T) {
 	e.start(t)
 }
 
-func (e *tlsEdge) addr() string { return "127.0.0.1:" + e.port }
+func (e *tlsEdge) addr() string { return e.ip() + ":" + e.port }
 
 func (e *tlsEdge) hookURL(name, path string) string {
 	return "https://" + name + "." + tlsDomain + ":" + e.port + path
