@@ -121,6 +121,8 @@ func TestClusterAWebhookToAnyEdgeReachesTheApp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var echo appEcho
+		json.NewDecoder(resp.Body).Decode(&echo)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("webhook to %s: %d", e.host, resp.StatusCode)
@@ -128,7 +130,7 @@ func TestClusterAWebhookToAnyEdgeReachesTheApp(t *testing.T) {
 		if !a.sawID(id) {
 			t.Errorf("the app did not get the webhook sent to %s", e.host)
 		}
-		ids = append(ids, resp.Header.Get("Hooktunnel-Message-Id"))
+		ids = append(ids, echo.Header.Get("Hooktunnel-Message-Id"))
 	}
 
 	// One journal: every edge lists the three, each with the edge it
@@ -148,7 +150,7 @@ func TestClusterAWebhookToAnyEdgeReachesTheApp(t *testing.T) {
 		})
 		for _, m := range got {
 			if !slices.Contains(ids, m.ID) {
-				t.Errorf("%s lists message %s, which no sender was answered with (%v)", e.host, m.ID, ids)
+				t.Errorf("%s lists message %s, which the app did not get (%v)", e.host, m.ID, ids)
 			}
 		}
 		for _, m := range got {
@@ -164,6 +166,29 @@ func TestClusterAWebhookToAnyEdgeReachesTheApp(t *testing.T) {
 	slices.Sort(arrived)
 	if len(slices.Compact(arrived)) != 3 {
 		t.Errorf("arrival edges %v, want three different ones", arrived)
+	}
+
+	// Every edge reports the cluster; the webhook that arrived where no
+	// session is was relayed, once.
+	relayed := 0.0
+	for _, e := range edges {
+		m := e.scrape(t)
+		if m[`hooktunnel_cluster_edges{state="live"}`] != 3 || m[`hooktunnel_cluster_lease_remaining_seconds`] <= 0 {
+			t.Errorf("%s: cluster metrics %v", e.host, m)
+		}
+		relayed += m[`hooktunnel_cluster_relayed_total{result="ok"}`]
+		sessions := 0.0
+		for k, v := range m {
+			if strings.HasPrefix(k, "hooktunnel_cluster_sessions{") {
+				sessions += v
+			}
+		}
+		if sessions != 2 {
+			t.Errorf("%s: hooktunnel_cluster_sessions sum to %v, want 2", e.host, sessions)
+		}
+	}
+	if relayed != 1 {
+		t.Errorf("hooktunnel_cluster_relayed_total{result=ok} sums to %v over the edges, want 1", relayed)
 	}
 }
 
