@@ -278,7 +278,7 @@ func (e *edgeProc) start(t *testing.T, extraArgs ...string) {
 func (e *edgeProc) launch(t *testing.T, mayRetry bool, extraArgs ...string) bool {
 	t.Helper()
 	args := append([]string{"edge", "--domain", "localhost", "--tls", "off",
-		"--listen", e.host + ":" + e.port, "--admin-listen", e.host + ":" + e.adminPort,
+		"--listen", e.ip() + ":" + e.port, "--admin-listen", e.ip() + ":" + e.adminPort,
 		"--data", e.data, "--config", e.config, "--log-level", "debug"}, extraArgs...)
 	e.proc = startProc(t, "edge", args...)
 	return e.waitReady(t, mayRetry)
@@ -297,7 +297,7 @@ func (e *edgeProc) waitReady(t *testing.T, mayRetry bool) bool {
 			t.Fatalf("edge exited: %s", e.stderr.String())
 		default:
 		}
-		resp, err := http.Get("http://" + e.host + ":" + e.adminPort + "/healthz")
+		resp, err := http.Get("http://" + e.ip() + ":" + e.adminPort + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -307,9 +307,17 @@ func (e *edgeProc) waitReady(t *testing.T, mayRetry bool) bool {
 	return ready
 }
 
+// ip is the edge's loopback address: 127.0.0.1 unless host says another.
+func (e *edgeProc) ip() string {
+	if e.host == "" {
+		return "127.0.0.1"
+	}
+	return e.host
+}
+
 func (e *edgeProc) url() string {
-	if e.host != "127.0.0.1" {
-		return "http://" + e.host + ":" + e.port // one of several edges side by side
+	if e.ip() != "127.0.0.1" {
+		return "http://" + e.ip() + ":" + e.port // one of several edges side by side
 	}
 	return "http://localhost:" + e.port
 }
@@ -341,7 +349,7 @@ func startAgentEnv(t *testing.T, e *edgeProc, tok agentToken, target string, env
 // client sends requests to tunnel hosts of an edge: it dials the edge's
 // loopback port whatever the host, as DNS would for *.domain.
 func (e *edgeProc) client(timeout time.Duration) *http.Client {
-	addr := e.host + ":" + e.port
+	addr := e.ip() + ":" + e.port
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	return &http.Client{
 		Timeout: timeout,

@@ -21,7 +21,7 @@ import (
 // adminGet decodes a GET on the edge's admin API into v.
 func (e *edgeProc) adminGet(t *testing.T, path string, v any) int {
 	t.Helper()
-	resp, err := http.Get("http://" + e.host + ":" + e.adminPort + path)
+	resp, err := http.Get("http://" + e.ip() + ":" + e.adminPort + path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // scrape reads the edge's /metrics into series → value.
 func (e *edgeProc) scrape(t *testing.T) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + e.host + ":" + e.adminPort + "/metrics")
+	resp, err := http.Get("http://" + e.ip() + ":" + e.adminPort + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ tunnels:
 	eventually(t, 20*time.Second, "the queued delivery", func() bool {
 		return e.scrape(t)[`hooktunnel_queue_deliveries_total{result="delivered",route="/q",tunnel="demo"}`] == 1
 	})
-	resp, err := http.Get("http://" + e.host + ":" + e.adminPort + "/metrics")
+	resp, err := http.Get("http://" + e.ip() + ":" + e.adminPort + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

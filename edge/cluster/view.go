@@ -24,6 +24,7 @@ type view struct {
 	sessions   []store.SessionLease
 	byTunnel   map[string][]holding
 	read       time.Time     // when the registry was last read (or tried)
+	missRead   time.Time     // when a lookup's miss last read it: the rate limit counts only these
 	refreshing chan struct{} // closed when the read under way ends; nil if none
 	reads      int           // registry reads, for tests
 }
@@ -45,14 +46,19 @@ func (v *view) init(self string, registry store.Registry, clk clock.Clock) {
 // refresh reads the registry; concurrent callers share one read.
 func (v *view) refresh(ctx context.Context) error { return v.refreshOlder(ctx, 0) }
 
-// refreshOlder reads the registry unless it was read less than age ago;
-// a caller that finds a read under way waits for it instead.
+// refreshOlder reads the registry unless a miss (age > 0) read it less
+// than age ago: a heartbeat's read does not hold back a miss's, which may
+// be about a session registered since. A caller that finds a read under
+// way waits for it instead.
 func (v *view) refreshOlder(ctx context.Context, age time.Duration) error {
 	v.mu.Lock()
 	now := v.clock.Now()
-	if age > 0 && v.refreshing == nil && now.Sub(v.read) < age {
+	if age > 0 && v.refreshing == nil && now.Sub(v.missRead) < age {
 		v.mu.Unlock()
 		return errFresh
+	}
+	if age > 0 {
+		v.missRead = now
 	}
 	if wait := v.refreshing; wait != nil {
 		v.mu.Unlock()
