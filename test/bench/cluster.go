@@ -51,7 +51,7 @@ func measureStores(bin, dir, app, token string, duration time.Duration, only str
 			if statements >= 0 {
 				extra = fmt.Sprintf(", %.1f statements", statements)
 			}
-			fmt.Printf("%-22s %-10s %10.0f %9s %9s   %.2f%s\n", sc.name, path, res.rps(), res.pct(50), res.pct(99), res.rps()/direct.rps(), extra)
+			fmt.Printf("%-22s %-10s %10.0f %9s %9s   %.2f%s, edges' CPU %s per webhook\n", sc.name, path, res.rps(), res.pct(50), res.pct(99), res.rps()/direct.rps(), extra, res.edgeCPU.Round(time.Microsecond))
 			if res.errors > 0 {
 				fmt.Printf("%-22s %-10s %d errors\n", "", "", res.errors)
 			}
@@ -123,9 +123,22 @@ func measureStore(bin, dir, app, token, policyFile string, srv *pgtest.Server, p
 	if err != nil {
 		return result{}, 0, err
 	}
+	pids := []int{}
+	for _, e := range edges {
+		pids = append(pids, e.cmd.Process.Pid)
+	}
+	cpu0 := cpuTimes(pids...)
 	res := load(edgeClientOn(target.host, target.port), "http://bench.localhost:"+target.port+"/", "bench.localhost:"+target.port, sc, duration)
 	// The journal writes behind the answers: let it finish before counting.
-	time.Sleep(500 * time.Millisecond)
+	settle(dbURL)
+	cpu1 := cpuTimes(pids...)
+	var edgeCPU time.Duration
+	for i := range pids {
+		edgeCPU += cpu1[i] - cpu0[i]
+	}
+	if n := len(res.latencies); n > 0 {
+		res.edgeCPU = edgeCPU / time.Duration(n)
+	}
 	after, err := statements(dbURL)
 	if err != nil {
 		return result{}, 0, err
@@ -174,6 +187,24 @@ func edgeWithoutSessions(edges []*edgeProcess) (*edgeProcess, error) {
 		return nil, fmt.Errorf("the agent did not hold two sessions of three edges")
 	}
 	return found, nil
+}
+
+// settle waits until the journal has written what the load sent: the
+// statement count stops moving for a moment (at most 10 s).
+func settle(dbURL string) {
+	if dbURL == "" {
+		time.Sleep(500 * time.Millisecond)
+		return
+	}
+	last, _ := statements(dbURL)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		n, err := statements(dbURL)
+		if err != nil || n-last <= 3 { // a heartbeat's renewal, no journal writes
+			return
+		}
+		last = n
+	}
 }
 
 // statements is how many statements PostgreSQL has run in the database

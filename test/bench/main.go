@@ -52,7 +52,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if err := run(*bin, *duration, *agents, *only, strings.Split(*journal, ",")); err != nil {
+	if err := run(*bin, *duration, *agents, *only, strings.FieldsFunc(*journal, func(r rune) bool { return r == ',' })); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -166,6 +166,7 @@ func measureScenario(bin, dir, app, token, policyFile, profile string, sc scenar
 
 // result is one scenario's measurements.
 type result struct {
+	edgeCPU   time.Duration // CPU of the edges per request (measureStores)
 	latencies []time.Duration
 	bytes     int64
 	elapsed   time.Duration
