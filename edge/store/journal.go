@@ -272,7 +272,7 @@ func encodeHeader(h http.Header) (any, error) {
 	if h == nil {
 		return nil, nil
 	}
-	return jsonText(h)
+	return string(appendHeaderJSON(make([]byte, 0, 512), h)), nil
 }
 
 func jsonText(v any) (string, error) {
