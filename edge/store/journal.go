@@ -351,14 +351,25 @@ func (f Filter) where(d dialect) (string, []any, error) {
 	if f.Route != "" {
 		add("route = ?", f.Route)
 	}
-	if f.Decision != "" {
+	// The conditions of SQLite's partial indexes messages_decision and
+	// messages_status_class are repeated for the values they hold: SQLite
+	// uses a partial index only for a query whose WHERE has its condition.
+	switch {
+	case f.Decision == "":
+	case f.Decision != "forwarded" && d == dialectSQLite:
+		add("decision = ? AND decision <> 'forwarded'", f.Decision)
+	default:
 		add("decision = ?", f.Decision)
 	}
 	if f.StatusClass != 0 {
 		if f.StatusClass < 1 || f.StatusClass > 5 {
 			return "", nil, fmt.Errorf("status class %d is not 1 to 5", f.StatusClass)
 		}
-		add("status / 100 = ?", f.StatusClass) // the expression of messages_status_class
+		if f.StatusClass != 2 && d == dialectSQLite {
+			add("status / 100 = ? AND status / 100 <> 2", f.StatusClass)
+		} else {
+			add("status / 100 = ?", f.StatusClass) // the expression of messages_status_class
+		}
 	}
 	if !f.Since.IsZero() {
 		add("+received_at >= ? AND id >= ?", f.Since.UnixNano(), idFloor(f.Since.Add(-idHintSlack)))
