@@ -422,7 +422,8 @@ func dbBytes(t *testing.T, s Store) int64 {
 		return queryInt(t, s, pgUsedQuery)
 	}
 	return queryInt(t, s, `SELECT (c.page_count - f.freelist_count) * s.page_size
-		FROM pragma_page_count() c, pragma_freelist_count() f, pragma_page_size() s`)
+		FROM pragma_page_count() c, pragma_freelist_count() f, pragma_page_size() s`) +
+		s.(*SQLite).files.bytes.Load()
 }
 
 func TestPurgeBySize(t *testing.T) {

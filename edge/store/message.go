@@ -59,6 +59,10 @@ type Message struct {
 	// Edge is the edge the request arrived at (its cluster id; empty on
 	// a single edge).
 	Edge string `json:"edge,omitempty"`
+
+	// inFile is set, inside the SQLite store only, while the body is in
+	// its body file rather than the row (bodyfiles.go).
+	inFile bool
 }
 
 // Attempt is one delivery of a message to the app.

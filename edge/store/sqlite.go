@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 
 	"modernc.org/sqlite" // pure-Go driver: no cgo on the edge; its *Error carries the result code
 	sqlite3 "modernc.org/sqlite/lib"
@@ -13,6 +14,8 @@ import (
 // SQLite is the embedded store: one database file in the data directory.
 type SQLite struct {
 	db *sql.DB
+	// files holds the large request bodies (bodyfiles.go).
+	files *bodyFiles
 	// w is the journal's and queue's writer: one connection, whose
 	// transactions BEGIN IMMEDIATE. SQLite has one writer at a time; queueing
 	// writers here (honouring their contexts) instead of in SQLite means a
@@ -201,8 +204,16 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &SQLite{db: db}
+	s := &SQLite{db: db, files: &bodyFiles{dir: bodyDir(path)}}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	if err := os.MkdirAll(s.files.dir, 0o700); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := s.files.sweep(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
