@@ -1,14 +1,19 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
+
+	"modernc.org/sqlite"
 )
 
 // Large request bodies are kept in files beside the SQLite database, one
@@ -201,4 +206,60 @@ func syncDir(dir string) error {
 		return fmt.Errorf("body files: %w", err)
 	}
 	return nil
+}
+
+// bodyFileSearch is the SQL function with which Filter.Text searches the
+// bodies in files, as `CAST(body AS TEXT) LIKE '%text%'` searches those
+// in rows: the bytes up to the first NUL, ASCII letters folded. It takes
+// the directory, the message's id and the text; it reads the file only
+// for a row whose other search terms did not match.
+const bodyFileSearch = "hooktunnel_body_file_has"
+
+// registerBodyFileSearch registers bodyFileSearch with the driver, once
+// per process: the driver's functions are its own, global.
+var registerBodyFileSearch = sync.OnceValue(func() error {
+	return sqlite.RegisterScalarFunction(bodyFileSearch, 3, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		dir, _ := args[0].(string)
+		id, _ := args[1].(string)
+		text, _ := args[2].(string)
+		if !validFileID(id) {
+			return int64(0), nil
+		}
+		body, err := os.ReadFile(filepath.Join(dir, id))
+		if errors.Is(err, fs.ErrNotExist) {
+			return int64(0), nil // deleted since the row was read
+		} else if err != nil {
+			return nil, err
+		}
+		if i := bytes.IndexByte(body, 0); i >= 0 {
+			body = body[:i]
+		}
+		if containsFold(body, text) {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	})
+})
+
+// containsFold reports whether text occurs in b, ASCII letters folded
+// (as SQLite's LIKE folds them).
+func containsFold(b []byte, text string) bool {
+	n := len(text)
+	for i := 0; i+n <= len(b); i++ {
+		j := 0
+		for j < n && asciiLower(b[i+j]) == asciiLower(text[j]) {
+			j++
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -232,3 +232,36 @@ func TestEnqueueLargeBodySurvivesReopen(t *testing.T) {
 		t.Errorf("enqueue past the byte bound: %v", err)
 	}
 }
+
+// TestBodyFilesSearch: the text search finds words in bodies kept in
+// files as in those kept in rows (ASCII case folded, up to a NUL byte).
+func TestBodyFilesSearch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t)
+	pad := bytes.Repeat([]byte("a"), bodyFileMin)
+	inFile := &Message{ReceivedAt: t0, Tunnel: "t", Body: slices.Concat(pad, []byte("Needle-In-File"))}
+	afterNUL := &Message{ReceivedAt: t0.Add(time.Second), Tunnel: "t", Body: slices.Concat(pad, []byte("\x00hidden-after-nul"))}
+	inRow := &Message{ReceivedAt: t0.Add(2 * time.Second), Tunnel: "t", Body: []byte("needle-in-row")}
+	for _, m := range []*Message{inFile, afterNUL, inRow} {
+		record(t, s, m)
+	}
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"NEEDLE-in", []string{inRow.ID, inFile.ID}},
+		{"needle-in-file", []string{inFile.ID}},
+		{"hidden-after-nul", []string{}},
+		{"absent", []string{}},
+	}
+	for _, tc := range tests {
+		page, err := s.Messages(ctx, Filter{Text: tc.text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(page.Messages); !slices.Equal(got, tc.want) {
+			t.Errorf("search %q found %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}

@@ -117,6 +117,7 @@ func readMessage(ctx context.Context, c sqlConn, id string) (*Message, error) {
 // Messages implements Journal. Since is inclusive and Until exclusive, so
 // adjacent ranges never list a message twice.
 func (s *SQLite) Messages(ctx context.Context, f Filter) (Page, error) {
+	f.bodyDir = s.files.dir
 	return listMessages(ctx, s.db, dialectSQLite, f)
 }
 
@@ -426,8 +427,9 @@ func (f Filter) where(d dialect) (string, []any, error) {
 			// only the body's term reads the overflow pages of a large one.
 			// A BLOB matches LIKE only cast to text (which ends at a NUL byte).
 			add(`(path LIKE ? ESCAPE '\' OR event LIKE ? ESCAPE '\' OR delivery_id LIKE ? ESCAPE '\'
-			OR headers LIKE ? ESCAPE '\' OR CAST(body AS TEXT) LIKE ? ESCAPE '\')`,
-				like, like, like, "%"+escapeLike(inJSON)+"%", like)
+			OR headers LIKE ? ESCAPE '\' OR CAST(body AS TEXT) LIKE ? ESCAPE '\'
+			OR (body_truncated & 4 <> 0 AND `+bodyFileSearch+`(?, id, ?)))`,
+				like, like, like, "%"+escapeLike(inJSON)+"%", like, f.bodyDir, f.Text)
 		}
 	}
 	if f.Before != "" {

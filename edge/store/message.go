@@ -96,6 +96,10 @@ type Filter struct {
 	// agent's inspector sees only its own).
 	Tunnels []string
 	Limit   int
+
+	// bodyDir is the SQLite store's directory of body files, which a
+	// text search reads (bodyfiles.go).
+	bodyDir string
 }
 
 // Page is one page of a listing, newest first. Next is the cursor of the

@@ -199,6 +199,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	// mmap_size: reads of the journal come from the page cache without a
 	// pread per page, which makes a listing that scans (a text search with
 	// few matches) about four times faster. Writes still go through the WAL.
+	if err := registerBodyFileSearch(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=mmap_size(268435456)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
