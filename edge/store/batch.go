@@ -15,7 +15,7 @@ func (s *SQLite) RecordAll(ctx context.Context, ms []*Message) error {
 			return fmt.Errorf("store: record: %w", err)
 		}
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeWithBodies(ctx, ms, func(tx *sql.Tx) error {
 		ex := &preparedExec{tx: tx}
 		defer ex.close()
 		for _, m := range ms {

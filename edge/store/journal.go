@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strings"
@@ -42,8 +43,10 @@ func listColumnsFor(d dialect) string {
 	return listColumns
 }
 
-// scanListed reads a row of listColumnsFor(d) into m.
+// scanListed reads a row of listColumnsFor(d) into m. A listing carries
+// no bodies: nothing is to be read from a body file.
 func scanListed(sc scanner, d dialect, m *Message) error {
+	defer func() { m.inFile = false }()
 	if d == dialectPostgres {
 		return scanMessage(sc, m, &m.Edge)
 	}
@@ -61,7 +64,7 @@ func (s *SQLite) Record(ctx context.Context, m *Message) error {
 	if err := normalize(m); err != nil {
 		return fmt.Errorf("store: record: %w", err)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeWithBodies(ctx, []*Message{m}, func(tx *sql.Tx) error {
 		if err := insertMessage(ctx, tx, m, nil); err != nil {
 			return err
 		}
@@ -82,6 +85,12 @@ func (s *SQLite) Message(ctx context.Context, id string) (*Message, error) {
 	}
 	defer tx.Rollback()
 	m, err := readMessage(ctx, tx, id)
+	if err == nil {
+		err = s.files.load(m)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		err = ErrNotFound // deleted since its row was read
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
@@ -108,6 +117,7 @@ func readMessage(ctx context.Context, c sqlConn, id string) (*Message, error) {
 // Messages implements Journal. Since is inclusive and Until exclusive, so
 // adjacent ranges never list a message twice.
 func (s *SQLite) Messages(ctx context.Context, f Filter) (Page, error) {
+	f.bodyDir = s.files.dir
 	return listMessages(ctx, s.db, dialectSQLite, f)
 }
 
@@ -164,6 +174,25 @@ func (s *SQLite) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// writeWithBodies is write for transactions that insert ms: their large
+// bodies are written to files first (bodyfiles.go), and removed again if
+// the transaction does not commit.
+func (s *SQLite) writeWithBodies(ctx context.Context, ms []*Message, fn func(*sql.Tx) error) error {
+	ids, err := s.files.write(ms)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, fn)
+	if err != nil {
+		s.files.undo(ms, ids)
+		return err
+	}
+	for _, m := range ms {
+		m.inFile = false
+	}
+	return nil
+}
+
 // normalize checks a message about to be stored and fills in its id.
 func normalize(m *Message) error {
 	if m.ReceivedAt.IsZero() {
@@ -209,10 +238,14 @@ func messageArgs(m *Message, nextAttempt any) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	state, body := bodyState(m), m.Body
+	if m.inFile {
+		state, body = state|bodyInFile, nil
+	}
 	return []any{m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
-		m.BodySize, bodyState(m), m.Decision, m.Reason, m.Detail, m.Provider, m.Event, m.SecretRef,
+		m.BodySize, state, m.Decision, m.Reason, m.Detail, m.Provider, m.Event, m.SecretRef,
 		m.DeliveryID, m.ClientCert, m.ReplayOf, m.Status, int64(m.Duration), m.Queue,
-		nextAttempt, header, respHeader, m.Body, m.ResponseBody, len(m.Attempts), m.Edge}, nil
+		nextAttempt, header, respHeader, body, m.ResponseBody, len(m.Attempts), m.Edge}, nil
 }
 
 // The body_truncated column says what became of the body: kept whole (or
@@ -252,6 +285,7 @@ func scanMessage(sc scanner, m *Message, extra ...any) error {
 		return err
 	}
 	m.ReceivedAt, m.Duration = fromUnixNano(received), time.Duration(dur)
+	m.inFile, state = state&bodyInFile != 0, state&^bodyInFile
 	m.BodyTruncated, m.BodyDropped = state == bodyTruncated, ""
 	if state == bodyDroppedBacklog {
 		m.BodyDropped = "journal_backlog"
@@ -272,7 +306,7 @@ func encodeHeader(h http.Header) (any, error) {
 	if h == nil {
 		return nil, nil
 	}
-	return jsonText(h)
+	return string(appendHeaderJSON(make([]byte, 0, 512), h)), nil
 }
 
 func jsonText(v any) (string, error) {
@@ -351,14 +385,25 @@ func (f Filter) where(d dialect) (string, []any, error) {
 	if f.Route != "" {
 		add("route = ?", f.Route)
 	}
-	if f.Decision != "" {
+	// The conditions of SQLite's partial indexes messages_decision and
+	// messages_status_class are repeated for the values they hold: SQLite
+	// uses a partial index only for a query whose WHERE has its condition.
+	switch {
+	case f.Decision == "":
+	case f.Decision != "forwarded" && d == dialectSQLite:
+		add("decision = ? AND decision <> 'forwarded'", f.Decision)
+	default:
 		add("decision = ?", f.Decision)
 	}
 	if f.StatusClass != 0 {
 		if f.StatusClass < 1 || f.StatusClass > 5 {
 			return "", nil, fmt.Errorf("status class %d is not 1 to 5", f.StatusClass)
 		}
-		add("status / 100 = ?", f.StatusClass) // the expression of messages_status_class
+		if f.StatusClass != 2 && d == dialectSQLite {
+			add("status / 100 = ? AND status / 100 <> 2", f.StatusClass)
+		} else {
+			add("status / 100 = ?", f.StatusClass) // the expression of messages_status_class
+		}
 	}
 	if !f.Since.IsZero() {
 		add("+received_at >= ? AND id >= ?", f.Since.UnixNano(), idFloor(f.Since.Add(-idHintSlack)))
@@ -382,8 +427,9 @@ func (f Filter) where(d dialect) (string, []any, error) {
 			// only the body's term reads the overflow pages of a large one.
 			// A BLOB matches LIKE only cast to text (which ends at a NUL byte).
 			add(`(path LIKE ? ESCAPE '\' OR event LIKE ? ESCAPE '\' OR delivery_id LIKE ? ESCAPE '\'
-			OR headers LIKE ? ESCAPE '\' OR CAST(body AS TEXT) LIKE ? ESCAPE '\')`,
-				like, like, like, "%"+escapeLike(inJSON)+"%", like)
+			OR headers LIKE ? ESCAPE '\' OR CAST(body AS TEXT) LIKE ? ESCAPE '\'
+			OR (body_truncated & 4 <> 0 AND `+bodyFileSearch+`(?, id, ?)))`,
+				like, like, like, "%"+escapeLike(inJSON)+"%", like, f.bodyDir, f.Text)
 		}
 	}
 	if f.Before != "" {
@@ -441,6 +487,7 @@ func (s *SQLite) Purge(ctx context.Context, cutoff time.Time, maxBytes int64) (i
 		if err != nil {
 			return total, fmt.Errorf("store: purge: database size: %w", err)
 		}
+		used += s.files.bytes.Load()
 		if used <= maxBytes {
 			break
 		}
@@ -459,26 +506,30 @@ func (s *SQLite) Purge(ctx context.Context, cutoff time.Time, maxBytes int64) (i
 // purgeBatch deletes the messages whose rowids query selects (given args
 // and then the batch size), in one writer transaction.
 func (s *SQLite) purgeBatch(ctx context.Context, query string, args ...any) (int, error) {
-	var n int64
+	var n int
+	var files []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM messages WHERE rowid IN ("+query+")", args...)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+		var err error
+		n, files, err = deleteReturningFiles(ctx, tx, "DELETE FROM messages WHERE rowid IN ("+query+")", args...)
 		return err
 	})
-	return int(n), err
+	if err != nil {
+		return 0, err
+	}
+	s.files.remove(files) // after the commit (see DeleteMessage)
+	return n, nil
 }
 
 // purgeOldest deletes the oldest non-pending messages, about excess bytes'
 // worth and at most purgeBatch of them. It estimates a message's share of
-// the file from its stored lengths (length() of a blob does not read it)
+// the files (the database's and a body file, whose size it takes from
+// body_size: 4 is bodyInFile) from its stored lengths (length() of a blob does not read it)
 // plus a guess at the row and index overhead, so one large body is not
 // followed by a thousand small messages it would have been enough to drop.
 func (s *SQLite) purgeOldest(ctx context.Context, excess int64) (int, error) {
 	const overhead = 256
 	rows, err := s.db.QueryContext(ctx, `SELECT id, coalesce(length(body), 0)
+		+ CASE WHEN body_truncated & 4 <> 0 THEN body_size ELSE 0 END
 		+ coalesce(length(response_body), 0) + coalesce(length(headers), 0)
 		+ coalesce(length(response_headers), 0)
 		FROM messages WHERE queue <> 'pending' ORDER BY id LIMIT ?`, purgeBatch)

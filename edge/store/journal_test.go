@@ -422,7 +422,8 @@ func dbBytes(t *testing.T, s Store) int64 {
 		return queryInt(t, s, pgUsedQuery)
 	}
 	return queryInt(t, s, `SELECT (c.page_count - f.freelist_count) * s.page_size
-		FROM pragma_page_count() c, pragma_freelist_count() f, pragma_page_size() s`)
+		FROM pragma_page_count() c, pragma_freelist_count() f, pragma_page_size() s`) +
+		s.(*SQLite).files.bytes.Load()
 }
 
 func TestPurgeBySize(t *testing.T) {
@@ -534,6 +535,9 @@ func TestQueryPlans(t *testing.T) {
 		{"tunnel", Filter{Tunnel: "github", Before: NewMessageID(t0)}, "messages_tunnel"},
 		{"decision", Filter{Decision: "refused"}, "messages_decision"},
 		{"status class", Filter{StatusClass: 5}, "messages_status_class"},
+		// Common values walk the primary key: their partial indexes leave them out.
+		{"decision forwarded", Filter{Decision: "forwarded"}, "sqlite_autoindex_messages_1"},
+		{"status class 2", Filter{StatusClass: 2}, "sqlite_autoindex_messages_1"},
 		{"time range", Filter{Since: t0, Until: t0.Add(time.Hour)}, "sqlite_autoindex_messages_1"},
 	}
 	for _, tc := range tests {

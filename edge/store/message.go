@@ -59,6 +59,10 @@ type Message struct {
 	// Edge is the edge the request arrived at (its cluster id; empty on
 	// a single edge).
 	Edge string `json:"edge,omitempty"`
+
+	// inFile is set, inside the SQLite store only, while the body is in
+	// its body file rather than the row (bodyfiles.go).
+	inFile bool
 }
 
 // Attempt is one delivery of a message to the app.
@@ -92,6 +96,10 @@ type Filter struct {
 	// agent's inspector sees only its own).
 	Tunnels []string
 	Limit   int
+
+	// bodyDir is the SQLite store's directory of body files, which a
+	// text search reads (bodyfiles.go).
+	bodyDir string
 }
 
 // Page is one page of a listing, newest first. Next is the cursor of the

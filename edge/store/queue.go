@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 )
 
@@ -130,6 +131,18 @@ func release(ctx context.Context, tx sqlConn, d dialect, id string, now time.Tim
 }
 
 func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int, maxBytes int64) (err error) {
+	// A large body's file is fsynced before the commit (bodyfiles.go).
+	ms := []*Message{m}
+	ids, err := s.files.write(ms)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			s.files.undo(ms, ids)
+		}
+		m.inFile = false
+	}()
 	// The writer has one connection: take it for the pragma, the
 	// transaction and the pragma's reset, so no other write slips in
 	// between with the stricter setting, or this one with the looser.
@@ -201,7 +214,17 @@ func (s *SQLite) Due(ctx context.Context, now time.Time, limit int) ([]Message, 
 	if err != nil {
 		return nil, fmt.Errorf("store: due: %w", err)
 	}
-	return due, nil
+	kept := due[:0]
+	for i := range due {
+		err := s.files.load(&due[i])
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since its row was read
+		} else if err != nil {
+			return nil, fmt.Errorf("store: due: %s: %w", due[i].ID, err)
+		}
+		kept = append(kept, due[i])
+	}
+	return kept, nil
 }
 
 // readDue reads the messages query selects (in fullColumns) and their
