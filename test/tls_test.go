@@ -51,13 +51,25 @@ func startTLSEdge(t *testing.T, config string, args ...string) *tlsEdge {
 
 func (e *tlsEdge) start(t *testing.T) {
 	t.Helper()
+	e.launch(t, false)
+}
+
+// launch starts the edge and waits until it is ready. If it cannot bind a
+// port and mayRetry, it reports false instead of failing the test.
+func (e *tlsEdge) launch(t *testing.T, mayRetry bool) bool {
+	t.Helper()
 	args := append([]string{"edge", "--domain", tlsDomain,
 		"--listen", e.addr(), "--http-listen", e.ip() + ":" + e.httpPort, "--admin-listen", e.ip() + ":" + e.adminPort,
 		"--data", e.data, "--config", e.config, "--log-level", "debug"}, e.args...)
 	e.proc = startProc(t, "edge", args...)
+	ready := true
 	eventually(t, 60*time.Second, "edge /healthz", func() bool {
 		select {
 		case <-e.done:
+			if mayRetry && strings.Contains(e.stderr.String(), "address already in use") {
+				ready = false
+				return true
+			}
 			t.Fatalf("edge exited: %s", e.stderr.String())
 		default:
 		}
@@ -68,6 +80,7 @@ func (e *tlsEdge) start(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	return ready
 }
 
 func (e *tlsEdge) ip() string {
