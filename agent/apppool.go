@@ -95,6 +95,19 @@ func (p *appPool) put(c *appConn) {
 	}
 }
 
+// closeIdle closes every idle connection.
+func (p *appPool) closeIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for addr, list := range p.idle {
+		for _, c := range list {
+			c.Close()
+		}
+		delete(p.idle, addr)
+	}
+	p.count = 0
+}
+
 // closeExpired closes the connections idle for appIdleTimeout, and looks
 // again while any is kept.
 func (p *appPool) closeExpired() {

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 )
 
 // The pipe serves the requests of a session's streams as a raw tunnel
@@ -34,13 +36,14 @@ type pipe struct {
 	errorLog   func(msg string, args ...any)
 	serverLog  *log.Logger
 
-	mu      sync.Mutex
-	streams map[*pipeStream]bool // true while idle between requests
-	active  int
-	closing bool
-	quiet   chan struct{} // closed once closing and none is active
-	slow    *http.Server  // started at the first hand-off
-	slowLn  *handOffListener
+	mu       sync.Mutex
+	streams  map[*pipeStream]bool // true while idle between requests
+	active   int
+	closing  bool
+	quiet    chan struct{} // closed once closing and none is active
+	slow     *http.Server  // started at the first hand-off
+	slowLn   *handOffListener
+	handOffs atomic.Int64 // streams given to the full server
 	// accepting ends when the pipe closes: it takes no new stream.
 	accepting     context.Context
 	stopAccepting context.CancelFunc
@@ -171,6 +174,7 @@ func (p *pipe) shutdown(ctx context.Context) error {
 
 // handOff gives the stream to the full server, with the bytes read of it.
 func (p *pipe) handOff(s *pipeStream, read []byte) {
+	p.handOffs.Add(1)
 	p.drop(s)
 	p.mu.Lock()
 	if p.closing {
@@ -198,6 +202,7 @@ type pipeStream struct {
 // run serves the stream's requests, from the next one on, until it ends;
 // the stream is idle when it starts.
 func (s *pipeStream) run() {
+	defer s.recover()
 	for {
 		if _, err := s.br.Peek(1); err != nil || !s.p.busy(s) {
 			s.end()
@@ -206,6 +211,15 @@ func (s *pipeStream) run() {
 		if !s.serveOne() {
 			return
 		}
+	}
+}
+
+// recover ends a stream whose request made the pipe panic, as the full
+// server does: the agent goes on.
+func (s *pipeStream) recover() {
+	if err := recover(); err != nil {
+		s.p.errorLog("the agent failed on a request; its stream was closed", "err", err, "stack", string(debug.Stack()))
+		s.end()
 	}
 }
 

@@ -64,6 +64,7 @@ func (a *answer) read(raw []byte, method []byte) error {
 	}
 	var lengths, encodings int
 	var length, encoding []byte
+	closeToken := false
 	for _, f := range a.fields {
 		switch {
 		case is(f.name, "Content-Length"):
@@ -76,7 +77,7 @@ func (a *answer) read(raw []byte, method []byte) error {
 			encodings++
 			encoding = f.value
 		case is(f.name, "Connection"):
-			a.close = a.close || hasToken(f.value, "close")
+			closeToken = closeToken || hasToken(f.value, "close")
 			for _, name := range bytes.Split(f.value, []byte{','}) {
 				if name = trimOWS(name); len(name) > 0 {
 					a.dropped = append(a.dropped, name)
@@ -90,6 +91,14 @@ func (a *answer) read(raw []byte, method []byte) error {
 			a.hasDate = true
 		case is(f.name, "Trailer"):
 			a.trailer = append(a.trailer, f.value)
+		}
+	}
+	if closeToken {
+		a.close = true
+		if !a.http10 {
+			// net/http's transport removes such a Connection header
+			// whole: the proxy drops none of the headers it names.
+			a.dropped = nil
 		}
 	}
 	a.noBody = string(method) == "HEAD" || !bodyAllowed(a.status)

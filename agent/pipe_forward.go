@@ -123,6 +123,7 @@ func (s *pipeStream) send(addr string, head []byte) (*appConn, error) {
 // streamed body, then waits for the stream's next request (a stream that
 // ends first aborts the exchange), and serves it once the answer is out.
 func (s *pipeStream) follow(x *exchange, req *pipeRequest, stream bool) {
+	defer s.recover()
 	keep := true
 	if stream {
 		keep = s.sendBody(x, req)
@@ -242,7 +243,9 @@ func (s *pipeStream) relay(x *exchange, req *pipeRequest, t *localTarget) bool {
 	if cb, ok := body.(*chunkedBody); ok {
 		trailers = cb.trailers
 	}
-	chunks := !a.noBody && a.length < 0 && !(ended && n == 0 && len(trailers) == 0)
+	// An answer of unknown length goes out in chunks, flushed as they
+	// come, as the proxy sends it; even an empty one.
+	chunks := !a.noBody && a.length < 0
 	ob := getBuffer()
 	defer putBuffer(ob)
 	out := a.appendHead((*ob)[:0], p[room:room+n], chunks, s.p.isClosing())

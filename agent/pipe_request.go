@@ -179,7 +179,7 @@ func (r *pipeRequest) appHead(out []byte, t *localTarget, hostHeader string) ([]
 	switch m := string(r.method); {
 	case r.length < 0:
 		out = append(out, "Transfer-Encoding: chunked\r\n"...)
-	case r.length > 0 || m != "GET" && m != "HEAD":
+	case r.length > 0 || m == "POST" || m == "PUT" || m == "PATCH":
 		out = append(out, "Content-Length: "...)
 		out = strconv.AppendInt(out, r.length, 10)
 		out = append(out, "\r\n"...)
