@@ -108,6 +108,7 @@ type Agent struct {
 	draining  sync.WaitGroup
 	inspector *inspector
 	edges     *edgeSet // the cluster's edges, for the second session
+	pool      *appPool // the pipe's connections to the apps
 }
 
 // New validates cfg.
@@ -127,7 +128,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Name != "" && !tunnel.ValidName(cfg.Name) {
 		return nil, fmt.Errorf("agent: %q is not a valid tunnel name (lowercase letters, digits and '-', at most 63)", cfg.Name)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, inspector: newInspector(), edges: newEdgeSet(cfg.Edge)}
+	a := &Agent{cfg: cfg, log: cfg.Logger, inspector: newInspector(), edges: newEdgeSet(cfg.Edge), pool: newAppPool()}
 	tunnels, hello, err := compileTunnels(cfg, proxySettings{cfg.HostHeader, cfg.TargetTLS, a.warn}.maker())
 	if err != nil {
 		return nil, err
@@ -381,19 +382,15 @@ func backoffDelay(b Backoff, failures int) time.Duration {
 // the edge says it is going away, the agent asks it to leave (leave is
 // closed; nil never is), or ctx ends. It reports whether the agent is
 // shutting down.
-func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h http.Handler, leave <-chan struct{}) (stopping bool) {
+func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h *tunnelRouter, leave <-chan struct{}) (stopping bool) {
 	// No read or idle timeouts: the streams come from the edge, which
 	// closes the idle ones itself (and all of them with the session), and
 	// a deadline would cost every stream read a timer.
-	srv := &http.Server{
-		Handler:  h,
-		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
-	}
-	ln := newSessionListener(sess)
-	go srv.Serve(ln)
+	p := newPipe(h, a.pool, a.cfg.HostHeader, a.warn, slog.NewLogLogger(a.log.Handler(), slog.LevelDebug))
+	go p.serve(sess.AcceptContext)
 	select {
 	case <-sess.Done():
-		srv.Close()
+		p.close()
 		return false
 	case <-sess.GoingAway():
 		// The edge sends nothing new here; let in-flight requests finish
@@ -402,7 +399,7 @@ func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h http.Handler,
 		go func() {
 			defer a.draining.Done()
 			<-sess.Done()
-			srv.Close()
+			p.close()
 		}()
 		return false
 	case <-leave:
@@ -412,52 +409,25 @@ func (a *Agent) serve(ctx context.Context, sess *tunnel.Session, h http.Handler,
 		a.draining.Add(1)
 		go func() {
 			defer a.draining.Done()
-			a.shutdown(srv)
+			a.shutdown(p)
 			sess.Close()
 		}()
 		return false
 	case <-ctx.Done():
 		_ = sess.GoAway("agent shutting down")
-		a.shutdown(srv)
+		a.shutdown(p)
 		sess.Close()
 		return true
 	}
 }
 
-// shutdown lets srv's in-flight requests finish, for ShutdownGrace at most.
-func (a *Agent) shutdown(srv *http.Server) {
+// shutdown lets p's in-flight requests finish, for ShutdownGrace at most.
+func (a *Agent) shutdown(p *pipe) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := p.shutdown(ctx); err != nil {
 		a.log.Warn("in-flight requests cut at shutdown", "err", err)
 	}
-}
-
-// sessionListener serves HTTP on a session. Close stops accepting without
-// closing the session, so http.Server.Shutdown can let in-flight requests
-// finish on their streams.
-type sessionListener struct {
-	*tunnel.Session
-	stop context.CancelFunc
-	ctx  context.Context
-}
-
-func newSessionListener(s *tunnel.Session) *sessionListener {
-	ctx, stop := context.WithCancel(context.Background())
-	return &sessionListener{Session: s, ctx: ctx, stop: stop}
-}
-
-func (l *sessionListener) Accept() (net.Conn, error) {
-	c, err := l.Session.AcceptContext(l.ctx)
-	if err != nil && l.ctx.Err() != nil {
-		return nil, net.ErrClosed
-	}
-	return c, err
-}
-
-func (l *sessionListener) Close() error {
-	l.stop()
-	return nil
 }
 
 // portOf is the port of a host:port address, "" if it has none.

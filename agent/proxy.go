@@ -82,27 +82,47 @@ func newTransport(tlsConfig *tls.Config) *http.Transport {
 // A request whose body the edge cut short (the sender aborted it) is told
 // apart from an app that failed.
 func appFailed(w http.ResponseWriter, r *http.Request, target *url.URL, err error, errorLog func(string, ...any)) {
-	status, code, msg := http.StatusBadGateway, "app_unreachable", "the app did not answer"
+	f := failureOf(err, bodyFailed(r), r.Context().Err() != nil)
+	f.log(errorLog, r.Header.Get(headerRequestID), target, err)
+	writeAgentError(w, r, f.status, f.code, f.msg)
+}
+
+// failure is the agent's answer for an app that did not answer.
+type failure struct {
+	status    int
+	code, msg string
+}
+
+// failureOf says why the app did not answer: the edge cut the body short
+// (bodyFailed), the edge went away (cancelled), nothing accepts
+// connections at the target, or the app failed.
+func failureOf(err error, bodyFailed, cancelled bool) failure {
+	f := failure{http.StatusBadGateway, "app_unreachable", "the app did not answer"}
 	var opErr *net.OpError
 	switch {
-	case bodyFailed(r):
-		status, code, msg = http.StatusBadRequest, "body_aborted", "the request body ended before it was complete; the app's request was aborted"
-	case r.Context().Err() != nil:
-		status, code, msg = http.StatusBadGateway, "request_cancelled", "the edge cancelled the request"
+	case bodyFailed:
+		f = failure{http.StatusBadRequest, "body_aborted", "the request body ended before it was complete; the app's request was aborted"}
+	case cancelled:
+		f = failure{http.StatusBadGateway, "request_cancelled", "the edge cancelled the request"}
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		// Nothing accepts connections there: app_unreachable.
 	case errors.Is(err, context.DeadlineExceeded):
-		status, code = http.StatusGatewayTimeout, "app_timeout"
-		msg += " in time"
+		f.status, f.code = http.StatusGatewayTimeout, "app_timeout"
+		f.msg += " in time"
 	default:
-		code, msg = "app_error", "the app closed the connection without a complete answer"
+		f.code, f.msg = "app_error", "the app closed the connection without a complete answer"
 	}
-	if code == "body_aborted" || code == "request_cancelled" {
-		errorLog("request ended by the edge", "request_id", r.Header.Get(headerRequestID), "code", code, "err", err)
+	return f
+}
+
+// log writes the failure to the agent's log: the target and the error
+// stay there, under the request id.
+func (f failure) log(errorLog func(string, ...any), requestID string, target *url.URL, err error) {
+	if f.code == "body_aborted" || f.code == "request_cancelled" {
+		errorLog("request ended by the edge", "request_id", requestID, "code", f.code, "err", err)
 	} else {
-		errorLog("app did not answer", "request_id", r.Header.Get(headerRequestID), "target", target.String(), "code", code, "err", err)
+		errorLog("app did not answer", "request_id", requestID, "target", target.String(), "code", f.code, "err", err)
 	}
-	writeAgentError(w, r, status, code, msg)
 }
 
 // writeAgentError is the agent's own answer in place of the app's: a

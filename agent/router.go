@@ -22,21 +22,9 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.Header.Get(tunnel.HeaderTarget)
 	// The edge's word to the agent, not the app's business.
 	r.Header.Del(tunnel.HeaderTarget)
-	if !rt.edgeNames {
-		name = ""
-	}
-	var t *localTarget
-	if name != "" {
-		var err error
-		if t, err = rt.targets.forName(name); err != nil {
-			rt.errorLog("the edge named a target the agent does not have", "request_id", r.Header.Get(headerRequestID), "target", name, "code", codeUnknownTarget)
-			writeAgentError(w, r, http.StatusBadGateway, codeUnknownTarget,
-				"the agent has no target named "+quoteName(name)+" (give it --target NAME=ADDR or targets: in its --policy file)")
-			return
-		}
-	} else if t = rt.targets.forPath(r.URL.Path); t == nil {
-		rt.errorLog("no target serves the path", "request_id", r.Header.Get(headerRequestID), "path", r.URL.Path, "code", codeNoTarget)
-		writeAgentError(w, r, http.StatusBadGateway, codeNoTarget, "no target of the agent serves this path")
+	t, no := rt.pick(name, r.URL.Path, r.Header.Get(headerRequestID))
+	if no != nil {
+		writeAgentError(w, r, http.StatusBadGateway, no.code, no.msg)
 		return
 	}
 	if p := t.path(r.URL.Path); p != r.URL.Path {
@@ -45,6 +33,33 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL = &u
 	}
 	t.proxy.ServeHTTP(w, r)
+}
+
+// noTarget is the agent's own answer (a 502) when it has no target for
+// a request.
+type noTarget struct{ code, msg string }
+
+// pick is the target of a request for path that the edge sent with the
+// target name in the target header; when there is none, it logs why and
+// says what to answer.
+func (rt *router) pick(name, path, requestID string) (*localTarget, *noTarget) {
+	if !rt.edgeNames {
+		name = ""
+	}
+	if name != "" {
+		t, err := rt.targets.forName(name)
+		if err != nil {
+			rt.errorLog("the edge named a target the agent does not have", "request_id", requestID, "target", name, "code", codeUnknownTarget)
+			return nil, &noTarget{codeUnknownTarget,
+				"the agent has no target named " + quoteName(name) + " (give it --target NAME=ADDR or targets: in its --policy file)"}
+		}
+		return t, nil
+	}
+	if t := rt.targets.forPath(path); t != nil {
+		return t, nil
+	}
+	rt.errorLog("no target serves the path", "request_id", requestID, "path", path, "code", codeNoTarget)
+	return nil, &noTarget{codeNoTarget, "no target of the agent serves this path"}
 }
 
 // Codes of the agent's own answers when it cannot pick a target.

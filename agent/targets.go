@@ -79,8 +79,10 @@ func (t *localTarget) info() tunnel.TargetInfo {
 }
 
 // path is the path the app sees for a request path the target matched.
+// A path the edge sent to the target by name may be outside its prefix:
+// there is nothing to strip then.
 func (t *localTarget) path(p string) string {
-	if t.strip && t.prefix != "" {
+	if t.strip && tunnel.PathUnder(t.prefix, p) {
 		p = p[len(strings.TrimSuffix(t.prefix, "/")):]
 	}
 	p = t.add + p

@@ -146,7 +146,7 @@ func (a *Agent) tunnel(name string) *agentTunnel {
 // handler is what serves a session's requests: the router of the tunnel
 // the edge names in HeaderTunnel when its Welcome answered the agent's
 // several tunnels, else the first tunnel's router.
-func (a *Agent) handler(welcome tunnel.Welcome) http.Handler {
+func (a *Agent) handler(welcome tunnel.Welcome) *tunnelRouter {
 	routerOf := func(t *agentTunnel) *router {
 		return &router{targets: t.targets, errorLog: a.warn, edgeNames: welcome.SetsTarget}
 	}
@@ -189,15 +189,25 @@ func (tr *tunnelRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.Header.Get(tunnel.HeaderTunnel)
 	// The edge's word to the agent, not the app's business.
 	r.Header.Del(tunnel.HeaderTunnel)
-	rt := tr.first
-	if tr.byName != nil {
-		if rt = tr.byName[name]; rt == nil {
-			tr.errorLog("the edge sent a request for a tunnel the agent does not serve", "request_id", r.Header.Get(headerRequestID), "tunnel", name, "code", codeUnknownTunnel)
-			writeAgentError(w, r, http.StatusBadGateway, codeUnknownTunnel, "the agent does not serve tunnel "+quoteName(name))
-			return
-		}
+	rt, no := tr.pick(name, r.Header.Get(headerRequestID))
+	if no != nil {
+		writeAgentError(w, r, http.StatusBadGateway, no.code, no.msg)
+		return
 	}
 	rt.ServeHTTP(w, r)
+}
+
+// pick is the router of the tunnel the edge named; when it serves none
+// of that name, it logs why and says what to answer.
+func (tr *tunnelRouter) pick(name, requestID string) (*router, *noTarget) {
+	if tr.byName == nil {
+		return tr.first, nil
+	}
+	if rt := tr.byName[name]; rt != nil {
+		return rt, nil
+	}
+	tr.errorLog("the edge sent a request for a tunnel the agent does not serve", "request_id", requestID, "tunnel", name, "code", codeUnknownTunnel)
+	return nil, &noTarget{codeUnknownTunnel, "the agent does not serve tunnel " + quoteName(name)}
 }
 
 // codeUnknownTunnel is the agent's answer to a request for a tunnel it
