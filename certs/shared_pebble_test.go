@@ -1,7 +1,6 @@
 package certs
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/store"
+	"github.com/hooktunnel/hooktunnel/test/output"
 	"github.com/hooktunnel/hooktunnel/test/pgtest"
 )
 
@@ -120,7 +120,7 @@ func TestSharedCacheOneOrderWithPebble(t *testing.T) {
 type testPebble struct {
 	directory string // ACME directory URL
 	serverCA  string // PEM file: the CA of Pebble's own HTTPS
-	out       *syncBuffer
+	out       *output.Buffer
 }
 
 func (p *testPebble) log() string { return p.out.String() }
@@ -226,9 +226,9 @@ func startTestPebble(t *testing.T, httpPort, tlsPort string) *testPebble {
 }
 
 // runTestBinary runs path until the test ends; its output is returned.
-func runTestBinary(t *testing.T, path string, env []string, args ...string) *syncBuffer {
+func runTestBinary(t *testing.T, path string, env []string, args ...string) *output.Buffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &output.Buffer{}
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), env...)
@@ -245,24 +245,6 @@ func runTestBinary(t *testing.T, path string, env []string, args ...string) *syn
 		}
 	})
 	return out
-}
-
-// syncBuffer is a process's output, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freeTCPPort(t *testing.T) string {

@@ -199,34 +199,7 @@ func TestClaimOfLapsedEdge(t *testing.T) {
 func TestEnqueueBoundsAcrossEdges(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	edges := []*Postgres{openPostgresURL(t, url), openPostgresURL(t, url)}
-	const senders, maxCount = 16, 5
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var stored, full int
-	for i := range senders {
-		wg.Go(func() {
-			m := &Message{ReceivedAt: t0.Add(time.Duration(i)), Tunnel: "t", Route: "/r", Body: []byte("x")}
-			err := edges[i%2].Enqueue(context.Background(), m, maxCount, 0)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				stored++
-			case errors.Is(err, ErrQueueFull):
-				full++
-			default:
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if stored != maxCount || full != senders-maxCount {
-		t.Errorf("%d stored, %d refused; want %d, %d", stored, full, maxCount, senders-maxCount)
-	}
-	if n, _, err := edges[0].Depth(context.Background(), t0); err != nil || n != maxCount {
-		t.Errorf("Depth = %d, %v; want %d", n, err, maxCount)
-	}
+	enqueueAtOnce(t, []Store{openPostgresURL(t, url), openPostgresURL(t, url)}, 16, 5)
 }
 
 // TestPostgresKeepsAnyText: what SQLite stores, PostgreSQL must too: a

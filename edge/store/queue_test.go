@@ -76,31 +76,41 @@ func TestEnqueueBounds(t *testing.T) {
 func TestEnqueueBoundsUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, s Store) {
-		ctx := context.Background()
-		const senders, maxCount = 20, 5
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var stored, full int
-		for i := range senders {
-			wg.Go(func() {
-				err := s.Enqueue(ctx, &Message{ReceivedAt: t0.Add(time.Duration(i)), Tunnel: "t", Route: "/r"}, maxCount, 0)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					stored++
-				case errors.Is(err, ErrQueueFull):
-					full++
-				default:
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if stored != maxCount || full != senders-maxCount {
-			t.Errorf("%d stored, %d refused; want %d, %d", stored, full, maxCount, senders-maxCount)
-		}
+		enqueueAtOnce(t, []Store{s}, 20, 5)
 	})
+}
+
+// enqueueAtOnce sends senders enqueues to one route bounded to maxCount
+// at once, spread over stores (edges), and checks that exactly maxCount
+// are stored and the others refused as full.
+func enqueueAtOnce(t *testing.T, stores []Store, senders, maxCount int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var stored, full int
+	for i := range senders {
+		wg.Go(func() {
+			m := &Message{ReceivedAt: t0.Add(time.Duration(i)), Tunnel: "t", Route: "/r", Body: []byte("x")}
+			err := stores[i%len(stores)].Enqueue(context.Background(), m, maxCount, 0)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				stored++
+			case errors.Is(err, ErrQueueFull):
+				full++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if stored != maxCount || full != senders-maxCount {
+		t.Errorf("%d stored, %d refused; want %d, %d", stored, full, maxCount, senders-maxCount)
+	}
+	if n, _, err := stores[0].Depth(context.Background(), t0); err != nil || n != maxCount {
+		t.Errorf("Depth = %d, %v; want %d", n, err, maxCount)
+	}
 }
 
 // TestEnqueueSyncsOnlyItself: the writer is back to synchronous=NORMAL

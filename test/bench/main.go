@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/test/output"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
@@ -276,7 +277,7 @@ func startApp() (string, error) {
 
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *output.Buffer
 	once sync.Once
 }
 
@@ -295,7 +296,7 @@ func startProcess(bin string, args ...string) (*process, error) {
 	if tunnelCPUs != "" {
 		cmd = exec.Command("taskset", append([]string{"-c", tunnelCPUs, bin}, args...)...)
 	}
-	p := &process{cmd: cmd, out: &syncBuffer{}}
+	p := &process{cmd: cmd, out: &output.Buffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	return p, p.cmd.Start()
 }
@@ -462,21 +463,4 @@ func waitFor(cond func() bool, timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
