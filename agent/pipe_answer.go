@@ -16,10 +16,9 @@ import (
 // Errors of an app's answer the pipe does not carry: the proxy's
 // transport refuses the same.
 var (
-	errAppUpgrade   = errors.New("agent: the app switched protocols unasked")
-	errApp1xx       = errors.New("agent: the app sent too many interim answers")
-	errAppFraming   = errors.New("agent: the app's answer has a malformed length or transfer encoding")
-	errAppExtraData = errors.New("agent: the app sent more than its answer")
+	errAppUpgrade = errors.New("agent: the app switched protocols unasked")
+	errApp1xx     = errors.New("agent: the app sent too many interim answers")
+	errAppFraming = errors.New("agent: the app's answer has a malformed length or transfer encoding")
 )
 
 // maxAnswerHead bounds an app's answer head, as the edge bounds the

@@ -47,11 +47,11 @@ func (x *exchange) abort(err error, bodyFailed bool) {
 
 // finish is the relay's last look at the exchange: after it, abort leaves
 // the app's connection alone.
-func (x *exchange) finish() (cut error, bodyFailed, bodySent bool) {
+func (x *exchange) finish() (bodyFailed, bodySent bool, cut error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.done = true
-	return x.cut, x.bodyFailed, x.bodySent
+	return x.bodyFailed, x.bodySent, x.cut
 }
 
 func (x *exchange) sent() {
@@ -85,7 +85,7 @@ func (s *pipeStream) forward(req *pipeRequest, t *localTarget, head []byte) bool
 	x := &exchange{app: ac, result: make(chan bool, 1), bodySent: small}
 	go s.follow(x, req, !small)
 	answered := s.relay(x, req, t)
-	cut, _, bodySent := x.finish()
+	_, bodySent, cut := x.finish()
 	if answered && cut == nil && bodySent && !x.closes && ac.br.Buffered() == 0 {
 		s.p.pool.put(ac)
 	} else {
@@ -284,7 +284,7 @@ func (s *pipeStream) relay(x *exchange, req *pipeRequest, t *localTarget) bool {
 
 // appFailed answers in the app's place, as the proxy does.
 func (s *pipeStream) appFailed(x *exchange, req *pipeRequest, t *localTarget, err error) bool {
-	cut, bodyFailed, _ := x.finish()
+	bodyFailed, _, cut := x.finish()
 	if cut != nil {
 		err = cut
 	}
