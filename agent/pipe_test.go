@@ -333,6 +333,19 @@ func TestPipeAsTheProxy(t *testing.T) {
 			if len(answers[0]) == 0 || answers[0][0].ReadErr != "" && answers[0][0].Status == 0 {
 				t.Fatalf("the full server's answer: %+v", answers[0])
 			}
+			// An empty answer of unknown length is the same answer as one of
+			// length 0: the full server sends one or the other depending on
+			// when the proxy's copy ends.
+			for i := range answers {
+				for j, a := range answers[i] {
+					if a.Body == "" && a.Length <= 0 && a.ReadErr == "" {
+						answers[i][j].Length = 0
+						h := a.Header.Clone()
+						delete(h, "Content-Length")
+						answers[i][j].Header = h
+					}
+				}
+			}
 			if !reflect.DeepEqual(answers[0], answers[1]) {
 				t.Errorf("the edge reads\n%+v\nfrom the pipe, and\n%+v\nfrom the full server", answers[1], answers[0])
 			}
