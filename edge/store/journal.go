@@ -222,14 +222,28 @@ func insertMessage(ctx context.Context, ex execer, m *Message, nextAttempt any) 
 }
 
 // insertMessageQuery stores a message; messageArgs are its arguments.
-const insertMessageQuery = `INSERT INTO messages (
+const insertMessageQuery = insertMessagesHead + messageRow
+
+// insertMessagesHead and messageRow make an INSERT of one message or,
+// with more rows, of a batch (insertMessagesQuery); messageColumns is the
+// number of arguments of a row.
+const (
+	insertMessagesHead = `INSERT INTO messages (
 		id, received_at, tunnel, route, source_ip, method, path, query,
 		body_size, body_truncated, decision, reason, detail, provider, event, secret_ref,
 		delivery_id, client_cert, replay_of, status, duration_ns, queue,
 		next_attempt_at, headers, response_headers, body, response_body, attempts, edge
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	) VALUES `
+	messageRow     = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	messageColumns = 29
+)
 
 func messageArgs(m *Message, nextAttempt any) ([]any, error) {
+	return appendMessageArgs(make([]any, 0, messageColumns), m, nextAttempt)
+}
+
+// appendMessageArgs appends m's row of insertMessageQuery to args.
+func appendMessageArgs(args []any, m *Message, nextAttempt any) ([]any, error) {
 	header, err := encodeHeader(m.Header)
 	if err != nil {
 		return nil, err
@@ -242,10 +256,10 @@ func messageArgs(m *Message, nextAttempt any) ([]any, error) {
 	if m.inFile {
 		state, body = state|bodyInFile, nil
 	}
-	return []any{m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
+	return append(args, m.ID, m.ReceivedAt.UnixNano(), m.Tunnel, m.Route, m.SourceIP, m.Method, m.Path, m.Query,
 		m.BodySize, state, m.Decision, m.Reason, m.Detail, m.Provider, m.Event, m.SecretRef,
 		m.DeliveryID, m.ClientCert, m.ReplayOf, m.Status, int64(m.Duration), m.Queue,
-		nextAttempt, header, respHeader, body, m.ResponseBody, len(m.Attempts), m.Edge}, nil
+		nextAttempt, header, respHeader, body, m.ResponseBody, len(m.Attempts), m.Edge), nil
 }
 
 // The body_truncated column says what became of the body: kept whole (or

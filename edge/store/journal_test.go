@@ -742,3 +742,47 @@ func TestRecordAllStoresEveryMessage(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordAllRoundTrip: a batch goes in INSERTs of several sizes (a
+// power of two each) on SQLite; every message and attempt comes back as
+// it was, whichever statement stored it.
+func TestRecordAllRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 3, 256, 300} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			eachBackend(t, func(t *testing.T, s Store) {
+				ctx := context.Background()
+				ms := make([]*Message, n)
+				for i := range ms {
+					at := t0.Add(time.Duration(i) * time.Millisecond)
+					m := &Message{ReceivedAt: at, Tunnel: fmt.Sprint("t", i%3), Route: fmt.Sprint("/r", i%5),
+						SourceIP: "192.0.2.1", Method: "POST", Path: fmt.Sprint("/p/", i), Query: fmt.Sprint("q=", i),
+						Header: http.Header{"X-N": {fmt.Sprint(i)}}, Body: []byte(fmt.Sprint("body ", i)),
+						Decision: []string{"forwarded", "refused"}[i%2], Status: 200 + i%3*100,
+						ResponseBody: []byte(fmt.Sprint("answer ", i)), Duration: time.Duration(i) * time.Microsecond}
+					for k := range i % 4 { // 0 to 3 attempts
+						m.Attempts = append(m.Attempts, Attempt{N: k + 1, At: at.Add(time.Duration(k) * time.Second),
+							Status: 500 + k, Error: fmt.Sprint("e", k), Duration: time.Duration(k) * time.Millisecond})
+					}
+					if i == n-1 {
+						m.Body = largeBody(t, bodyFileMin) // in a file, on SQLite
+					}
+					ms[i] = m
+				}
+				if err := s.RecordAll(ctx, ms); err != nil {
+					t.Fatal(err)
+				}
+				for _, in := range ms {
+					got, err := s.Message(ctx, in.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, in) {
+						t.Fatalf("Message(%s):\n got %+v\nwant %+v", in.ID, got, in)
+					}
+				}
+			})
+		})
+	}
+}

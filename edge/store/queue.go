@@ -350,13 +350,26 @@ func insertAttempts(ctx context.Context, ex execer, id string, attempts []Attemp
 // was inserted with its count already.
 func insertAttemptRows(ctx context.Context, ex execer, id string, attempts []Attempt) error {
 	for _, a := range attempts {
-		if _, err := ex.ExecContext(ctx, `INSERT INTO attempts (message_id, n, at, status, error, duration_ns, edge)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, n) DO NOTHING`,
-			id, a.N, unixNano(a.At), a.Status, a.Error, int64(a.Duration), a.Edge); err != nil {
+		if _, err := ex.ExecContext(ctx, insertAttemptsHead+attemptRow+insertAttemptsTail,
+			attemptArgs(nil, id, a)...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// insertAttemptsHead, attemptRow and insertAttemptsTail make an INSERT
+// of one attempt or of a batch's (insertAttemptsQuery); attemptColumns
+// is the number of arguments of a row, attemptArgs appends them.
+const (
+	insertAttemptsHead = `INSERT INTO attempts (message_id, n, at, status, error, duration_ns, edge) VALUES `
+	attemptRow         = `(?, ?, ?, ?, ?, ?, ?)`
+	insertAttemptsTail = ` ON CONFLICT (message_id, n) DO NOTHING`
+	attemptColumns     = 7
+)
+
+func attemptArgs(args []any, id string, a Attempt) []any {
+	return append(args, id, a.N, unixNano(a.At), a.Status, a.Error, int64(a.Duration), a.Edge)
 }
 
 func recountAttempts(ctx context.Context, ex execer, id string) error {

@@ -23,6 +23,8 @@ type SQLite struct {
 	// and busy_timeout only has to cover the other process-level writers.
 	// Reads go through db, and in WAL mode never wait for a writer.
 	w *sql.DB
+	// inserts are RecordAll's statements, prepared on w (batch.go).
+	inserts batchInserts
 }
 
 var _ Store = (*SQLite)(nil)
@@ -296,6 +298,7 @@ func migrateOne(ctx context.Context, conn *sql.Conn, i int) error {
 
 // Close closes the database. It is idempotent.
 func (s *SQLite) Close() error {
+	s.inserts.close()
 	return errors.Join(s.w.Close(), s.db.Close())
 }
 
