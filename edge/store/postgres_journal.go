@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"strings"
+	"sync"
 )
 
 // Record implements Journal: one statement, the message and its attempts
@@ -26,11 +28,41 @@ func (s *Postgres) RecordAll(ctx context.Context, ms []*Message) error {
 			return fmt.Errorf("store: record: %w", err)
 		}
 	}
+	// As SQLite's: the messages in a few INSERTs of many rows (the sizes
+	// of batchInserts), their attempts in a few more. The driver prepares
+	// each of the few statement texts once per connection.
 	err := s.inTx(ctx, nil, func(tx rebound) error {
-		for _, m := range ms {
-			if err := insertWithAttempts(ctx, tx, m, nil); err != nil {
+		args := make([]any, 0, min(len(ms), maxInsertRows)*messageColumns)
+		for i := 0; i < len(ms); {
+			rows := insertChunk(len(ms) - i)
+			args = args[:0]
+			var err error
+			for _, m := range ms[i : i+rows] {
+				if args, err = appendMessageArgs(args, m, nil); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.c.ExecContext(ctx, pgInsertQuery(true, rows), pgArgs(args)...); err != nil {
 				return err
 			}
+			i += rows
+		}
+		var attempts [][]any
+		for _, m := range ms {
+			for _, a := range m.Attempts {
+				attempts = append(attempts, attemptArgs(nil, m.ID, a))
+			}
+		}
+		for i := 0; i < len(attempts); {
+			rows := insertChunk(len(attempts) - i)
+			args = args[:0]
+			for _, row := range attempts[i : i+rows] {
+				args = append(args, row...)
+			}
+			if _, err := tx.c.ExecContext(ctx, pgInsertQuery(false, rows), pgArgs(args)...); err != nil {
+				return err
+			}
+			i += rows
 		}
 		return nil
 	})
@@ -38,6 +70,33 @@ func (s *Postgres) RecordAll(ctx context.Context, ms []*Message) error {
 		return fmt.Errorf("store: record %d messages: %w", len(ms), err)
 	}
 	return nil
+}
+
+// insertChunk is the rows the next INSERT of a batch of n takes: the
+// largest power of two in n, at most maxInsertRows.
+func insertChunk(n int) int {
+	return 1 << min(bits.Len(uint(n))-1, insertSizes-1)
+}
+
+// pgInsertQuery is insertQuery rebound for PostgreSQL, made once for each
+// size.
+func pgInsertQuery(messages bool, rows int) string {
+	k := bits.Len(uint(rows)) - 1
+	set := &pgInserts.attempts
+	if messages {
+		set = &pgInserts.messages
+	}
+	pgInserts.mu.Lock()
+	defer pgInserts.mu.Unlock()
+	if set[k] == "" {
+		set[k] = rebind(insertQuery(messages, rows))
+	}
+	return set[k]
+}
+
+var pgInserts struct {
+	mu                 sync.Mutex
+	messages, attempts [insertSizes]string
 }
 
 // insertWithAttempts stores a new message and its attempts in one
