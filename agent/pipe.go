@@ -70,6 +70,7 @@ func (p *pipe) serve(accept func(context.Context) (net.Conn, error)) {
 			return
 		}
 		s := &pipeStream{p: p, c: c, br: bufio.NewReaderSize(c, streamReadBuffer)}
+		s.x.result = make(chan bool, 1)
 		p.mu.Lock()
 		if p.closing {
 			p.mu.Unlock()
@@ -197,6 +198,12 @@ type pipeStream struct {
 	p  *pipe
 	c  net.Conn
 	br *bufio.Reader
+	// What a request uses, kept for the next one: the stream serves its
+	// requests one after another, and its goroutines hand them over
+	// through x.result.
+	req pipeRequest
+	ans answer
+	x   exchange
 }
 
 // run serves the stream's requests, from the next one on, until it ends;
@@ -242,7 +249,8 @@ func (s *pipeStream) serveOne() bool {
 		s.end()
 		return false
 	}
-	var req pipeRequest
+	req := &s.req
+	*req = pipeRequest{head: head{fields: req.fields[:0]}}
 	if err != nil || !req.parse(raw) {
 		s.p.handOff(s, raw)
 		return false
@@ -253,7 +261,7 @@ func (s *pipeStream) serveOne() bool {
 		t, no = rt.pick(req.targetName, req.url.Path, req.requestID)
 	}
 	if no != nil {
-		return s.refuse(&req, no)
+		return s.refuse(req, no)
 	}
 	out := getBuffer()
 	defer putBuffer(out)
@@ -263,7 +271,7 @@ func (s *pipeStream) serveOne() bool {
 		s.p.handOff(s, raw)
 		return false
 	}
-	return s.forward(&req, t, head)
+	return s.forward(req, t, head)
 }
 
 // refuse answers a request no target serves, as the router does.
