@@ -367,8 +367,55 @@ type replayConn struct {
 
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// urlOf is the request target the full server would read.
-func urlOf(target []byte) (*url.URL, bool) {
-	u, err := url.ParseRequestURI(string(target))
-	return u, err == nil
+// urlOf reads into u the request target the full server would read
+// (url.ParseRequestURI). A target of a plain path (letters, digits and
+// the punctuation a path keeps unescaped) and any query it reads itself,
+// as that function would, with one allocation; it leaves the rest to it.
+func urlOf(target []byte, u *url.URL) bool {
+	path, query, hasQuery := bytes.Cut(target, []byte{'?'})
+	if !plainPath(path) || bytes.ContainsFunc(query, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		parsed, err := url.ParseRequestURI(string(target))
+		if err != nil {
+			return false
+		}
+		*u = *parsed
+		return true
+	}
+	s := string(target)
+	*u = url.URL{Path: s[:len(path)]}
+	switch {
+	case hasQuery && len(query) == 0:
+		u.ForceQuery = true
+	case hasQuery:
+		u.RawQuery = s[len(path)+1:]
+	}
+	return true
 }
+
+// plainPath reports whether p starts with a slash and holds only what a
+// path keeps as it is: url.URL reads it with no escape to undo, and
+// writes it back the same (its RawPath is empty).
+func plainPath(p []byte) bool {
+	if len(p) == 0 || p[0] != '/' {
+		return false
+	}
+	for _, c := range p {
+		if !pathByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var pathByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "-_.~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()
