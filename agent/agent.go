@@ -62,6 +62,9 @@ type Config struct {
 	// is free the agent runs without an inspector; with 1 (an address the
 	// user chose) Run fails with ErrInspectAddr instead.
 	InspectTries int
+	// DebugAddr is a loopback address to serve the agent's profiles on
+	// (/debug/pprof/); "" serves none.
+	DebugAddr string
 	// Say shows a line to the person running the agent: what to fix, the
 	// app's state. nil logs it.
 	Say func(line string)
@@ -261,8 +264,9 @@ func (a *Agent) keepFirst(ctx context.Context) error {
 }
 
 // startHelpers starts what runs beside the tunnel: the inspector and the
-// watch on the app's port. The returned func stops them and waits. It
-// fails only when the inspector cannot have the one address it was given.
+// watch on the app's port, and the debug listener when asked for. The
+// returned func stops them and waits. It fails only when the inspector
+// cannot have the one address it was given, or the debug listener its.
 func (a *Agent) startHelpers(ctx context.Context) (stop func(), err error) {
 	var inspectLn net.Listener
 	if a.cfg.Inspect != "" {
@@ -280,8 +284,24 @@ func (a *Agent) startHelpers(ctx context.Context) (stop func(), err error) {
 			a.say("inspector: http://" + inspectLn.Addr().String())
 		}
 	}
+	var debugLn net.Listener
+	if a.cfg.DebugAddr != "" {
+		if debugLn, err = listenDebug(a.cfg.DebugAddr); err != nil {
+			if inspectLn != nil {
+				inspectLn.Close()
+			}
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var helpers sync.WaitGroup
+	if debugLn != nil {
+		helpers.Go(func() {
+			if err := serveDebug(ctx, debugLn); err != nil {
+				a.log.Warn("debug listener stopped", "addr", debugLn.Addr().String(), "err", err)
+			}
+		})
+	}
 	if inspectLn != nil {
 		helpers.Go(func() {
 			if err := a.inspector.serve(ctx, inspectLn); err != nil {

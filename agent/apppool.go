@@ -28,6 +28,7 @@ type appConn struct {
 	br        *bufio.Reader
 	idleSince time.Time
 	reused    bool
+	peek      peeker // open's look at the socket
 }
 
 const (
@@ -49,7 +50,7 @@ func (p *appPool) get(ctx context.Context, addr string, fresh bool) (*appConn, e
 		if c == nil {
 			break
 		}
-		if open(c.Conn) {
+		if c.open() {
 			c.reused = true
 			return c, nil
 		}

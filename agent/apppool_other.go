@@ -2,8 +2,8 @@
 
 package agent
 
-import "net"
+type peeker struct{}
 
 // open cannot look at the socket here without waiting: a kept
 // connection is never reused, and each request dials.
-func open(net.Conn) bool { return false }
+func (c *appConn) open() bool { return false }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func checkRequest(t *testing.T, req *pipeRequest, raw, rest []byte) {
 	}
 	checkFields(t, req.fields, r.Header)
 	if r.URL.Path != req.url.Path || r.URL.RawQuery != req.url.RawQuery {
-		t.Fatalf("the pipe reads the URL %v, net/http %v", req.url, r.URL)
+		t.Fatalf("the pipe reads the URL %v, net/http %v", &req.url, r.URL)
 	}
 }
 
@@ -110,4 +111,25 @@ func checkFields(t *testing.T, fields []field, h http.Header) {
 			t.Fatalf("the pipe reads %s: %q, net/http %q", name, values, h[name])
 		}
 	}
+}
+
+// FuzzURLOf feeds the pipe's reading of a request target what an edge
+// could send: it must take what url.ParseRequestURI takes, and read it
+// the same.
+func FuzzURLOf(f *testing.F) {
+	for _, seed := range []string{"/", "/hooks/x?y=1", "/a?", "/a??", "/a?b?c", "/a%2Fb?c=%41", "/a b", "/ä?ö", "/a!*()'", "//evil/x",
+		"/a#b", "/a?b\x7f", "/a\x01", "/:@&=+$,;~._-", "*", "x", "/a?b#c", "/%zz", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		var got url.URL
+		ok := urlOf([]byte(target), &got)
+		want, err := url.ParseRequestURI(target)
+		if ok != (err == nil) {
+			t.Fatalf("urlOf(%q) took it %v, url.ParseRequestURI: %v", target, ok, err)
+		}
+		if ok && got != *want {
+			t.Fatalf("urlOf(%q) = %#v, url.ParseRequestURI %#v", target, got, *want)
+		}
+	})
 }

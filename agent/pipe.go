@@ -70,6 +70,7 @@ func (p *pipe) serve(accept func(context.Context) (net.Conn, error)) {
 			return
 		}
 		s := &pipeStream{p: p, c: c, br: bufio.NewReaderSize(c, streamReadBuffer)}
+		s.x.result = make(chan bool, 1)
 		p.mu.Lock()
 		if p.closing {
 			p.mu.Unlock()
@@ -197,6 +198,12 @@ type pipeStream struct {
 	p  *pipe
 	c  net.Conn
 	br *bufio.Reader
+	// What a request uses, kept for the next one: the stream serves its
+	// requests one after another, and its goroutines hand them over
+	// through x.result.
+	req pipeRequest
+	ans answer
+	x   exchange
 }
 
 // run serves the stream's requests, from the next one on, until it ends;
@@ -242,7 +249,8 @@ func (s *pipeStream) serveOne() bool {
 		s.end()
 		return false
 	}
-	var req pipeRequest
+	req := &s.req
+	*req = pipeRequest{head: head{fields: req.fields[:0]}}
 	if err != nil || !req.parse(raw) {
 		s.p.handOff(s, raw)
 		return false
@@ -253,7 +261,7 @@ func (s *pipeStream) serveOne() bool {
 		t, no = rt.pick(req.targetName, req.url.Path, req.requestID)
 	}
 	if no != nil {
-		return s.refuse(&req, no)
+		return s.refuse(req, no)
 	}
 	out := getBuffer()
 	defer putBuffer(out)
@@ -263,7 +271,7 @@ func (s *pipeStream) serveOne() bool {
 		s.p.handOff(s, raw)
 		return false
 	}
-	return s.forward(&req, t, head)
+	return s.forward(req, t, head)
 }
 
 // refuse answers a request no target serves, as the router does.
@@ -359,8 +367,55 @@ type replayConn struct {
 
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// urlOf is the request target the full server would read.
-func urlOf(target []byte) (*url.URL, bool) {
-	u, err := url.ParseRequestURI(string(target))
-	return u, err == nil
+// urlOf reads into u the request target the full server would read
+// (url.ParseRequestURI). A target of a plain path (letters, digits and
+// the punctuation a path keeps unescaped) and any query it reads itself,
+// as that function would, with one allocation; it leaves the rest to it.
+func urlOf(target []byte, u *url.URL) bool {
+	path, query, hasQuery := bytes.Cut(target, []byte{'?'})
+	if !plainPath(path) || bytes.ContainsFunc(query, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		parsed, err := url.ParseRequestURI(string(target))
+		if err != nil {
+			return false
+		}
+		*u = *parsed
+		return true
+	}
+	s := string(target)
+	*u = url.URL{Path: s[:len(path)]}
+	switch {
+	case hasQuery && len(query) == 0:
+		u.ForceQuery = true
+	case hasQuery:
+		u.RawQuery = s[len(path)+1:]
+	}
+	return true
 }
+
+// plainPath reports whether p starts with a slash and holds only what a
+// path keeps as it is: url.URL reads it with no escape to undo, and
+// writes it back the same (its RawPath is empty).
+func plainPath(p []byte) bool {
+	if len(p) == 0 || p[0] != '/' {
+		return false
+	}
+	for _, c := range p {
+		if !pathByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var pathByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "-_.~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()

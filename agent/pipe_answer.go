@@ -44,6 +44,12 @@ type answer struct {
 	hasType, hasEncoding, hasDate bool
 	trailer                       [][]byte // the Trailer values
 	dropped                       [][]byte // names the Connection header lists
+	exact                         exactReader
+}
+
+// reset empties a for the next answer, keeping its slices' room.
+func (a *answer) reset() {
+	*a = answer{head: head{fields: a.fields[:0]}, trailer: a.trailer[:0], dropped: a.dropped[:0]}
 }
 
 // read parses the head of the app's final answer to a request of method.
@@ -238,7 +244,8 @@ func (a *answer) body(ac *appConn) io.Reader {
 	case a.chunked:
 		return &chunkedBody{br: ac.br, r: httputil.NewChunkedReader(ac.br)}
 	case a.length >= 0:
-		return &exactReader{r: ac.br, n: a.length}
+		a.exact = exactReader{r: ac.br, n: a.length}
+		return &a.exact
 	}
 	return ac.br
 }

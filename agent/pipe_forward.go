@@ -33,6 +33,14 @@ type exchange struct {
 	result chan bool
 }
 
+// reset readies the stream's exchange for a request to ac; its result is
+// empty (the last one was taken).
+func (x *exchange) reset(ac *appConn, bodySent bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.app, x.done, x.cut, x.bodyFailed, x.bodySent, x.closes = ac, false, nil, false, bodySent, false
+}
+
 // abort ends the exchange for a stream that failed: the app sees its
 // request go away, as it would a closed connection.
 func (x *exchange) abort(err error, bodyFailed bool) {
@@ -82,7 +90,8 @@ func (s *pipeStream) forward(req *pipeRequest, t *localTarget, head []byte) bool
 		keep := small || s.discardBody(req)
 		return s.agentAnswer(req, f.status, f.code, f.msg, keep)
 	}
-	x := &exchange{app: ac, result: make(chan bool, 1), bodySent: small}
+	x := &s.x
+	x.reset(ac, small)
 	go s.follow(x, req, !small)
 	answered := s.relay(x, req, t)
 	_, bodySent, cut := x.finish()
@@ -195,12 +204,12 @@ func (s *pipeStream) relay(x *exchange, req *pipeRequest, t *localTarget) bool {
 	ac := x.app
 	hb := getBuffer()
 	defer putBuffer(hb)
-	var a answer
+	a := &s.ans
 	for interim := 0; ; interim++ {
 		raw, err := readHead(ac.br, (*hb)[:0], maxAnswerHead)
 		*hb = raw[:0]
 		if err == nil {
-			a = answer{}
+			a.reset()
 			err = a.read(raw, req.method)
 		}
 		if err == nil && a.status == 101 {

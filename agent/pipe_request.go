@@ -15,7 +15,7 @@ import (
 type pipeRequest struct {
 	head
 	method []byte
-	url    *url.URL
+	url    url.URL
 	host   []byte
 	// length is the body's: -1 when it is chunked.
 	length    int64
@@ -89,11 +89,9 @@ func (r *pipeRequest) parse(raw []byte) bool {
 	case lengths == 0:
 		r.length = 0
 	}
-	u, ok := urlOf(r.start[1])
-	if !ok || u.RawQuery != cleanQuery(u.RawQuery) {
+	if !urlOf(r.start[1], &r.url) || r.url.RawQuery != cleanQuery(r.url.RawQuery) {
 		return false
 	}
-	r.url = u
 	return true
 }
 
@@ -160,14 +158,23 @@ func (r *pipeRequest) appHead(out []byte, t *localTarget, hostHeader string) ([]
 	if !plainHost([]byte(host)) {
 		return out, false
 	}
-	u := *r.url
+	u := r.url
 	if p := t.path(u.Path); p != u.Path {
 		u.Path, u.RawPath = p, ""
 	}
 	u.Path, u.RawPath = joinURLPath(t.url, &u)
 	out = append(out, r.method...)
 	out = append(out, ' ')
-	out = append(out, u.RequestURI()...)
+	// u.RequestURI(), without building it.
+	if p := u.EscapedPath(); p != "" {
+		out = append(out, p...)
+	} else {
+		out = append(out, '/')
+	}
+	if u.ForceQuery || u.RawQuery != "" {
+		out = append(out, '?')
+		out = append(out, u.RawQuery...)
+	}
 	out = append(out, " HTTP/1.1\r\nHost: "...)
 	out = append(out, host...)
 	out = append(out, "\r\n"...)

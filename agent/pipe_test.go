@@ -103,7 +103,7 @@ func rawApp(t *testing.T, answer string, closeAfter bool) *testApp {
 // twoAgents serves the same targets with the full server and proxy (as
 // before the pipe) and with the pipe; each returns the address to send
 // raw requests to.
-func twoAgents(t *testing.T, def string, targets []TargetConfig, hostHeader string) (full, piped string, p *pipe) {
+func twoAgents(t testing.TB, def string, targets []TargetConfig, hostHeader string) (full, piped string, p *pipe) {
 	t.Helper()
 	quiet := func(string, ...any) {}
 	transport := newTransport(nil)

@@ -23,7 +23,7 @@ import (
 
 type agentFlags struct {
 	edge, token, name, policyFile, hostHeader, targetCA string
-	edgeCA, edgeAddr, inspect                           string
+	edgeCA, edgeAddr, inspect, debugAddr                string
 	routes, targets                                     []string
 	targetInsecure, edgeInsecure                        bool
 	giveUpAfter                                         int
@@ -98,6 +98,10 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.inspect, "inspect", "127.0.0.1:4040", `local address of the inspector (web UI of this tunnel's webhooks); "off" to turn it off`)
 	fl.IntVar(&f.giveUpAfter, "give-up-after", 0, "exit (status 2) after N tries in a row that retrying cannot fix (a wrong --edge, an untrusted CA); "+
 		"0 retries forever (default: 3 when run in a terminal, 0 otherwise, as under systemd)")
+	// Profiles for the benchmark and for looking into a live agent;
+	// loopback only, and not something a user needs to see.
+	fl.StringVar(&f.debugAddr, "debug-addr", "", "loopback HOST:PORT to serve the agent's profiles on (/debug/pprof/)")
+	_ = fl.MarkHidden("debug-addr")
 	f.logs.register(cmd)
 	return cmd
 }
@@ -116,6 +120,7 @@ func (f *agentFlags) config(target string) (agent.Config, error) {
 	if f.inspect == "off" {
 		cfg.Inspect = ""
 	}
+	cfg.DebugAddr = f.debugAddr
 	cfg.Token = f.token
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("HOOKTUNNEL_TOKEN")

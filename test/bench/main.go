@@ -39,7 +39,7 @@ func main() {
 	flag.BoolVar(&stores, "stores", true, "compare SQLite, PostgreSQL and a relayed webhook (needs PostgreSQL installed; skipped with a line when it is not)")
 	flag.StringVar(&tunnelCPUs, "tunnel-cpus", "", "run the edge and agent on these CPUs (taskset list); run the bench itself on the others")
 	flag.BoolVar(&floor, "floor", true, "carry each scenario over the tunnel's transport with raw byte piping too (the floor)")
-	flag.StringVar(&profileDir, "profile", "", "write a CPU profile of the edge under the 1 KiB 64-connection load (journal full) and its pprof top entries to this directory")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of the edge and the agent under the 1 KiB 64-connection load (journal full) and their pprof top entries to this directory")
 	var floorHalf floorFlags
 	floorHalf.register()
 	flag.Parse()
@@ -124,7 +124,8 @@ func measureScenario(bin, dir, app, token, policyFile, profile string, sc scenar
 		return err
 	}
 	defer edge.stop()
-	agent, err := startProcess(bin, "agent", app, "--edge", "http://localhost:"+edge.port, "--token", token, "--name", "bench", "--policy", policyFile, "--inspect", "off", "--log-level", "error")
+	debugArgs, debugAddr := agentDebugArgs(profile)
+	agent, err := startProcess(bin, append([]string{"agent", app, "--edge", "http://localhost:" + edge.port, "--token", token, "--name", "bench", "--policy", policyFile, "--inspect", "off", "--log-level", "error"}, debugArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -134,7 +135,7 @@ func measureScenario(bin, dir, app, token, policyFile, profile string, sc scenar
 	}
 	direct := load(directClient(), "http://"+app+"/", "", sc, duration)
 	cpu0 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
-	profiled := startProfile(profile, bin, edge, duration)
+	profiled := startProfile(profile, bin, edge, debugAddr, duration)
 	through := load(edgeClient(edge.port), "http://bench.localhost:"+edge.port+"/", "bench.localhost:"+edge.port, sc, duration)
 	cpu1 := cpuTimes(os.Getpid(), edge.cmd.Process.Pid, agent.cmd.Process.Pid)
 	for _, r := range []struct {

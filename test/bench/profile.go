@@ -1,10 +1,10 @@
 package main
 
-// Profiles: with -profile DIR, the bench fetches a CPU profile from the
-// edge's admin listener (/debug/pprof/profile) while the 1 KiB 64-connection
-// scenario runs with the journal full, writes it to DIR and saves what
-// `go tool pprof -top` says of it beside it. The agent serves no pprof
-// endpoint, so only the edge is profiled.
+// Profiles: with -profile DIR, the bench fetches CPU profiles of the edge
+// (its admin listener's /debug/pprof/profile) and of the agent (its
+// loopback debug listener, --debug-addr) while the 1 KiB 64-connection
+// scenario runs with the journal full, writes them to DIR and saves what
+// `go tool pprof -top` says of each beside it.
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -25,40 +26,67 @@ func profileName(level string, sc scenario) string {
 	if profileDir == "" || level != "full" || sc.body != 1<<10 || sc.conns != 64 {
 		return ""
 	}
-	return "edge-1kib-64conns-full"
+	return "1kib-64conns-full"
 }
 
-// startProfile starts fetching a CPU profile of the edge for as much of
-// duration as whole seconds allow; the function it returns waits for it,
-// writes it and its pprof summaries to profileDir and says where they are.
-func startProfile(name, bin string, edge *edgeProcess, duration time.Duration) func() {
+// agentDebugArgs are the agent's flags for a profiled scenario: its debug
+// listener on a free loopback port, which it returns too.
+func agentDebugArgs(profile string) (args []string, addr string) {
+	if profile == "" {
+		return nil, ""
+	}
+	addr = "127.0.0.1:" + freePort()
+	return []string{"--debug-addr", addr}, addr
+}
+
+// startProfile starts fetching CPU profiles of the edge and of the agent
+// (whose debug listener is at agentAddr) for as much of duration as whole
+// seconds allow; the function it returns waits for them, writes them and
+// their pprof summaries to profileDir and says where they are.
+func startProfile(name, bin string, edge *edgeProcess, agentAddr string, duration time.Duration) func() {
 	if name == "" {
 		return func() {}
 	}
 	seconds := max(int((duration-time.Second)/time.Second), 1)
-	url := fmt.Sprintf("http://%s:%s/debug/pprof/profile?seconds=%d", edge.host, edge.adminPort, seconds)
-	done := make(chan error, 1)
-	file := filepath.Join(profileDir, name+".pprof")
-	go func() { done <- fetchProfile(url, file, time.Duration(seconds+30)*time.Second) }()
+	sources := []struct{ who, addr string }{
+		{"edge", edge.host + ":" + edge.adminPort},
+		{"agent", agentAddr},
+	}
+	waits := make([]func(), len(sources))
+	for i, src := range sources {
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", src.addr, seconds)
+		file := filepath.Join(profileDir, src.who+"-"+name+".pprof")
+		done := make(chan error, 1)
+		go func() { done <- fetchProfile(url, file, time.Duration(seconds+30)*time.Second) }()
+		waits[i] = func() { summarize(src.who, <-done, bin, file, seconds) }
+	}
 	return func() {
-		if err := <-done; err != nil {
-			fmt.Printf("%-22s %-8s profile: %v\n", "", "", err)
+		for _, wait := range waits {
+			wait()
+		}
+	}
+}
+
+// summarize writes what pprof says of a fetched profile beside it.
+func summarize(who string, err error, bin, file string, seconds int) {
+	if err != nil {
+		fmt.Printf("%-22s %-8s %s profile: %v\n", "", "", who, err)
+		return
+	}
+	base := strings.TrimSuffix(file, ".pprof")
+	// Flat (where the CPU is spent) and cumulative (who spends it).
+	for _, view := range []struct{ suffix, order string }{{".top.txt", "-flat"}, {".cum.txt", "-cum"}} {
+		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", view.order, bin, file).CombinedOutput()
+		if err != nil {
+			fmt.Printf("%-22s %-8s go tool pprof: %v\n", "", "", err)
 			return
 		}
-		// Flat (where the CPU is spent) and cumulative (who spends it).
-		for _, view := range []struct{ suffix, order string }{{".top.txt", "-flat"}, {".cum.txt", "-cum"}} {
-			out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", view.order, bin, file).CombinedOutput()
-			if err != nil {
-				fmt.Printf("%-22s %-8s go tool pprof: %v\n", "", "", err)
-				return
-			}
-			if err := os.WriteFile(filepath.Join(profileDir, name+view.suffix), out, 0o644); err != nil {
-				fmt.Printf("%-22s %-8s profile: %v\n", "", "", err)
-				return
-			}
+		if err := os.WriteFile(base+view.suffix, out, 0o644); err != nil {
+			fmt.Printf("%-22s %-8s %s profile: %v\n", "", "", who, err)
+			return
 		}
-		fmt.Printf("%-22s %-8s edge CPU profile (%d s, the agent has no pprof endpoint): %s, top entries in %s\n", "", "", seconds, file, filepath.Join(profileDir, name+".top.txt"))
 	}
+	fmt.Printf("%-22s %-8s %s CPU profile (%d s): %s, top entries in %s\n", "", "", who, seconds, file, base+".top.txt")
 }
 
 func fetchProfile(url, file string, timeout time.Duration) error {
