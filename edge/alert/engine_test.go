@@ -339,3 +339,27 @@ func TestNilEngine(t *testing.T) {
 		t.Error("a nil engine lists nil, not empty")
 	}
 }
+
+// TestEdgeLapsed: the cluster's gauge fires while an edge's lease has
+// been lapsed longer than the threshold, and resolves when it is gone
+// from the registry (or back).
+func TestEdgeLapsed(t *testing.T) {
+	t.Parallel()
+	te := newTestEngine(t, Config{Rules: []Rule{{Name: "edge-down", When: "edge_lapsed > 30s"}}})
+	te.gauge = []Gauge{{EdgeLapsed: 10 * time.Second}}
+	te.evaluate()
+	if got := te.Active(); len(got) != 0 {
+		t.Fatalf("active after 10 s lapsed: %v", subjects(got))
+	}
+	te.gauge = []Gauge{{EdgeLapsed: 10 * time.Second}, {EdgeLapsed: 45 * time.Second}}
+	te.evaluate()
+	active := te.Active()
+	if len(active) != 1 || active[0].Rule != "edge-down" || active[0].Value != 45 {
+		t.Fatalf("active %+v; want edge-down at the longest lapse, 45 s", active)
+	}
+	te.gauge = nil
+	te.evaluate()
+	if got := te.Active(); len(got) != 0 {
+		t.Errorf("still active %v", subjects(got))
+	}
+}
