@@ -280,7 +280,7 @@ tunnels:
         max_in_flight: 16
 `))
 	// The app is not there yet: every webhook is queued, answered 202.
-	app := &onceApp{t: t, inFlight: map[string]bool{}, delivered: map[string]int{}, delay: 5 * time.Millisecond}
+	app := &onceApp{t: t, inFlight: map[string]bool{}, delivered: map[string]int{}, delay: 20 * time.Millisecond}
 	appAddr := serveLoopbackLater(t)
 	var accepted sync.Map
 	var wg sync.WaitGroup
