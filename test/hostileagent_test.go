@@ -1,16 +1,15 @@
 package test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/tunnel"
+	"github.com/hooktunnel/hooktunnel/tunnel/tunneltest"
 )
 
 // A hostile agent (a token holder, not a trusted peer) that answers each
@@ -31,30 +30,7 @@ tunnels:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sess.Close() })
-	go func() {
-		for {
-			c, err := sess.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					body, _ := io.ReadAll(req.Body)
-					answer := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-					forged := "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
-					if _, err := io.WriteString(c, answer+forged); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go tunneltest.ServeRaw(sess.Accept, tunneltest.ForgedEcho)
 
 	c := e.client(10 * time.Second)
 	for i := range 10 {

@@ -370,30 +370,7 @@ func TestKeptStreamWithAnswerQueuedAheadIsNotReused(t *testing.T) {
 	edgeSide, agentSide := tunneltest.SessionPair(t, func(*tunnel.Session) tunnel.Control { return tunnel.Control{} })
 	t.Cleanup(func() { agentSide.Close() })
 	// A hostile agent: every answer comes with a forged second one.
-	go func() {
-		for {
-			c, err := agentSide.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					body, _ := io.ReadAll(req.Body)
-					answer := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-					forged := "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
-					if _, err := io.WriteString(c, answer+forged); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go tunneltest.ServeRaw(agentSide.Accept, tunneltest.ForgedEcho)
 
 	r := relayWith(t, edgeSide)
 	for _, body := range []string{"first", "second", "third"} {
