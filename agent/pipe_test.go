@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hooktunnel/hooktunnel/tunnel/tunneltest"
 )
 
 // appSaw is what the app got of a request.
@@ -74,28 +76,10 @@ func rawApp(t *testing.T, answer string, closeAfter bool) *testApp {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					a.record(r)
-					if _, err := io.WriteString(c, answer); err != nil || closeAfter {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go tunneltest.ServeRaw(ln.Accept, func(r *http.Request) (string, bool) {
+		a.record(r)
+		return answer, closeAfter
+	})
 	a.addr = ln.Addr().String()
 	return a
 }
@@ -344,6 +328,20 @@ func TestPipeAsTheProxy(t *testing.T) {
 						delete(h, "Content-Length")
 						answers[i][j].Header = h
 					}
+				}
+			}
+			// The full server sniffs a Content-Type for an answer that has
+			// none only when the body's first bytes reach it before the
+			// head is flushed, which for an answer of unknown length is a
+			// matter of timing: a sniffed type on one side only is no
+			// difference.
+			for j := range min(len(answers[0]), len(answers[1])) {
+				a, b := answers[0][j].Header, answers[1][j].Header
+				if (a.Get("Content-Type") == "") != (b.Get("Content-Type") == "") && answers[0][j].Length < 0 {
+					a, b = a.Clone(), b.Clone()
+					a.Del("Content-Type")
+					b.Del("Content-Type")
+					answers[0][j].Header, answers[1][j].Header = a, b
 				}
 			}
 			if !reflect.DeepEqual(answers[0], answers[1]) {
