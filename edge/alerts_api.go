@@ -69,12 +69,8 @@ func (e *Edge) alertGauges(now func() time.Time) func() []alert.Gauge {
 			}
 			out = append(out, alert.Gauge{Tunnel: name, AgentOffline: t.Sub(since)})
 		}
-		if v, err := e.readCluster(t); err != nil {
-			e.log.Warn("alert gauges: cluster registry not read", "err", err)
-		} else {
-			for _, d := range v.lapsedEdges(t) {
-				out = append(out, alert.Gauge{EdgeLapsed: d})
-			}
+		for _, d := range e.cachedCluster(t).lapsedEdges(t) {
+			out = append(out, alert.Gauge{EdgeLapsed: d})
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -34,7 +34,8 @@ func (e *Edge) registry() store.Registry {
 	return r
 }
 
-// readCluster reads the registry at now, bounded in time.
+// readCluster reads the registry at now, bounded in time: the API's
+// answer, read afresh.
 func (e *Edge) readCluster(now time.Time) (clusterView, error) {
 	reg := e.registry()
 	if reg == nil {
@@ -46,18 +47,34 @@ func (e *Edge) readCluster(now time.Time) (clusterView, error) {
 	if err != nil {
 		return clusterView{}, err
 	}
+	return e.viewOf(edges, sessions, now), nil
+}
+
+// cachedCluster is the registry as this edge's last renewal read it (at
+// most one renewal old): what the metrics and the alert rules look at
+// every few seconds, without a read of their own.
+func (e *Edge) cachedCluster(now time.Time) clusterView {
+	m := e.cluster.member
+	if m == nil {
+		return clusterView{Edges: []clusterEdge{}}
+	}
+	return e.viewOf(m.Edges(), m.Sessions(), now)
+}
+
+// viewOf groups the registry's sessions under their edges.
+func (e *Edge) viewOf(edges []store.EdgeLease, sessions []store.SessionLease, now time.Time) clusterView {
 	v := clusterView{Enabled: true, Self: e.id, Edges: make([]clusterEdge, 0, len(edges))}
 	for _, l := range edges {
 		ce := clusterEdge{EdgeLease: l, Live: l.Until.After(now), Sessions: []store.SessionLease{}}
 		for _, s := range sessions {
-			if s.Edge == l.ID {
+			if s.Edge == l.ID && s.Until.After(now) {
 				ce.Sessions = append(ce.Sessions, s)
 			}
 		}
 		v.Edges = append(v.Edges, ce)
 	}
 	slices.SortFunc(v.Edges, func(a, b clusterEdge) int { return a.Started.Compare(b.Started) })
-	return v, nil
+	return v
 }
 
 func (e *Edge) clusterHandler(w http.ResponseWriter, r *http.Request) {
@@ -106,14 +123,11 @@ func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.e.registry() == nil {
+	if c.e.cluster.member == nil {
 		return
 	}
 	now := c.e.clock.Now()
-	v, err := c.e.readCluster(now)
-	if err != nil {
-		return
-	}
+	v := c.e.cachedCluster(now)
 	live, lapsed := 0, 0
 	remaining := 0.0
 	for _, l := range v.Edges {
