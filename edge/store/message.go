@@ -144,11 +144,12 @@ type Queue interface {
 	// now, oldest first, with their bodies.
 	Due(ctx context.Context, now time.Time, limit int) ([]Message, error)
 	// Claim makes owner the only deliverer of pending message id until
-	// until: false if another owner's claim holds at now (its until not
-	// passed, and, on a shared store, its edge's lease alive), the message
-	// is no longer pending, or the route's bounds (b) keep it waiting on
-	// every edge: max_in_flight claims held, or, on an ordered route, an
-	// older message pending. Attempted ends the claim.
+	// until, on a store several edges share: false if another owner's
+	// claim holds at now (its until not passed and its edge's lease
+	// alive), the message is no longer pending, or the route's bounds (b)
+	// keep it waiting on every edge: max_in_flight claims held, or, on an
+	// ordered route, an older message pending. Attempted ends the claim.
+	// A store of one edge has nothing to claim against.
 	Claim(ctx context.Context, id, owner string, now, until time.Time, b RouteBounds) (bool, error)
 	// Attempted records an attempt; next is when to try again (zero if
 	// the message is now delivered or dead, per state).

@@ -107,13 +107,7 @@ func (s *Postgres) Due(ctx context.Context, now time.Time, limit int) ([]Message
 // and the claim one step across edges.
 func (s *Postgres) Claim(ctx context.Context, id, owner string, now, until time.Time, b RouteBounds) (bool, error) {
 	var claimed bool
-	err := s.inTx(ctx, nil, func(tx rebound) error {
-		if b.MaxInFlight > 0 || b.Ordered {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?::integer, hashtext(?::text || '/' || ?::text))`,
-				queueLockClass, b.Tunnel, b.Route); err != nil {
-				return err
-			}
-		}
+	claim := func(tx rebound) error {
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET claimed_by = ?2, claim_until = ?3
 			WHERE id = ?4 AND queue = 'pending' AND (claimed_by = ?2 OR `+claimFree+`)
 			AND (?5 <= 0 OR (SELECT count(*) FROM messages o
@@ -127,7 +121,21 @@ func (s *Postgres) Claim(ctx context.Context, id, owner string, now, until time.
 		n, err := res.RowsAffected()
 		claimed = n == 1
 		return err
-	})
+	}
+	var err error
+	if b.MaxInFlight > 0 || b.Ordered {
+		// The count and the claim under the route's lock, in one
+		// transaction; without bounds the UPDATE alone is atomic.
+		err = s.inTx(ctx, nil, func(tx rebound) error {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?::integer, hashtext(?::text || '/' || ?::text))`,
+				queueLockClass, b.Tunnel, b.Route); err != nil {
+				return err
+			}
+			return claim(tx)
+		})
+	} else {
+		err = claim(s.conn())
+	}
 	if err != nil {
 		return false, fmt.Errorf("store: claim %s: %w", id, err)
 	}
