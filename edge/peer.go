@@ -116,7 +116,7 @@ func peerRequest(r *http.Request, name string) (*http.Request, error) {
 	if err != nil || !strings.HasPrefix(uri, "/") {
 		return nil, fmt.Errorf("edge: %s is not a path", cluster.HeaderURI)
 	}
-	req := r.Clone(relay.Peered(r.Context()))
+	req := r.Clone(r.Context())
 	req.Method = method
 	req.URL = &url.URL{Scheme: "http", Host: name, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
 	req.Host = r.Header.Get(cluster.HeaderHost)

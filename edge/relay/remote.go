@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,29 +45,14 @@ func (r *Relay) remoteOf() Remote {
 	return nil
 }
 
-// peerKey marks the context of a request another edge relayed here.
-type peerKey struct{}
-
-// Peered returns ctx marked as the context of a request another edge
-// relayed here: Deliver keeps such a request on this edge's sessions.
-func Peered(ctx context.Context) context.Context {
-	return context.WithValue(ctx, peerKey{}, true)
-}
-
-// FromPeer reports whether req came from another edge (its context was
-// made by Peered).
-func FromPeer(req *http.Request) bool {
-	v, _ := req.Context().Value(peerKey{}).(bool)
-	return v
-}
-
 // Deliver sends req to one of the tunnel's agents and returns the app's
 // answer, whose body the caller closes: to a session of this edge when one
-// serves the tunnel (see DeliverLocal), else through the remote, unless
-// req came from another edge.
+// serves the tunnel (see DeliverLocal), else through the remote. A request
+// another edge relayed here goes to DeliverLocal only (edge/peer.go): one
+// hop at most.
 func (r *Relay) Deliver(tunnelName string, req *http.Request) (*http.Response, error) {
 	resp, err := r.DeliverLocal(tunnelName, req)
-	if !errors.Is(err, ErrNoAgent) || FromPeer(req) {
+	if !errors.Is(err, ErrNoAgent) {
 		return resp, err
 	}
 	rm := r.remoteOf()
