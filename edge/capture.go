@@ -17,6 +17,10 @@ type cappedBuffer struct {
 	max    int64
 	total  int64
 	pooled bool
+	// declared is the length the sender declared (0 for none): a body
+	// declared under the first grow's 4 KiB gets a buffer its size. It
+	// never sizes more than that: a declaration costs nothing to make.
+	declared int64
 
 	budget   *bodyBudget
 	reserved int64 // of budget, for buf's capacity
@@ -39,7 +43,11 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 // least twice the current one (never more than max), and recycles the
 // old; false when the budget had no room and the copy was dropped.
 func (c *cappedBuffer) grow(n int) bool {
-	size := min(max(n, 2*cap(c.buf), 4<<10), int(c.max))
+	first := firstGrow
+	if c.declared > 0 && c.declared < firstGrow {
+		first = int(c.declared)
+	}
+	size := min(max(n, 2*cap(c.buf), first), int(c.max))
 	next := getBodyBuffer(size)
 	if c.budget != nil && !c.budget.take(int64(cap(next))-c.reserved) {
 		putBodyBuffer(next)
@@ -51,6 +59,9 @@ func (c *cappedBuffer) grow(n int) bool {
 	c.buf, c.reserved = next, int64(cap(next))
 	return true
 }
+
+// firstGrow is the least a pooled buffer takes on its first grow.
+const firstGrow = 4 << 10
 
 // drop lets go of what was kept and of its reservation.
 func (c *cappedBuffer) drop() {

@@ -18,7 +18,7 @@ func (x *exchange) forward() {
 	if x.keepsBodies() && x.body == nil && x.sent != nil {
 		// The copy grows with the bytes that arrive, in recycled buffers:
 		// never sized from what the sender declared.
-		tee = &cappedBuffer{max: x.d.Route.MaxBody, pooled: true, budget: x.e.journal.budget}
+		tee = &cappedBuffer{max: x.d.Route.MaxBody, pooled: true, budget: x.e.journal.budget, declared: x.r.ContentLength}
 		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
 	}
 	proto := "http"

@@ -92,7 +92,17 @@ const streamReadBuffer = 32 << 10
 
 // streamWriters write requests onto streams: request bodies go out in
 // 64 KiB frames, and a kept stream holds no write buffer while it waits.
-var streamWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+// A request whose head and body fit in 8 KiB, as most webhooks do, takes a
+// small writer: a fresh 64 KiB one, after the collector emptied the pool,
+// costs more to zero than the request costs to write.
+var (
+	streamWriters      = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+	smallStreamWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, smallRequest) }}
+)
+
+// smallRequest is the small writer's size; a body of at most half of it
+// leaves the head the other half.
+const smallRequest = 8 << 10
 
 func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	cs, reused, err := t.get(req.Context())
@@ -185,14 +195,18 @@ func writeStreaming(cs *clientStream, req *http.Request) error {
 }
 
 func writeRequest(w io.Writer, req *http.Request) error {
-	bw := streamWriters.Get().(*bufio.Writer)
+	pool := &streamWriters
+	if req.ContentLength >= 0 && req.ContentLength <= smallRequest/2 {
+		pool = &smallStreamWriters
+	}
+	bw := pool.Get().(*bufio.Writer)
 	bw.Reset(w)
 	err := req.Write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	bw.Reset(nil)
-	streamWriters.Put(bw)
+	pool.Put(bw)
 	return err
 }
 

@@ -1,6 +1,7 @@
 package main
 
-// Profiles: with -profile DIR, the bench fetches CPU profiles of the edge
+// Profiles: with -profile DIR, the bench fetches CPU and allocation
+// profiles of the edge
 // (its admin listener's /debug/pprof/profile) and of the agent (its
 // loopback debug listener, --debug-addr) while the 1 KiB 64-connection
 // scenario runs with the journal full, writes them to DIR and saves what
@@ -48,17 +49,20 @@ func startProfile(name, bin string, edge *edgeProcess, agentAddr string, duratio
 		return func() {}
 	}
 	seconds := max(int((duration-time.Second)/time.Second), 1)
-	sources := []struct{ who, addr string }{
-		{"edge", edge.host + ":" + edge.adminPort},
-		{"agent", agentAddr},
+	// The edge's allocations too, as a delta over the same seconds: the
+	// bytes and objects each request allocates are what its GC pays for.
+	sources := []struct{ who, kind, addr, path string }{
+		{"edge", "CPU", edge.host + ":" + edge.adminPort, "profile"},
+		{"edge-allocs", "allocation", edge.host + ":" + edge.adminPort, "allocs"},
+		{"agent", "CPU", agentAddr, "profile"},
 	}
 	waits := make([]func(), len(sources))
 	for i, src := range sources {
-		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", src.addr, seconds)
+		url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", src.addr, src.path, seconds)
 		file := filepath.Join(profileDir, src.who+"-"+name+".pprof")
 		done := make(chan error, 1)
 		go func() { done <- fetchProfile(url, file, time.Duration(seconds+30)*time.Second) }()
-		waits[i] = func() { summarize(src.who, <-done, bin, file, seconds) }
+		waits[i] = func() { summarize(src.who, src.kind, <-done, bin, file, seconds) }
 	}
 	return func() {
 		for _, wait := range waits {
@@ -68,7 +72,7 @@ func startProfile(name, bin string, edge *edgeProcess, agentAddr string, duratio
 }
 
 // summarize writes what pprof says of a fetched profile beside it.
-func summarize(who string, err error, bin, file string, seconds int) {
+func summarize(who, kind string, err error, bin, file string, seconds int) {
 	if err != nil {
 		fmt.Printf("%-22s %-8s %s profile: %v\n", "", "", who, err)
 		return
@@ -86,7 +90,7 @@ func summarize(who string, err error, bin, file string, seconds int) {
 			return
 		}
 	}
-	fmt.Printf("%-22s %-8s %s CPU profile (%d s): %s, top entries in %s\n", "", "", who, seconds, file, base+".top.txt")
+	fmt.Printf("%-22s %-8s %s %s profile (%d s): %s, top entries in %s\n", "", "", who, kind, seconds, file, base+".top.txt")
 }
 
 func fetchProfile(url, file string, timeout time.Duration) error {
