@@ -141,7 +141,7 @@ func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.ContentLength < 0 || req.ContentLength > MaxRetryBody {
 		written = &streamWrite{done: make(chan struct{})}
 		go func() { written.err = writeStreaming(cs, req); close(written.done) }()
-	} else if err := writeRequest(cs.conn, req); err != nil {
+	} else if err := writeRequest(cs.conn, req, true); err != nil {
 		if reused {
 			err = errStaleStream
 		}
@@ -183,7 +183,7 @@ func writeStreaming(cs *clientStream, req *http.Request) error {
 	body := &WatchedBody{ReadCloser: req.Body}
 	out := *req
 	out.Body = body
-	err := writeRequest(cs.conn, &out)
+	err := writeRequest(cs.conn, &out, false)
 	bodyErr := body.Failed()
 	if bodyErr == nil {
 		return err
@@ -194,14 +194,26 @@ func writeStreaming(cs *clientStream, req *http.Request) error {
 	return &BodyError{bodyErr}
 }
 
-func writeRequest(w io.Writer, req *http.Request) error {
+// writeRequest writes req onto a stream. inMemory says its body is a kept
+// copy (retryableBody's), which writeWire may write with the head in one
+// frame; a body that streams from the sender goes through
+// http.Request.Write, which sends the head first, so the app sees the
+// request while its body is on its way.
+func writeRequest(w io.Writer, req *http.Request, inMemory bool) error {
 	pool := &streamWriters
 	if req.ContentLength >= 0 && req.ContentLength <= smallRequest/2 {
 		pool = &smallStreamWriters
 	}
 	bw := pool.Get().(*bufio.Writer)
 	bw.Reset(w)
-	err := req.Write(bw)
+	var wrote bool
+	var err error
+	if inMemory {
+		wrote, err = writeWire(bw, req)
+	}
+	if !wrote {
+		err = req.Write(bw)
+	}
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -39,7 +39,8 @@ func main() {
 	flag.BoolVar(&stores, "stores", true, "compare SQLite, PostgreSQL and a relayed webhook (needs PostgreSQL installed; skipped with a line when it is not)")
 	flag.StringVar(&tunnelCPUs, "tunnel-cpus", "", "run the edge and agent on these CPUs (taskset list); run the bench itself on the others")
 	flag.BoolVar(&floor, "floor", true, "carry each scenario over the tunnel's transport with raw byte piping too (the floor)")
-	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of the edge and the agent under the 1 KiB 64-connection load (journal full) and their pprof top entries to this directory")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of the edge and the agent (and the edge's allocations) under one scenario's load (journal full) and their pprof top entries to this directory")
+	flag.StringVar(&profileScenario, "profile-scenario", "1 KiB POST, 64 conns", "the scenario -profile profiles")
 	var floorHalf floorFlags
 	floorHalf.register()
 	flag.Parse()

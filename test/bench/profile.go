@@ -1,10 +1,10 @@
 package main
 
 // Profiles: with -profile DIR, the bench fetches CPU and allocation
-// profiles of the edge
-// (its admin listener's /debug/pprof/profile) and of the agent (its
-// loopback debug listener, --debug-addr) while the 1 KiB 64-connection
-// scenario runs with the journal full, writes them to DIR and saves what
+// profiles of the edge (its admin listener's /debug/pprof/) and a CPU
+// profile of the agent (its loopback debug listener, --debug-addr) while
+// one scenario (the 1 KiB 64-connection one unless -profile-scenario names
+// another) runs with the journal full, writes them to DIR and saves what
 // `go tool pprof -top` says of each beside it.
 
 import (
@@ -18,16 +18,24 @@ import (
 	"time"
 )
 
-// profileDir is -profile; empty profiles nothing.
-var profileDir string
+// profileDir is -profile; empty profiles nothing. profileScenario is
+// -profile-scenario, the name of the scenario profiled.
+var (
+	profileDir      string
+	profileScenario string
+)
 
 // profileName names the profile of the scenario at level, or is empty for
 // the scenarios that are not profiled.
 func profileName(level string, sc scenario) string {
-	if profileDir == "" || level != "full" || sc.body != 1<<10 || sc.conns != 64 {
+	if profileDir == "" || level != "full" || sc.name != profileScenario {
 		return ""
 	}
-	return "1kib-64conns-full"
+	size := fmt.Sprintf("%dkib", sc.body>>10)
+	if sc.body >= 1<<20 {
+		size = fmt.Sprintf("%dmib", sc.body>>20)
+	}
+	return fmt.Sprintf("%s-%dconns-full", size, sc.conns)
 }
 
 // agentDebugArgs are the agent's flags for a profiled scenario: its debug
