@@ -204,6 +204,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err := registerBodyFileSearch(); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if err := createSQLite(ctx, path); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=mmap_size(268435456)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
