@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // writeWire writes a request of known length whose body is in memory onto
@@ -65,7 +67,7 @@ func writeWire(bw *bufio.Writer, req *http.Request) (bool, error) {
 		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
 			continue
 		}
-		if isToken(k) {
+		if httpguts.ValidHeaderFieldName(k) { // Request.Write drops the others
 			keys = append(keys, k)
 		}
 	}
@@ -153,19 +155,4 @@ func hasCTL(s string) bool {
 		}
 	}
 	return false
-}
-
-// isToken reports whether s is an RFC 9110 token, the header names
-// http.Request.Write writes (it drops the others).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
