@@ -19,7 +19,7 @@ func newGenericHMAC(s VerifierSpec) (Verifier, error) {
 	if c.Header == "" {
 		return nil, fieldf("verify.header", "is required: name the header that carries the signature")
 	}
-	if !isHeaderToken(c.Header) {
+	if !ValidHeaderName(c.Header) {
 		return nil, fieldf("verify.header", "%q is not a valid header name", c.Header)
 	}
 	alg := cmp.Or(c.Algorithm, "sha256")
@@ -39,7 +39,7 @@ func newGenericHMAC(s VerifierSpec) (Verifier, error) {
 		{"verify.timestamp_header", c.TimestampHeader},
 		{"verify.id_header", c.IDHeader},
 	} {
-		if f.name != "" && !isHeaderToken(f.name) {
+		if f.name != "" && !ValidHeaderName(f.name) {
 			return nil, fieldf(f.field, "%q is not a valid header name", f.name)
 		}
 	}
@@ -135,7 +135,7 @@ func placeholder(name string) (contentPart, error) {
 		return contentPart{kind: partURL}, nil
 	}
 	if h, ok := strings.CutPrefix(name, "header:"); ok {
-		if !isHeaderToken(h) {
+		if !ValidHeaderName(h) {
 			return contentPart{}, fmt.Errorf("{header:%s} does not name a valid header", h)
 		}
 		return contentPart{kind: partHeader, text: h}, nil
@@ -152,8 +152,9 @@ func hasPart(parts []contentPart, k partKind) bool {
 	return false
 }
 
-// isHeaderToken reports whether s is a valid HTTP field name (RFC 9110 token).
-func isHeaderToken(s string) bool {
+// ValidHeaderName reports whether s is a valid HTTP field name (an RFC 9110
+// token): what a config may name, and what the edge writes onto a stream.
+func ValidHeaderName(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/http/httpguts"
+	"github.com/hooktunnel/hooktunnel/policy"
 )
 
 // writeWire writes a request of known length whose body is in memory onto
@@ -67,7 +67,7 @@ func writeWire(bw *bufio.Writer, req *http.Request) (bool, error) {
 		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
 			continue
 		}
-		if httpguts.ValidHeaderFieldName(k) { // Request.Write drops the others
+		if policy.ValidHeaderName(k) { // Request.Write drops the others
 			keys = append(keys, k)
 		}
 	}
