@@ -16,8 +16,8 @@ import (
 func (x *exchange) forward() {
 	var tee *cappedBuffer
 	if x.keepsBodies() && x.body == nil && x.sent != nil {
-		// The copy grows with the bytes that arrive, in recycled buffers:
-		// never sized from what the sender declared.
+		// The copy grows with the bytes that arrive, in recycled buffers;
+		// the sender's declared length sizes it only under 4 KiB.
 		tee = &cappedBuffer{max: x.d.Route.MaxBody, pooled: true, budget: x.e.journal.budget, declared: x.r.ContentLength}
 		x.r.Body = &teeBody{ReadCloser: x.r.Body, copy: tee}
 	}

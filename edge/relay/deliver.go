@@ -182,6 +182,7 @@ func readDeclared(r io.Reader, n int64) ([]byte, error) {
 				// as the declaration says.
 				return buf, nil
 			}
+			// Grow as append would, but never past the declared n.
 			buf = append(buf, 0)[:len(buf)]
 			buf = buf[:len(buf):min(int64(cap(buf)), n)]
 		}
