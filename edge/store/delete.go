@@ -12,7 +12,7 @@ import (
 // then finds nothing to record.
 func (s *SQLite) DeleteMessage(ctx context.Context, id string) error {
 	var files []string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeDurably(ctx, func(tx *sql.Tx) error {
 		// attempts go with it: ON DELETE CASCADE.
 		var err error
 		var n int
@@ -25,7 +25,9 @@ func (s *SQLite) DeleteMessage(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("store: delete %s: %w", id, err)
 	}
-	s.files.remove(files) // after the commit: a crash before leaves an orphan the sweep removes
+	// After the commit, which is on disk (writeDurably): a crash before
+	// leaves an orphan the sweep removes, never a row without its file.
+	s.files.remove(files)
 	return nil
 }
 

@@ -174,6 +174,40 @@ func (s *SQLite) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// writeDurably is write with the commit on disk before it returns
+// (synchronous = FULL; the journal's other writes are NORMAL, durable at
+// the next checkpoint): for a queued webhook, committed before its 202,
+// and for deletes whose body files are removed after the commit — at
+// NORMAL a power cut could undo the delete and bring back a row whose
+// file is gone.
+func (s *SQLite) writeDurably(ctx context.Context, fn func(*sql.Tx) error) error {
+	// The writer has one connection: take it for the pragma, the
+	// transaction and the pragma's reset, so no other write slips in
+	// between with the stricter setting, or this one with the looser.
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+		return err
+	}
+	// Even if ctx has ended. A failed reset only leaves the connection
+	// slower: it must not turn a committed write into an error (whose
+	// caller would undo what the commit keeps, such as its body file).
+	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = NORMAL")
+
+	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see SQLite.w
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
 // writeWithBodies is write for transactions that insert ms: their large
 // bodies are written to files first (bodyfiles.go), and removed again if
 // the transaction does not commit.
@@ -522,7 +556,7 @@ func (s *SQLite) Purge(ctx context.Context, cutoff time.Time, maxBytes int64) (i
 func (s *SQLite) purgeBatch(ctx context.Context, query string, args ...any) (int, error) {
 	var n int
 	var files []string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeDurably(ctx, func(tx *sql.Tx) error {
 		var err error
 		n, files, err = deleteReturningFiles(ctx, tx, "DELETE FROM messages WHERE rowid IN ("+query+")", args...)
 		return err

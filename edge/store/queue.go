@@ -143,38 +143,15 @@ func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int
 		}
 		m.inFile = false
 	}()
-	// The writer has one connection: take it for the pragma, the
-	// transaction and the pragma's reset, so no other write slips in
-	// between with the stricter setting, or this one with the looser.
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
-		return err
-	}
-	defer func() {
-		// Even if ctx has ended: a connection left at FULL is only slower.
-		_, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = NORMAL")
-		err = errors.Join(err, rerr)
-	}()
-
-	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see SQLite.w
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fits(ctx, tx, m.Tunnel, m.Route, m.BodySize, maxCount, maxBytes); err != nil {
-		return err
-	}
-	if err := insertMessage(ctx, tx, m, next); err != nil {
-		return err
-	}
-	if err := insertAttempts(ctx, tx, m.ID, m.Attempts); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.writeDurably(ctx, func(tx *sql.Tx) error {
+		if err := fits(ctx, tx, m.Tunnel, m.Route, m.BodySize, maxCount, maxBytes); err != nil {
+			return err
+		}
+		if err := insertMessage(ctx, tx, m, next); err != nil {
+			return err
+		}
+		return insertAttempts(ctx, tx, m.ID, m.Attempts)
+	})
 }
 
 // fits counts the route's pending messages in tx and returns ErrQueueFull
