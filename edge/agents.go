@@ -178,6 +178,9 @@ func (e *Edge) admit(ctx context.Context, cfg *compiled, g *grant, hello tunnel.
 	if !g.allows(name) {
 		return refuse(tunnel.RefusedName, "the token does not grant tunnel "+name, true)
 	}
+	if e.isEdgeHost(name + "." + cfg.domain) {
+		return refuse(tunnel.RefusedName, "tunnel "+name+" would be the host of an edge of the cluster", true)
+	}
 	if owner := e.tunnelOwner(ctx, name); owner != "" && owner != g.name {
 		return refuse(tunnel.RefusedNameInUse, "tunnel "+name+" is being served by another agent", true)
 	}

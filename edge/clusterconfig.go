@@ -34,8 +34,12 @@ const minClusterSecret = 32
 type clusterSettings struct {
 	on        bool
 	advertise string
-	name      string
-	secret    []byte
+	// host is advertise's host, lower case without its port: requests to
+	// it are this edge's (agents, peers), never a tunnel's, even when it
+	// lies below the domain (https://edge1.hooks.example.com).
+	host   string
+	name   string
+	secret []byte
 }
 
 // storeURL resolves the store setting: "" is the embedded SQLite store; a
@@ -93,7 +97,7 @@ func compileCluster(c Config, out *compiled) error {
 	if name == "" {
 		name = adv.Host
 	}
-	out.cluster = clusterSettings{on: true, advertise: strings.TrimSuffix(adv.String(), "/"), name: name, secret: s.Value}
+	out.cluster = clusterSettings{on: true, advertise: strings.TrimSuffix(adv.String(), "/"), host: canonicalHost(adv.Host), name: name, secret: s.Value}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -115,6 +116,19 @@ func (e *Edge) tunnelOwner(ctx context.Context, name string) string {
 		}
 	}
 	return ""
+}
+
+// isEdgeHost reports whether host is the advertise host of this edge or
+// of a live edge of its cluster: no tunnel may have it, or the edge that
+// advertises it would never route to the tunnel, and the others would.
+func (e *Edge) isEdgeHost(host string) bool {
+	self, all := e.advertised()
+	for _, adv := range append(all, self) {
+		if u, err := url.Parse(adv); err == nil && u.Host != "" && canonicalHost(u.Host) == host {
+			return true
+		}
+	}
+	return false
 }
 
 // servePeer answers a request another edge relays here; false if r is

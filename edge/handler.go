@@ -22,7 +22,10 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := store.NewMessageID(start)
 	host := canonicalHost(r.Host)
 	name, below := strings.CutSuffix(host, "."+cfg.domain)
-	tunnelHost := below && tunnel.ValidName(name)
+	// An edge's advertise host may lie below the domain: it is the edge's
+	// own (relays, agents' second sessions), not a tunnel an agent could
+	// take to receive them.
+	tunnelHost := below && tunnel.ValidName(name) && !(cfg.cluster.on && host == cfg.cluster.host)
 	if !tunnelHost && tunnel.IsUpgrade(r) {
 		// The apex, and an agent that dials the edge by its IP address or
 		// another of the VM's names: the token decides, not the Host. A

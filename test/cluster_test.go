@@ -1,6 +1,7 @@
 package test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/cluster"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/test/pgtest"
 )
@@ -37,8 +39,15 @@ func startCluster(t *testing.T, n int, config string) []*edgeProc {
 // startEdgeOn runs an edge listening on host, advertising its address.
 func startEdgeOn(t *testing.T, host, config string) *edgeProc {
 	t.Helper()
+	return startEdgeAdvertising(t, host, "", config)
+}
+
+// startEdgeAdvertising runs an edge listening on host and advertising
+// advertiseHost (its address when empty) with its port.
+func startEdgeAdvertising(t *testing.T, host, advertiseHost, config string) *edgeProc {
+	t.Helper()
 	dir := t.TempDir()
-	e := &edgeProc{data: dir + "/data", config: dir + "/edge.yaml", host: host}
+	e := &edgeProc{data: dir + "/data", config: dir + "/edge.yaml", host: host, advertiseHost: advertiseHost}
 	if err := os.WriteFile(e.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +59,9 @@ func startEdgeOn(t *testing.T, host, config string) *edgeProc {
 	}
 }
 
-func (e *edgeProc) advertise() string { return "http://" + e.host + ":" + e.port }
+func (e *edgeProc) advertise() string {
+	return "http://" + cmp.Or(e.advertiseHost, e.host) + ":" + e.port
+}
 
 // restart starts a killed cluster edge again on its address.
 func (e *edgeProc) restart(t *testing.T) {
@@ -403,6 +414,43 @@ func TestClusterCheckReachesTheDatabase(t *testing.T) {
 	stderr, code = check("domain: localhost\ncluster:\n  advertise: http://127.0.0.2:8080\n  secret: env:NOT_USED\n")
 	if code == 0 || !strings.Contains(stderr, "edge.yaml:2") || !strings.Contains(stderr, "store: postgres://") {
 		t.Errorf("cluster without a shared store: exit %d, %q", code, stderr)
+	}
+}
+
+// An edge may advertise a host below its domain
+// (https://edge1.hooks.example.com, as docs/cluster.md shows). That host is
+// the edge's: relays and agents reach it there. It was routed as the
+// tunnel "edge1": relays got "unknown tunnel", and an agent holding a token
+// for "edge1" would have received the webhooks every other edge relayed.
+func TestClusterAnEdgesAdvertisedHostIsNoTunnel(t *testing.T) {
+	t.Parallel()
+	tok := newToken("squatter", false, "edge1")
+	url := pgtest.URL(t)
+	secret := writeFile(t, "cluster.secret", clusterSecret)
+	config := edgeConfig([]agentToken{tok}, "") + fmt.Sprintf("store: %s\ncluster:\n  secret: file:%s\n", url, secret)
+	e := startEdgeAdvertising(t, "127.0.0.1", "edge1.localhost", config)
+
+	// A relay to the advertised host reaches the peer endpoint, which
+	// refuses it unsigned — not a tunnel's "unknown tunnel".
+	resp, err := e.client(10*time.Second).Post("http://edge1.localhost:"+e.port+"/_hooktunnel/peer", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get(cluster.HeaderDeliveredBy) == "" {
+		t.Errorf("POST /_hooktunnel/peer on the advertised host: %d, Delivered-By %q; want the peer endpoint's 401",
+			resp.StatusCode, resp.Header.Get(cluster.HeaderDeliveredBy))
+	}
+
+	// No agent may take the tunnel whose host is an edge's.
+	a := startApp(t)
+	squatter := startAgentNoWait(t, e, tok, a.port(), "--name", "edge1")
+	code, ok := squatter.exited(30 * time.Second)
+	if !ok {
+		t.Fatal("an agent took the tunnel named like the edge's host")
+	}
+	if code != 2 || !strings.Contains(squatter.stderr.String()+squatter.stdout.String(), "host of an edge") {
+		t.Errorf("agent for tunnel edge1: exit %d\n%s%s", code, squatter.stdout.String(), squatter.stderr.String())
 	}
 }
 

@@ -194,6 +194,8 @@ type edgeProc struct {
 	// host is the loopback address the edge listens on: 127.0.0.1 unless a
 	// test runs several edges side by side (127.0.0.2, 127.0.0.3).
 	host string
+	// advertiseHost is the host a cluster edge advertises, if not host.
+	advertiseHost string
 }
 
 // agentToken is one token with its config entry.
