@@ -233,6 +233,34 @@ func TestEnqueueLargeBodySurvivesReopen(t *testing.T) {
 	}
 }
 
+// TestFullQueueRefusesBeforeWritingTheBody: a full queue answers
+// ErrQueueFull without writing the refused body's file first (under
+// backpressure the disk is what is short). The body directory is made a
+// plain file here, so a write would fail with a different error.
+func TestFullQueueRefusesBeforeWritingTheBody(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hooktunnel.db")
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Enqueue(ctx, &Message{ReceivedAt: t0, Tunnel: "t", Route: "/q", Body: []byte("first")}, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(bodyDir(path)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bodyDir(path), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	large := &Message{ReceivedAt: t0.Add(time.Second), Tunnel: "t", Route: "/q", Body: largeBody(t, 1<<20)}
+	if err := s.Enqueue(ctx, large, 1, 0); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("enqueue into a full queue: %v, want ErrQueueFull before any body file", err)
+	}
+}
+
 // TestBodyFilesSearch: the text search finds words in bodies kept in
 // files as in those kept in rows (ASCII case folded, up to a NUL byte).
 func TestBodyFilesSearch(t *testing.T) {

@@ -131,7 +131,14 @@ func release(ctx context.Context, tx sqlConn, d dialect, id string, now time.Tim
 }
 
 func (s *SQLite) enqueue(ctx context.Context, m *Message, next any, maxCount int, maxBytes int64) (err error) {
-	// A large body's file is fsynced before the commit (bodyfiles.go).
+	// A large body's file is fsynced before the commit (bodyfiles.go). A
+	// full queue refuses before it is written: under backpressure the
+	// disk is what is short. The count in the transaction still decides.
+	if fileable(m) {
+		if err := fits(ctx, s.db, m.Tunnel, m.Route, m.BodySize, maxCount, maxBytes); err != nil {
+			return err
+		}
+	}
 	ms := []*Message{m}
 	ids, err := s.files.write(ms)
 	if err != nil {
