@@ -14,7 +14,7 @@ import (
 // RecordAll stores several new messages in one transaction: the edge's
 // journal writer batches what arrived while the previous write ran, so a
 // busy edge pays one commit for many webhooks. The messages go in a few
-// INSERTs of many rows, their attempts in a few more (batchInserts): each
+// INSERTs of many rows, their attempts in a few more (insertRows): each
 // statement run through database/sql and the driver costs about as much
 // as storing a row.
 func (s *SQLite) RecordAll(ctx context.Context, ms []*Message) error {
@@ -23,56 +23,73 @@ func (s *SQLite) RecordAll(ctx context.Context, ms []*Message) error {
 			return fmt.Errorf("store: record: %w", err)
 		}
 	}
-	var attempts int
-	for _, m := range ms {
-		attempts += len(m.Attempts)
-	}
 	// Prepared before the transaction: the writer has one connection,
 	// which the transaction holds.
-	msgStmts, err := s.inserts.prepare(ctx, s.w, &s.inserts.messages, len(ms))
-	if err != nil {
+	if err := s.inserts.prepare(ctx, s.w, len(ms), countAttempts(ms)); err != nil {
 		return fmt.Errorf("store: record %d messages: %w", len(ms), err)
 	}
-	attStmts, err := s.inserts.prepare(ctx, s.w, &s.inserts.attempts, attempts)
-	if err != nil {
-		return fmt.Errorf("store: record %d messages: %w", len(ms), err)
-	}
-	err = s.writeWithBodies(ctx, ms, func(tx *sql.Tx) error {
-		args := make([]any, 0, min(len(ms), maxInsertRows)*messageColumns)
-		i := 0
-		for _, st := range msgStmts {
-			args = args[:0]
-			for _, m := range ms[i : i+st.rows] {
-				if args, err = appendMessageArgs(args, m, nil); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.StmtContext(ctx, st.stmt).ExecContext(ctx, args...); err != nil {
-				return err
-			}
-			i += st.rows
-		}
-		// The attempts, in order, chunk by chunk.
-		mi, ai := 0, 0
-		for _, st := range attStmts {
-			args = args[:0]
-			for len(args) < st.rows*attemptColumns {
-				for ai == len(ms[mi].Attempts) {
-					mi, ai = mi+1, 0
-				}
-				args = attemptArgs(args, ms[mi].ID, ms[mi].Attempts[ai])
-				ai++
-			}
-			if _, err := tx.StmtContext(ctx, st.stmt).ExecContext(ctx, args...); err != nil {
-				return err
-			}
-		}
-		return nil
+	err := s.writeWithBodies(ctx, ms, func(tx *sql.Tx) error {
+		return insertRows(ms, func(messages bool, rows int, args []any) error {
+			_, err := tx.StmtContext(ctx, s.inserts.stmt(messages, rows)).ExecContext(ctx, args...)
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("store: record %d messages: %w", len(ms), err)
 	}
 	return nil
+}
+
+// insertRows runs the INSERTs of a batch, on both backends: ms in chunks
+// of insertChunk rows, then their attempts, in order, the same way; exec
+// runs one INSERT of rows messages (or attempts) with its arguments.
+func insertRows(ms []*Message, exec func(messages bool, rows int, args []any) error) error {
+	args := make([]any, 0, min(len(ms), maxInsertRows)*max(messageColumns, attemptColumns))
+	var err error
+	for i := 0; i < len(ms); {
+		rows := insertChunk(len(ms) - i)
+		args = args[:0]
+		for _, m := range ms[i : i+rows] {
+			if args, err = appendMessageArgs(args, m, nil); err != nil {
+				return err
+			}
+		}
+		if err := exec(true, rows, args); err != nil {
+			return err
+		}
+		i += rows
+	}
+	mi, ai := 0, 0
+	for left := countAttempts(ms); left > 0; {
+		rows := insertChunk(left)
+		args = args[:0]
+		for len(args) < rows*attemptColumns {
+			for ai == len(ms[mi].Attempts) {
+				mi, ai = mi+1, 0
+			}
+			args = attemptArgs(args, ms[mi].ID, ms[mi].Attempts[ai])
+			ai++
+		}
+		if err := exec(false, rows, args); err != nil {
+			return err
+		}
+		left -= rows
+	}
+	return nil
+}
+
+func countAttempts(ms []*Message) int {
+	n := 0
+	for _, m := range ms {
+		n += len(m.Attempts)
+	}
+	return n
+}
+
+// insertChunk is the rows the next INSERT of a batch of n takes: the
+// largest power of two in n, at most maxInsertRows.
+func insertChunk(n int) int {
+	return 1 << min(bits.Len(uint(n))-1, insertSizes-1)
 }
 
 // maxInsertRows is the most rows one INSERT of a batch holds: a power of
@@ -97,31 +114,39 @@ type batchInserts struct {
 
 const insertSizes = 9 // 1<<8 == maxInsertRows
 
-// sizedStmt is a statement of batchInserts and the rows it inserts.
-type sizedStmt struct {
-	stmt *sql.Stmt
-	rows int
-}
-
-// prepare returns the statements of set that insert n rows, largest
-// first, preparing those not prepared yet on w.
-func (b *batchInserts) prepare(ctx context.Context, w *sql.DB, set *[insertSizes]*sql.Stmt, n int) ([]sizedStmt, error) {
-	var out []sizedStmt
+// prepare prepares on w the statements a batch of messages messages and
+// attempts attempts runs (insertRows), those not prepared yet.
+func (b *batchInserts) prepare(ctx context.Context, w *sql.DB, messages, attempts int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for n > 0 {
-		k := min(bits.Len(uint(n))-1, insertSizes-1)
-		if set[k] == nil {
-			st, err := w.PrepareContext(ctx, insertQuery(set == &b.messages, 1<<k))
-			if err != nil {
-				return nil, err
+	for _, batch := range []struct {
+		set *[insertSizes]*sql.Stmt
+		n   int
+	}{{&b.messages, messages}, {&b.attempts, attempts}} {
+		for n := batch.n; n > 0; n -= insertChunk(n) {
+			k := bits.Len(uint(insertChunk(n))) - 1
+			if batch.set[k] != nil {
+				continue
 			}
-			set[k] = st
+			st, err := w.PrepareContext(ctx, insertQuery(batch.set == &b.messages, 1<<k))
+			if err != nil {
+				return err
+			}
+			batch.set[k] = st
 		}
-		out = append(out, sizedStmt{set[k], 1 << k})
-		n -= 1 << k
 	}
-	return out, nil
+	return nil
+}
+
+// stmt is the prepared INSERT of rows messages (or attempts).
+func (b *batchInserts) stmt(messages bool, rows int) *sql.Stmt {
+	set := &b.attempts
+	if messages {
+		set = &b.messages
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return set[bits.Len(uint(rows))-1]
 }
 
 // insertQuery is an INSERT of rows messages, or of rows attempts.

@@ -28,54 +28,18 @@ func (s *Postgres) RecordAll(ctx context.Context, ms []*Message) error {
 			return fmt.Errorf("store: record: %w", err)
 		}
 	}
-	// As SQLite's: the messages in a few INSERTs of many rows (the sizes
-	// of batchInserts), their attempts in a few more. The driver prepares
-	// each of the few statement texts once per connection.
+	// As SQLite's (insertRows); the driver prepares each of the few
+	// statement texts once per connection.
 	err := s.inTx(ctx, nil, func(tx rebound) error {
-		args := make([]any, 0, min(len(ms), maxInsertRows)*messageColumns)
-		for i := 0; i < len(ms); {
-			rows := insertChunk(len(ms) - i)
-			args = args[:0]
-			var err error
-			for _, m := range ms[i : i+rows] {
-				if args, err = appendMessageArgs(args, m, nil); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.c.ExecContext(ctx, pgInsertQuery(true, rows), pgArgs(args)...); err != nil {
-				return err
-			}
-			i += rows
-		}
-		var attempts [][]any
-		for _, m := range ms {
-			for _, a := range m.Attempts {
-				attempts = append(attempts, attemptArgs(nil, m.ID, a))
-			}
-		}
-		for i := 0; i < len(attempts); {
-			rows := insertChunk(len(attempts) - i)
-			args = args[:0]
-			for _, row := range attempts[i : i+rows] {
-				args = append(args, row...)
-			}
-			if _, err := tx.c.ExecContext(ctx, pgInsertQuery(false, rows), pgArgs(args)...); err != nil {
-				return err
-			}
-			i += rows
-		}
-		return nil
+		return insertRows(ms, func(messages bool, rows int, args []any) error {
+			_, err := tx.c.ExecContext(ctx, pgInsertQuery(messages, rows), pgArgs(args)...)
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("store: record %d messages: %w", len(ms), err)
 	}
 	return nil
-}
-
-// insertChunk is the rows the next INSERT of a batch of n takes: the
-// largest power of two in n, at most maxInsertRows.
-func insertChunk(n int) int {
-	return 1 << min(bits.Len(uint(n))-1, insertSizes-1)
 }
 
 // pgInsertQuery is insertQuery rebound for PostgreSQL, made once for each
