@@ -171,6 +171,11 @@ func TestEdgesFindTheHoldersOfATunnel(t *testing.T) {
 	if got := string(b.Declared("demo")); got != `{"routes":[]}` {
 		t.Fatalf("declared seen from b: %q", got)
 	}
+	// Decoded once per registry read, not per webhook (a relayed webhook
+	// asks for it): it was an Unmarshal of the session's whole object.
+	if allocs := testing.AllocsPerRun(100, func() { b.Declared("demo") }); allocs > 1 {
+		t.Errorf("Declared allocates %.0f times per call, want at most 1 (the live list)", allocs)
+	}
 	if got := a.Holders("demo"); len(got) != 0 {
 		t.Fatalf("a sees itself as a holder: %v", ids(got))
 	}

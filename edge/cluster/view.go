@@ -36,6 +36,9 @@ var errFresh = errors.New("cluster: the registry was read just now")
 type holding struct {
 	edge    store.EdgeLease
 	session store.SessionLease
+	// declared is the tunnel's routes in session.Declared, decoded once
+	// per registry read rather than once per webhook.
+	declared []byte
 }
 
 func (v *view) init(self string, registry store.Registry, clk clock.Clock) {
@@ -104,8 +107,9 @@ func holdings(self string, edges []store.EdgeLease, sessions []store.SessionLeas
 		if !ok || s.Edge == self {
 			continue
 		}
+		declared := decodeDeclared(s.Declared)
 		for _, t := range s.Tunnels {
-			out[t] = append(out[t], holding{edge: e, session: s})
+			out[t] = append(out[t], holding{edge: e, session: s, declared: declared[t]})
 		}
 	}
 	for _, list := range out {
@@ -162,7 +166,7 @@ func (m *Member) Holders(tunnelName string) []store.EdgeLease {
 // none.
 func (m *Member) Declared(tunnelName string) []byte {
 	if hs := m.view.lookup(tunnelName); len(hs) > 0 {
-		return declaredFor(hs[0].session.Declared, tunnelName)
+		return hs[0].declared
 	}
 	return nil
 }
@@ -189,8 +193,9 @@ func EncodeDeclared(byTunnel map[string][]byte) []byte {
 	return b
 }
 
-// declaredFor is the tunnel's routes in an EncodeDeclared object.
-func declaredFor(encoded []byte, tunnelName string) []byte {
+// decodeDeclared is an EncodeDeclared object's routes by tunnel, those
+// that are not null; nil for none or a malformed object.
+func decodeDeclared(encoded []byte) map[string][]byte {
 	if encoded == nil {
 		return nil
 	}
@@ -198,10 +203,13 @@ func declaredFor(encoded []byte, tunnelName string) []byte {
 	if json.Unmarshal(encoded, &m) != nil {
 		return nil
 	}
-	if raw, ok := m[tunnelName]; ok && string(raw) != "null" {
-		return raw
+	out := make(map[string][]byte, len(m))
+	for name, raw := range m {
+		if string(raw) != "null" {
+			out[name] = raw
+		}
 	}
-	return nil
+	return out
 }
 
 // Edges are the edges in the registry at the last read, lapsed ones too.
