@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // only a refusal retrying cannot fix, which ends the agent as one to the
 // first session does.
 func (a *Agent) keepSecond(ctx context.Context) error {
-	failures := 0
+	failures, relists := 0, 0
 	for {
 		if err := a.wait(ctx, failures); err != nil {
 			return nil
@@ -26,14 +27,16 @@ func (a *Agent) keepSecond(ctx context.Context) error {
 			// In a cluster whose other edges are not up yet (or not
 			// listed yet), ask again now and then: edges join later.
 			var relist <-chan time.Time
-			timer := time.NewTimer(relistEvery)
+			timer := time.NewTimer(relistAfter(relists))
 			if a.edges.inCluster() {
 				relist = timer.C
 			}
 			select {
 			case <-changed:
+				relists = 0
 			case <-relist:
 				a.relist(ctx)
+				relists++
 			case <-ctx.Done():
 			}
 			timer.Stop()
@@ -65,6 +68,7 @@ func (a *Agent) keepSecond(ctx context.Context) error {
 			a.log.Info("the second edge is the first session's; trying another", "edge", edge, "at", welcome.Edge)
 			continue
 		}
+		relists = 0
 		a.log.Info("second session online", "edge", edge, "session", welcome.SessionID, "tunnel", welcome.Tunnel)
 		connected := time.Now()
 		stopping := a.serve(ctx, sess, a.handler(welcome), leave)
@@ -86,9 +90,25 @@ func (a *Agent) keepSecond(ctx context.Context) error {
 	}
 }
 
-// relistEvery is how often an agent whose cluster lists no second edge
-// asks the --edge URL for the list again.
-const relistEvery = 5 * time.Second
+// An agent whose cluster lists no second edge asks the --edge URL for the
+// list again after relistEvery, then less often, up to relistMax apart:
+// each ask is a handshake and a registry read on an edge, and a cluster
+// with one edge down would otherwise take one from every agent every 5 s.
+const (
+	relistEvery = 5 * time.Second
+	relistMax   = time.Minute
+)
+
+// relistAfter is the wait before the next ask, after n asks that found no
+// second edge: doubling from relistEvery to relistMax, less up to a fifth
+// at random so that agents started together spread out.
+func relistAfter(n int) time.Duration {
+	d := relistMax
+	if n < 4 {
+		d = min(relistEvery<<n, relistMax)
+	}
+	return d - time.Duration(rand.Int64N(int64(d/5)))
+}
 
 // relist asks the --edge URL for the cluster's edges with a probe (the
 // edge checks the Hello, answers, and registers nothing).

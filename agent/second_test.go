@@ -304,3 +304,22 @@ func TestSecondSessionRefusedForGoodEndsTheAgent(t *testing.T) {
 		t.Fatal("the agent ran on after the second edge refused it for good")
 	}
 }
+
+// An agent asks for the cluster's edges less and less often while none is
+// listed, never more than relistMax apart, and each wait at least 4/5 of
+// its nominal value: a thousand agents of a cluster with an edge down ask
+// about 17 times a second, not 200.
+func TestRelistBacksOff(t *testing.T) {
+	want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute, time.Minute, time.Minute}
+	for n, nominal := range want {
+		for range 50 {
+			got := relistAfter(n)
+			if got > nominal || got < nominal*4/5 {
+				t.Fatalf("relistAfter(%d) = %v, want within (%v, %v]", n, got, nominal*4/5, nominal)
+			}
+		}
+	}
+	if got := relistAfter(1000); got > relistMax {
+		t.Fatalf("relistAfter(1000) = %v, past relistMax", got)
+	}
+}
