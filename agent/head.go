@@ -89,18 +89,30 @@ func parseHead(raw []byte, h *head, request bool) error {
 			}
 			return nil
 		}
-		name, value, ok := bytes.Cut(line, []byte{':'})
-		if !ok || !isToken(name) {
+		f, ok := parseField(line)
+		if !ok {
 			return errBadHead
 		}
-		value = trimOWS(value)
-		for _, c := range value {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return errBadHead
-			}
-		}
-		h.fields = append(h.fields, field{name, value})
+		h.fields = append(h.fields, f)
 	}
+}
+
+// parseField splits one field line, without its line end, into its name
+// and value (white space around it trimmed). It reports false for a name
+// that is not a token, white space before the colon (which also starts a
+// folded line), and control characters in the value.
+func parseField(line []byte) (field, bool) {
+	name, value, ok := bytes.Cut(line, []byte{':'})
+	if !ok || !isToken(name) {
+		return field{}, false
+	}
+	value = trimOWS(value)
+	for _, c := range value {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return field{}, false
+		}
+	}
+	return field{name, value}, true
 }
 
 // cutLine is the first line of b without its line end, and the rest.

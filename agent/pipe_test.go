@@ -243,6 +243,16 @@ func TestPipeAsTheProxy(t *testing.T) {
 				w.Header().Set("X-Sum", "42")
 			})
 		}, method: "POST", requests: []string{request("POST", "/t", "", "x")}},
+		{name: "several trailers, kept alive", app: func(t *testing.T) *testApp {
+			return handlerApp(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Trailer", "X-Sum, X-Count")
+				w.Header().Add("Trailer", "X-Last")
+				_, _ = io.WriteString(w, "body")
+				w.Header().Set("X-Sum", "42")
+				w.Header().Set("X-Count", "3")
+				w.Header().Set("X-Last", "end")
+			})
+		}, method: "POST", requests: []string{request("POST", "/t", "", "x"), request("POST", "/u", "", "y")}},
 		{name: "head", app: func(t *testing.T) *testApp {
 			return rawApp(t, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nContent-Type: text/plain\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n", false)
 		}, method: "HEAD", requests: []string{request("HEAD", "/h", "", "")}},
