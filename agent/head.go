@@ -173,19 +173,6 @@ func is(fieldName []byte, name string) bool {
 	return len(fieldName) == len(name) && bytes.EqualFold(fieldName, []byte(name))
 }
 
-// hasToken reports whether a comma-separated value lists token, in any
-// case.
-func hasToken(value []byte, token string) bool {
-	for len(value) > 0 {
-		var elem []byte
-		elem, value, _ = bytes.Cut(value, []byte{','})
-		if is(trimOWS(elem), token) {
-			return true
-		}
-	}
-	return false
-}
-
 // parseLength reads a Content-Length value: decimal digits only, at most
 // 2^63-1; -1 for anything else.
 func parseLength(v []byte) int64 {

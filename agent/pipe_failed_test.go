@@ -64,6 +64,8 @@ func TestPipeFailedAnswerNotKept(t *testing.T) {
 		{name: "malformed length", bad: "HTTP/1.1 200 OK\r\nContent-Length: 12x\r\n\r\n"},
 		{name: "malformed head", bad: "HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n"},
 		{name: "unasked 101", bad: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"},
+		{name: "10,000 Connection names", bad: "HTTP/1.1 200 OK\r\nConnection: " + connectionNames(10000) + "\r\n" +
+			strings.Repeat("X-Field: 1\r\n", 10000) + "Content-Length: 2\r\n\r\nok"},
 		{name: "too many 1xx", bad: strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", max1xx+1), interims: max1xx},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

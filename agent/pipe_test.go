@@ -270,6 +270,13 @@ func TestPipeAsTheProxy(t *testing.T) {
 		{name: "answer until close, hop-by-hop headers", app: func(t *testing.T) *testApp {
 			return rawApp(t, "HTTP/1.1 201 Created\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 2\r\n\r\nuntil the end", true)
 		}, method: "POST", requests: []string{request("POST", "/c", "", "x"), request("POST", "/d", "", "y")}},
+		{name: "connection names, kept alive", app: func(t *testing.T) *testApp {
+			return rawApp(t, "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Foo\r\nConnection: x-bar\r\nX-Foo: 1\r\nX-Bar: 2\r\n"+
+				"Keep-Alive: timeout=5\r\nX-Kept: 3\r\nContent-Length: 2\r\n\r\nok", false)
+		}, method: "POST", requests: []string{request("POST", "/c", "", "x"), request("POST", "/d", "", "y")}},
+		{name: "HTTP/1.0 answer, connection names", app: func(t *testing.T) *testApp {
+			return rawApp(t, "HTTP/1.0 200 OK\r\nConnection: close, X-Foo\r\nX-Foo: 1\r\nX-Kept: 3\r\nContent-Length: 2\r\n\r\nok", true)
+		}, method: "POST", requests: []string{request("POST", "/c", "", "x"), request("POST", "/d", "", "y")}},
 		{name: "empty chunked answer", app: func(t *testing.T) *testApp {
 			return rawApp(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n0\r\n\r\n", false)
 		}, method: "POST", requests: []string{request("POST", "/e", "", "x")}},
