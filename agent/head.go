@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+
+	"github.com/hooktunnel/hooktunnel/policy"
 )
 
 // The agent's pipe (pipe.go) reads the heads of HTTP/1.1 messages itself:
@@ -103,7 +105,7 @@ func parseHead(raw []byte, h *head, request bool) error {
 // folded line), and control characters in the value.
 func parseField(line []byte) (field, bool) {
 	name, value, ok := bytes.Cut(line, []byte{':'})
-	if !ok || !isToken(name) {
+	if !ok || !policy.ValidHeaderName(name) {
 		return field{}, false
 	}
 	value = trimOWS(value)
@@ -140,33 +142,6 @@ func trimOWS(b []byte) []byte {
 	}
 	return b
 }
-
-// isToken reports whether b is an RFC 9110 token: a valid field name or
-// method.
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if !tokenByte[c] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // is reports whether a field name is name, in any case.
 func is(fieldName []byte, name string) bool {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
@@ -35,7 +36,7 @@ func (r *pipeRequest) parse(raw []byte) bool {
 		return false
 	}
 	r.method = r.start[0]
-	if string(r.start[2]) != "HTTP/1.1" || !isToken(r.method) || r.start[1][0] != '/' || string(r.method) == "CONNECT" {
+	if string(r.start[2]) != "HTTP/1.1" || !policy.ValidHeaderName(r.method) || r.start[1][0] != '/' || string(r.method) == "CONNECT" {
 		return false
 	}
 	var hosts, lengths, chunked int
