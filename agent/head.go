@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+
+	"github.com/hooktunnel/hooktunnel/policy"
 )
 
 // The agent's pipe (pipe.go) reads the heads of HTTP/1.1 messages itself:
@@ -89,18 +91,30 @@ func parseHead(raw []byte, h *head, request bool) error {
 			}
 			return nil
 		}
-		name, value, ok := bytes.Cut(line, []byte{':'})
-		if !ok || !isToken(name) {
+		f, ok := parseField(line)
+		if !ok {
 			return errBadHead
 		}
-		value = trimOWS(value)
-		for _, c := range value {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return errBadHead
-			}
-		}
-		h.fields = append(h.fields, field{name, value})
+		h.fields = append(h.fields, f)
 	}
+}
+
+// parseField splits one field line, without its line end, into its name
+// and value (white space around it trimmed). It reports false for a name
+// that is not a token, white space before the colon (which also starts a
+// folded line), and control characters in the value.
+func parseField(line []byte) (field, bool) {
+	name, value, ok := bytes.Cut(line, []byte{':'})
+	if !ok || !policy.ValidHeaderName(name) {
+		return field{}, false
+	}
+	value = trimOWS(value)
+	for _, c := range value {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return field{}, false
+		}
+	}
+	return field{name, value}, true
 }
 
 // cutLine is the first line of b without its line end, and the rest.
@@ -129,49 +143,9 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// isToken reports whether b is an RFC 9110 token: a valid field name or
-// method.
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if !tokenByte[c] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
 // is reports whether a field name is name, in any case.
 func is(fieldName []byte, name string) bool {
 	return len(fieldName) == len(name) && bytes.EqualFold(fieldName, []byte(name))
-}
-
-// hasToken reports whether a comma-separated value lists token, in any
-// case.
-func hasToken(value []byte, token string) bool {
-	for len(value) > 0 {
-		var elem []byte
-		elem, value, _ = bytes.Cut(value, []byte{','})
-		if is(trimOWS(elem), token) {
-			return true
-		}
-	}
-	return false
 }
 
 // parseLength reads a Content-Length value: decimal digits only, at most

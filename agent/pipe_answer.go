@@ -14,18 +14,23 @@ import (
 )
 
 // Errors of an app's answer the pipe does not carry: the proxy's
-// transport refuses the same.
+// transport refuses the same, except errAppConnection (the proxy passes
+// such an answer on; the pipe answers 502 in its place).
 var (
-	errAppUpgrade = errors.New("agent: the app switched protocols unasked")
-	errApp1xx     = errors.New("agent: the app sent too many interim answers")
-	errAppFraming = errors.New("agent: the app's answer has a malformed length or transfer encoding")
+	errAppUpgrade    = errors.New("agent: the app switched protocols unasked")
+	errApp1xx        = errors.New("agent: the app sent too many interim answers")
+	errAppFraming    = errors.New("agent: the app's answer has a malformed length or transfer encoding")
+	errAppConnection = errors.New("agent: the app's answer lists too many names in its Connection header")
 )
 
 // maxAnswerHead bounds an app's answer head, as the edge bounds the
-// agent's; max1xx bounds its interim answers, as both do.
+// agent's; max1xx bounds its interim answers, as both do;
+// maxConnectionNames bounds the names its Connection header lists (the
+// pipe's own bound).
 const (
-	maxAnswerHead = 1 << 20
-	max1xx        = 5
+	maxAnswerHead      = 1 << 20
+	max1xx             = 5
+	maxConnectionNames = 32
 )
 
 // answer is the app's answer head as the pipe reads it.
@@ -69,7 +74,7 @@ func (a *answer) read(raw []byte, method []byte) error {
 	}
 	var lengths, encodings int
 	var length, encoding []byte
-	closeToken := false
+	closeToken, tooMany := false, false
 	for _, f := range a.fields {
 		switch {
 		case is(f.name, "Content-Length"):
@@ -82,11 +87,20 @@ func (a *answer) read(raw []byte, method []byte) error {
 			encodings++
 			encoding = f.value
 		case is(f.name, "Connection"):
-			closeToken = closeToken || hasToken(f.value, "close")
-			for _, name := range bytes.Split(f.value, []byte{','}) {
-				if name = trimOWS(name); len(name) > 0 {
-					a.dropped = append(a.dropped, name)
+			// One walk over the value; past maxConnectionNames names
+			// only close is looked for.
+			for v := f.value; len(v) > 0; {
+				var name []byte
+				name, v, _ = bytes.Cut(v, []byte{','})
+				if name = trimOWS(name); len(name) == 0 {
+					continue
 				}
+				closeToken = closeToken || is(name, "close")
+				if len(a.dropped) == maxConnectionNames {
+					tooMany = true
+					continue
+				}
+				a.dropped = append(a.dropped, name)
 			}
 		case is(f.name, "Content-Type"):
 			a.hasType = true
@@ -103,8 +117,13 @@ func (a *answer) read(raw []byte, method []byte) error {
 		if !a.http10 {
 			// net/http's transport removes such a Connection header
 			// whole: the proxy drops none of the headers it names.
-			a.dropped = nil
+			a.dropped, tooMany = a.dropped[:0], false
 		}
+	}
+	if tooMany {
+		// keeps compares every field with every name: their number is
+		// bounded, as no app needs more.
+		return errAppConnection
 	}
 	a.noBody = string(method) == "HEAD" || !bodyAllowed(a.status)
 	if encodings > 0 && !a.http10 {

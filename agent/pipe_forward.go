@@ -291,8 +291,11 @@ func (s *pipeStream) relay(x *exchange, req *pipeRequest, t *localTarget) bool {
 	}
 }
 
-// appFailed answers in the app's place, as the proxy does.
+// appFailed answers in the app's place, as the proxy does. The app's
+// connection is closed after it, never kept: what the app sent, or has
+// yet to send, is out of step with the requests.
 func (s *pipeStream) appFailed(x *exchange, req *pipeRequest, t *localTarget, err error) bool {
+	x.closes = true
 	bodyFailed, _, cut := x.finish()
 	if cut != nil {
 		err = cut

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hooktunnel/hooktunnel/policy"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
@@ -35,7 +36,7 @@ func (r *pipeRequest) parse(raw []byte) bool {
 		return false
 	}
 	r.method = r.start[0]
-	if string(r.start[2]) != "HTTP/1.1" || !isToken(r.method) || r.start[1][0] != '/' || string(r.method) == "CONNECT" {
+	if string(r.start[2]) != "HTTP/1.1" || !policy.ValidHeaderName(r.method) || r.start[1][0] != '/' || string(r.method) == "CONNECT" {
 		return false
 	}
 	var hosts, lengths, chunked int
@@ -297,11 +298,15 @@ func (c *chunkedBody) readTrailers() error {
 			}
 			return err
 		}
-		if string(line) == "\r\n" || string(line) == "\n" {
+		// line points into br's buffer: it is only read here, then copied.
+		text, _, ok := cutLine(line)
+		if !ok {
+			return errBadHead
+		}
+		if len(text) == 0 {
 			return nil
 		}
-		var h head
-		if parseHead(append([]byte("X 200\r\n"), append(line, "\r\n"...)...), &h, false) != nil {
+		if _, ok := parseField(text); !ok {
 			return errBadHead
 		}
 		c.trailers = append(c.trailers, line...)

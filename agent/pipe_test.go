@@ -243,6 +243,16 @@ func TestPipeAsTheProxy(t *testing.T) {
 				w.Header().Set("X-Sum", "42")
 			})
 		}, method: "POST", requests: []string{request("POST", "/t", "", "x")}},
+		{name: "several trailers, kept alive", app: func(t *testing.T) *testApp {
+			return handlerApp(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Trailer", "X-Sum, X-Count")
+				w.Header().Add("Trailer", "X-Last")
+				_, _ = io.WriteString(w, "body")
+				w.Header().Set("X-Sum", "42")
+				w.Header().Set("X-Count", "3")
+				w.Header().Set("X-Last", "end")
+			})
+		}, method: "POST", requests: []string{request("POST", "/t", "", "x"), request("POST", "/u", "", "y")}},
 		{name: "head", app: func(t *testing.T) *testApp {
 			return rawApp(t, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nContent-Type: text/plain\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n", false)
 		}, method: "HEAD", requests: []string{request("HEAD", "/h", "", "")}},
@@ -259,6 +269,13 @@ func TestPipeAsTheProxy(t *testing.T) {
 		}, method: "GET", requests: []string{request("GET", "/204", "", ""), request("GET", "/304", "", "")}},
 		{name: "answer until close, hop-by-hop headers", app: func(t *testing.T) *testApp {
 			return rawApp(t, "HTTP/1.1 201 Created\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 2\r\n\r\nuntil the end", true)
+		}, method: "POST", requests: []string{request("POST", "/c", "", "x"), request("POST", "/d", "", "y")}},
+		{name: "connection names, kept alive", app: func(t *testing.T) *testApp {
+			return rawApp(t, "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Foo\r\nConnection: x-bar\r\nX-Foo: 1\r\nX-Bar: 2\r\n"+
+				"Keep-Alive: timeout=5\r\nX-Kept: 3\r\nContent-Length: 2\r\n\r\nok", false)
+		}, method: "POST", requests: []string{request("POST", "/c", "", "x"), request("POST", "/d", "", "y")}},
+		{name: "HTTP/1.0 answer, connection names", app: func(t *testing.T) *testApp {
+			return rawApp(t, "HTTP/1.0 200 OK\r\nConnection: close, X-Foo\r\nX-Foo: 1\r\nX-Kept: 3\r\nContent-Length: 2\r\n\r\nok", true)
 		}, method: "POST", requests: []string{request("POST", "/c", "", "x"), request("POST", "/d", "", "y")}},
 		{name: "empty chunked answer", app: func(t *testing.T) *testApp {
 			return rawApp(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n0\r\n\r\n", false)

@@ -153,19 +153,30 @@ func hasPart(parts []contentPart, k partKind) bool {
 }
 
 // ValidHeaderName reports whether s is a valid HTTP field name (an RFC 9110
-// token): what a config may name, and what the edge writes onto a stream.
-func ValidHeaderName(s string) bool {
-	if s == "" {
+// token): what a config may name, what the edge writes onto a stream, and
+// what the agent's pipe reads from one (as bytes, not copied to a string).
+func ValidHeaderName[T ~string | ~[]byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
+		if !tokenByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenByte is the bytes of a token.
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
