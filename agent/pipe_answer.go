@@ -133,17 +133,24 @@ func (a *answer) read(raw []byte, method []byte) error {
 		a.chunked = true
 	}
 	a.length, a.headLength = -1, -1
+	declared := int64(-1)
+	if lengths > 0 {
+		// Malformed, it is refused whatever the status or method, as
+		// net/http's transport refuses it (FuzzPipeHead found a 1xx
+		// answer the pipe took).
+		if declared = parseLength(length); declared < 0 {
+			return errAppFraming
+		}
+	}
 	switch {
 	case a.noBody:
 		a.length = 0
-		if lengths > 0 && string(method) == "HEAD" {
-			a.headLength = parseLength(length) // -1 drops it
+		if string(method) == "HEAD" {
+			a.headLength = declared
 		}
 	case a.chunked:
 	case lengths > 0:
-		if a.length = parseLength(length); a.length < 0 {
-			return errAppFraming
-		}
+		a.length = declared
 	default:
 		a.close = true // the body ends when the app closes
 	}
