@@ -262,8 +262,13 @@ func (s *pipeStream) relay(x *exchange, req *pipeRequest, t *localTarget) bool {
 		switch {
 		case chunks && n > 0:
 			out = appendChunk(out, p[room:room+n])
+		case n > 0 && len(out) == 0:
+			// Past the head: straight from the read buffer, not copied.
+			if _, werr := s.c.Write(p[room : room+n]); werr != nil {
+				return false
+			}
 		case n > 0:
-			out = append(out, p[room:room+n]...)
+			out = append(out, p[room:room+n]...) // with the head: one write
 		}
 		if ended && chunks {
 			out = append(out, "0\r\n"...)
