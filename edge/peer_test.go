@@ -96,6 +96,14 @@ func (e *peerEdge) relayTo(t *testing.T, view fixedView) *cluster.Peers {
 	return peers
 }
 
+// signPeer signs r as the edge from would, for the edge to.
+func signPeer(t *testing.T, r *http.Request, secret []byte, from, to string, at time.Time) {
+	t.Helper()
+	if err := cluster.Sign(r, secret, from, to, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // prepared is a request as prepare leaves it for the relay.
 func prepared(method, body string, attempt int) *http.Request {
 	var rd io.Reader
@@ -167,7 +175,7 @@ func TestPeerEndpointRefusesWhatNoPeerSent(t *testing.T) {
 			r.Header.Set(tunnel.HeaderAttempt, "1")
 			r.Header.Set(cluster.HeaderMethod, "POST")
 			r.Header.Set(cluster.HeaderURI, "/hook")
-			cluster.Sign(r.Header, secret, from, to, at)
+			signPeer(t, r, secret, from, to, at)
 		}
 	}
 	now := a.clock.Now()

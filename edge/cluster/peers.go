@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/clock"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
@@ -135,7 +136,9 @@ func NewPeers(cfg PeersConfig) (*Peers, error) {
 // app's answer with HeaderDeliveredBy; the caller closes its body. An
 // answer the other edge made because its relay got none is a *PeerError;
 // a failure to reach it wraps ErrPeerUnreachable, or is the context's
-// error. req's body streams.
+// error. req's body streams, unless the signature covers it (a declared
+// length of at most relay.MaxRetryBody): then it is read first, and a
+// failure to read it is a *relay.BodyError.
 func (p *Peers) Deliver(ctx context.Context, to store.EdgeLease, tunnelName string, req *http.Request) (*http.Response, error) {
 	if req.Header.Get(tunnel.HeaderMessageID) == "" {
 		return nil, errors.New("cluster: a relayed request needs a message id")
@@ -159,7 +162,9 @@ func (p *Peers) Deliver(ctx context.Context, to store.EdgeLease, tunnelName stri
 	out.Header.Set(HeaderHost, req.Host)
 	out.Header.Del(HeaderRelayError)
 	out.Header.Del(HeaderDeliveredBy)
-	Sign(out.Header, p.secret, p.id, to.ID, p.clock.Now())
+	if err := Sign(out, p.secret, p.id, to.ID, p.clock.Now()); err != nil {
+		return nil, &relay.BodyError{Err: err} // the request never left
+	}
 	resp, err := p.client.Do(out)
 	if err != nil {
 		if ctx.Err() != nil {

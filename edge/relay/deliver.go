@@ -156,22 +156,23 @@ func retryableBody(req *http.Request) (body func() io.ReadCloser, replayable boo
 		sent := req.Body
 		return func() io.ReadCloser { return io.NopCloser(sent) }, false, nil
 	}
-	data, err := readDeclared(req.Body, req.ContentLength)
+	data, err := ReadDeclared(req.Body, req.ContentLength)
 	if err != nil {
 		return nil, false, &BodyError{err}
 	}
 	return func() io.ReadCloser { return io.NopCloser(bytes.NewReader(data)) }, true, nil
 }
 
-// firstBodyRead is the most of a declared length readDeclared allocates
+// firstBodyRead is the most of a declared length ReadDeclared allocates
 // before any byte has arrived: a declaration costs nothing to make, so a
 // larger body grows its buffer as its bytes arrive.
 const firstBodyRead = 4 << 10
 
-// readDeclared reads a body of n declared bytes (n ≤ MaxRetryBody): a
+// ReadDeclared reads a body of n declared bytes (n ≤ MaxRetryBody): a
 // typical webhook in one allocation of its size, where io.ReadAll would
-// grow through several.
-func readDeclared(r io.Reader, n int64) ([]byte, error) {
+// grow through several. It reads no more than n; a body that ends sooner
+// is returned short, as its reader reports it.
+func ReadDeclared(r io.Reader, n int64) ([]byte, error) {
 	buf := make([]byte, 0, min(n, firstBodyRead))
 	lr := io.LimitReader(r, n)
 	for {
