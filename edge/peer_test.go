@@ -65,6 +65,12 @@ type peerEdge struct {
 
 func newPeerEdge(t testing.TB, id string, withAgent bool) *peerEdge {
 	t.Helper()
+	return newPeerEdgeWith(t, id, withAgent, func() []byte { return peerSecret })
+}
+
+// newPeerEdgeWith is newPeerEdge whose endpoint checks with secret.
+func newPeerEdgeWith(t testing.TB, id string, withAgent bool, secret func() []byte) *peerEdge {
+	t.Helper()
 	e := &peerEdge{id: id, clock: clock.NewFake(time.Unix(1_700_000_000, 0)), app: &app{}}
 	e.relay = relay.New(e.clock)
 	if withAgent {
@@ -75,7 +81,7 @@ func newPeerEdge(t testing.TB, id string, withAgent bool) *peerEdge {
 		t.Cleanup(s.Close)
 		e.relay.Add("demo", s, nil)
 	}
-	ep := newPeerEndpoint(id, func() []byte { return peerSecret }, e.relay, e.clock, slog.New(slog.DiscardHandler))
+	ep := newPeerEndpoint(id, secret, e.relay, e.clock, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(ep)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -87,7 +93,13 @@ func newPeerEdge(t testing.TB, id string, withAgent bool) *peerEdge {
 // transport.
 func (e *peerEdge) relayTo(t *testing.T, view fixedView) *cluster.Peers {
 	t.Helper()
-	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: e.id, Secret: peerSecret, Clock: e.clock})
+	return e.relayToWith(t, view, func() []byte { return peerSecret })
+}
+
+// relayToWith is relayTo signing with secret.
+func (e *peerEdge) relayToWith(t *testing.T, view fixedView, secret func() []byte) *cluster.Peers {
+	t.Helper()
+	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: e.id, Secret: secret, Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +242,35 @@ func TestPeerEndpointRefusesWhatNoPeerSent(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
+// A reload that changes the cluster secret (the file it names rewritten)
+// changes it for signing and for checking alike: an edge whose config
+// swapped the secret in signs with the one it checks with, before the
+// swap and after.
+func TestRelaySignsWithTheSecretChecksUse(t *testing.T) {
+	var secret atomic.Pointer[[]byte]
+	before := peerSecret
+	secret.Store(&before)
+	current := func() []byte { return *secret.Load() }
+	a := newPeerEdgeWith(t, "edge-a", true, current)
+	b := newPeerEdgeWith(t, "edge-b", false, current)
+	b.relayToWith(t, fixedView{"demo": {a.lease}}, current)
+	deliver := func(when string, attempt int) {
+		t.Helper()
+		resp, err := b.relay.Deliver("demo", prepared("POST", "x", attempt))
+		if err != nil {
+			t.Fatalf("%s the swap: %v", when, err)
+		}
+		resp.Body.Close()
+		if by := resp.Header.Get(cluster.HeaderDeliveredBy); resp.StatusCode != 201 || by != "edge-a" {
+			t.Fatalf("%s the swap: %d delivered by %q", when, resp.StatusCode, by)
+		}
+	}
+	deliver("before", 1)
+	after := []byte("the rotated cluster secret, also 32 bytes or more")
+	secret.Store(&after)
+	deliver("after", 2)
+}
+
 // An edge that was listed as a holder but has no agent any more answers
 // no_agent: the next holder gets the request, once.
 func TestRelayFailsOverToTheNextHolder(t *testing.T) {
@@ -334,7 +375,7 @@ func BenchmarkDirectDelivery(b *testing.B) {
 func BenchmarkRelayedDelivery(b *testing.B) {
 	a := newPeerEdge(b, "edge-a", true)
 	r := newPeerEdge(b, "edge-b", false)
-	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: "edge-b", Secret: peerSecret, Clock: r.clock})
+	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: "edge-b", Secret: func() []byte { return peerSecret }, Clock: r.clock})
 	if err != nil {
 		b.Fatal(err)
 	}

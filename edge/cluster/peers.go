@@ -70,8 +70,10 @@ var (
 type PeersConfig struct {
 	// ID is this edge's id, the sender of every request.
 	ID string
-	// Secret authenticates edge-to-edge traffic (≥ 32 bytes).
-	Secret []byte
+	// Secret is the secret that authenticates edge-to-edge traffic now
+	// (≥ MinSecret bytes), read for every request: a config reload that
+	// swaps it in swaps it for signing as for checking.
+	Secret func() []byte
 	// TLS verifies the other edges' certificates: nil uses the system's
 	// roots; an edge with its own CA passes a config with RootCAs.
 	TLS *tls.Config
@@ -87,7 +89,7 @@ const MinSecret = 32
 // connections.
 type Peers struct {
 	id     string
-	secret []byte
+	secret func() []byte // the secret now: reread for every request
 	clock  clock.Clock
 	client *http.Client
 }
@@ -97,7 +99,7 @@ func NewPeers(cfg PeersConfig) (*Peers, error) {
 	if !validEdgeID(cfg.ID) {
 		return nil, errors.New("cluster: the edge's id is empty or not printable")
 	}
-	if len(cfg.Secret) < MinSecret {
+	if cfg.Secret == nil || len(cfg.Secret()) < MinSecret {
 		return nil, fmt.Errorf("cluster: the secret must be at least %d bytes", MinSecret)
 	}
 	idle := cfg.MaxIdlePerPeer
@@ -120,7 +122,7 @@ func NewPeers(cfg PeersConfig) (*Peers, error) {
 	}
 	return &Peers{
 		id:     cfg.ID,
-		secret: append([]byte(nil), cfg.Secret...),
+		secret: cfg.Secret,
 		clock:  clock.Or(cfg.Clock),
 		client: &http.Client{
 			Transport: transport,
@@ -162,7 +164,7 @@ func (p *Peers) Deliver(ctx context.Context, to store.EdgeLease, tunnelName stri
 	out.Header.Set(HeaderHost, req.Host)
 	out.Header.Del(HeaderRelayError)
 	out.Header.Del(HeaderDeliveredBy)
-	if err := Sign(out, p.secret, p.id, to.ID, p.clock.Now()); err != nil {
+	if err := Sign(out, p.secret(), p.id, to.ID, p.clock.Now()); err != nil {
 		return nil, &relay.BodyError{Err: err} // the request never left
 	}
 	resp, err := p.client.Do(out)
