@@ -414,3 +414,22 @@ func TestSessionLeases(t *testing.T) {
 		t.Fatalf("declared: %s", got)
 	}
 }
+
+// A relayed request keeps whatever method the sender used, as a local
+// delivery does: any token, however long.
+func TestRelayKeepsAnyMethodToken(t *testing.T) {
+	a := newPeerEdge(t, "edge-a", true)
+	b := newPeerEdge(t, "edge-b", false)
+	b.relayTo(t, fixedView{"demo": {a.lease}})
+	method := "X-" + strings.Repeat("LONG", 10)
+	resp, err := b.relay.Deliver("demo", prepared(method, "x", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	a.app.mu.Lock()
+	defer a.app.mu.Unlock()
+	if resp.StatusCode != 201 || len(a.app.seen) != 1 || a.app.seen[0].Method != method {
+		t.Fatalf("%d, the app saw %d requests", resp.StatusCode, len(a.app.seen))
+	}
+}

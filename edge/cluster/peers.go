@@ -82,7 +82,8 @@ type PeersConfig struct {
 	Clock          clock.Clock
 }
 
-// MinSecret is the shortest secret the edges accept.
+// MinSecret is the shortest secret the edges accept: 256 bits (the
+// config's cluster.secret is checked against it too).
 const MinSecret = 32
 
 // Peers sends relayed requests to the other edges over kept-alive

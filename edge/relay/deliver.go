@@ -74,7 +74,7 @@ func (r *Relay) DeliverLocal(tunnelName string, req *http.Request) (*http.Respon
 	if t.pick(nil) == nil {
 		return nil, ErrNoAgent // the body stays unread
 	}
-	body, replayable, err := retryableBody(req)
+	body, replayable, err := RetryableBody(req)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +144,14 @@ func classify(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %v", ErrAgentLost, err)
 }
 
-// retryableBody returns how to get the request body for each attempt.
-// Small bodies of known length are read once and replayed; larger ones
-// stream, and only a failed dial may retry them (nothing was read yet: the
-// inner transport only closes the body, which the NopCloser absorbs).
-func retryableBody(req *http.Request) (body func() io.ReadCloser, replayable bool, err error) {
+// RetryableBody returns how to get the request body for each attempt:
+// nil for none. Small bodies of known length (at most MaxRetryBody) are
+// read once, with ReadDeclared, and replayed; larger ones stream, and only
+// a failed dial may retry them (nothing was read yet: the inner transport
+// only closes the body, which the NopCloser absorbs). replayable says
+// whether any attempt may go again; a failure reading a small body is a
+// *BodyError.
+func RetryableBody(req *http.Request) (body func() io.ReadCloser, replayable bool, err error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil, true, nil
 	}
