@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hooktunnel/hooktunnel/edge/cluster"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/policy"
 )
@@ -26,9 +27,6 @@ type ClusterConfig struct {
 	// default the advertise URL's host:port.
 	Name string `yaml:"name"`
 }
-
-// minClusterSecret is the shortest cluster secret accepted: 256 bits.
-const minClusterSecret = 32
 
 // clusterSettings are ClusterConfig compiled; zero on a single edge.
 type clusterSettings struct {
@@ -90,8 +88,8 @@ func compileCluster(c Config, out *compiled) error {
 	if err != nil {
 		return policy.AtField("cluster.secret", err)
 	}
-	if len(s.Value) < minClusterSecret {
-		return policy.AtField("cluster.secret", fmt.Errorf("is %d bytes: use %d or more (openssl rand -hex 32)", len(s.Value), minClusterSecret))
+	if len(s.Value) < cluster.MinSecret {
+		return policy.AtField("cluster.secret", fmt.Errorf("is %d bytes: use %d or more (openssl rand -hex 32)", len(s.Value), cluster.MinSecret))
 	}
 	name := cc.Name
 	if name == "" {

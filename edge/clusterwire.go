@@ -54,7 +54,10 @@ func (e *Edge) startCluster(ctx context.Context) error {
 	if !cfg.cluster.on || !ok {
 		return nil
 	}
-	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: e.id, Secret: cfg.cluster.secret, Clock: e.clock})
+	// Signing and checking read the same secret, the current config's: a
+	// reload re-reads the file (or variable) cluster.secret names.
+	secret := func() []byte { return e.cfg.Load().cluster.secret }
+	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: e.id, Secret: secret, Clock: e.clock})
 	if err != nil {
 		return err
 	}
@@ -65,7 +68,7 @@ func (e *Edge) startCluster(ctx context.Context) error {
 		return err
 	}
 	e.cluster.member, e.cluster.peers = member, peers
-	e.cluster.endpoint = newPeerEndpoint(e.id, func() []byte { return e.cfg.Load().cluster.secret }, e.relay, e.clock, e.log)
+	e.cluster.endpoint = newPeerEndpoint(e.id, secret, e.relay, e.clock, e.log)
 	remote := newPeerRemote(member, peers, func(name string, raw []byte) (*policy.Policy, error) {
 		return decodeDeclared(raw, e.tunnelEnv(name))
 	}, e.log)

@@ -1,10 +1,8 @@
 package edge
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -101,14 +99,15 @@ func (p *peerEndpoint) refuse(w http.ResponseWriter, r *http.Request, status int
 
 // peerRequest is the relayed request as the sending edge prepared it for
 // the tunnel's agent: its own method, path and public host back in place,
-// the edge-to-edge headers gone, its context marked so the relay keeps it
-// on this edge.
+// the edge-to-edge headers gone. Nothing on the request keeps it on this
+// edge: the endpoint hands it to DeliverLocal, which never relays, and
+// that is the one-hop guarantee.
 func peerRequest(r *http.Request, name string) (*http.Request, error) {
 	if !tunnel.ValidName(name) {
 		return nil, fmt.Errorf("edge: %s names no valid tunnel", tunnel.HeaderTunnel)
 	}
 	method := r.Header.Get(cluster.HeaderMethod)
-	if !validMethod(method) {
+	if !policy.ValidHeaderName(method) { // a method is a token, as a field name is
 		return nil, fmt.Errorf("edge: %s is not a method", cluster.HeaderMethod)
 	}
 	uri := r.Header.Get(cluster.HeaderURI)
@@ -130,20 +129,6 @@ func peerRequest(r *http.Request, name string) (*http.Request, error) {
 		req.Body = nil
 	}
 	return req, nil
-}
-
-// validMethod accepts an HTTP method token.
-func validMethod(m string) bool {
-	if m == "" || len(m) > 32 {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // holderView is what the remote needs of the cluster's registry
@@ -211,25 +196,19 @@ func (p *peerRemote) Deliver(tunnelName string, req *http.Request) (*http.Respon
 	if len(holders) == 0 {
 		return nil, relay.ErrNoAgent
 	}
-	watched := &relay.WatchedBody{ReadCloser: io.NopCloser(bytes.NewReader(nil))}
-	var kept []byte
+	var watched *relay.WatchedBody // nil: no body
 	if req.Body != nil && req.Body != http.NoBody {
-		watched.ReadCloser = req.Body
-		if req.ContentLength >= 0 && req.ContentLength <= relay.MaxRetryBody {
-			data, err := io.ReadAll(io.LimitReader(watched, req.ContentLength))
-			if err != nil {
-				return nil, &relay.BodyError{Err: err}
-			}
-			kept = data
-		}
+		watched = &relay.WatchedBody{ReadCloser: req.Body}
+		req.Body = watched // never closed here: the sender's body is the edge's to close
 	}
-	hasBody := req.Body != nil && req.Body != http.NoBody
+	body, replayable, err := relay.RetryableBody(req)
+	if err != nil {
+		return nil, err
+	}
 	var lastErr error
 	for _, to := range holders[:min(2, len(holders))] {
-		if kept != nil {
-			req.Body = io.NopCloser(bytes.NewReader(kept))
-		} else if hasBody {
-			req.Body = io.NopCloser(watched) // the sender's body is the edge's to close
+		if body != nil {
+			req.Body = body()
 		}
 		resp, err := p.peers.Deliver(ctx, to, tunnelName, req)
 		if err == nil {
@@ -243,7 +222,7 @@ func (p *peerRemote) Deliver(tunnelName string, req *http.Request) (*http.Respon
 		}
 		// A body that streamed was read by the first try, unless no
 		// connection was made.
-		again := kept != nil || !hasBody || errors.Is(err, cluster.ErrPeerDial)
+		again := replayable || errors.Is(err, cluster.ErrPeerDial)
 		var pe *cluster.PeerError
 		switch {
 		case errors.As(err, &pe) && (pe.Code == relay.CodeNoAgent || pe.Code == cluster.CodeUnauthenticated || pe.Code == cluster.CodeBusy):

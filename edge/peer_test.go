@@ -65,6 +65,12 @@ type peerEdge struct {
 
 func newPeerEdge(t testing.TB, id string, withAgent bool) *peerEdge {
 	t.Helper()
+	return newPeerEdgeWith(t, id, withAgent, func() []byte { return peerSecret })
+}
+
+// newPeerEdgeWith is newPeerEdge whose endpoint checks with secret.
+func newPeerEdgeWith(t testing.TB, id string, withAgent bool, secret func() []byte) *peerEdge {
+	t.Helper()
 	e := &peerEdge{id: id, clock: clock.NewFake(time.Unix(1_700_000_000, 0)), app: &app{}}
 	e.relay = relay.New(e.clock)
 	if withAgent {
@@ -75,7 +81,7 @@ func newPeerEdge(t testing.TB, id string, withAgent bool) *peerEdge {
 		t.Cleanup(s.Close)
 		e.relay.Add("demo", s, nil)
 	}
-	ep := newPeerEndpoint(id, func() []byte { return peerSecret }, e.relay, e.clock, slog.New(slog.DiscardHandler))
+	ep := newPeerEndpoint(id, secret, e.relay, e.clock, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(ep)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -87,13 +93,27 @@ func newPeerEdge(t testing.TB, id string, withAgent bool) *peerEdge {
 // transport.
 func (e *peerEdge) relayTo(t *testing.T, view fixedView) *cluster.Peers {
 	t.Helper()
-	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: e.id, Secret: peerSecret, Clock: e.clock})
+	return e.relayToWith(t, view, func() []byte { return peerSecret })
+}
+
+// relayToWith is relayTo signing with secret.
+func (e *peerEdge) relayToWith(t *testing.T, view fixedView, secret func() []byte) *cluster.Peers {
+	t.Helper()
+	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: e.id, Secret: secret, Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(peers.Close)
 	e.relay.SetRemote(newPeerRemote(view, peers, nil, slog.New(slog.DiscardHandler)))
 	return peers
+}
+
+// signPeer signs r as the edge from would, for the edge to.
+func signPeer(t *testing.T, r *http.Request, secret []byte, from, to string, at time.Time) {
+	t.Helper()
+	if err := cluster.Sign(r, secret, from, to, at); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // prepared is a request as prepare leaves it for the relay.
@@ -167,7 +187,7 @@ func TestPeerEndpointRefusesWhatNoPeerSent(t *testing.T) {
 			r.Header.Set(tunnel.HeaderAttempt, "1")
 			r.Header.Set(cluster.HeaderMethod, "POST")
 			r.Header.Set(cluster.HeaderURI, "/hook")
-			cluster.Sign(r.Header, secret, from, to, at)
+			signPeer(t, r, secret, from, to, at)
 		}
 	}
 	now := a.clock.Now()
@@ -220,6 +240,35 @@ func TestPeerEndpointRefusesWhatNoPeerSent(t *testing.T) {
 		})
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// A reload that changes the cluster secret (the file it names rewritten)
+// changes it for signing and for checking alike: an edge whose config
+// swapped the secret in signs with the one it checks with, before the
+// swap and after.
+func TestRelaySignsWithTheSecretChecksUse(t *testing.T) {
+	var secret atomic.Pointer[[]byte]
+	before := peerSecret
+	secret.Store(&before)
+	current := func() []byte { return *secret.Load() }
+	a := newPeerEdgeWith(t, "edge-a", true, current)
+	b := newPeerEdgeWith(t, "edge-b", false, current)
+	b.relayToWith(t, fixedView{"demo": {a.lease}}, current)
+	deliver := func(when string, attempt int) {
+		t.Helper()
+		resp, err := b.relay.Deliver("demo", prepared("POST", "x", attempt))
+		if err != nil {
+			t.Fatalf("%s the swap: %v", when, err)
+		}
+		resp.Body.Close()
+		if by := resp.Header.Get(cluster.HeaderDeliveredBy); resp.StatusCode != 201 || by != "edge-a" {
+			t.Fatalf("%s the swap: %d delivered by %q", when, resp.StatusCode, by)
+		}
+	}
+	deliver("before", 1)
+	after := []byte("the rotated cluster secret, also 32 bytes or more")
+	secret.Store(&after)
+	deliver("after", 2)
 }
 
 // An edge that was listed as a holder but has no agent any more answers
@@ -326,7 +375,7 @@ func BenchmarkDirectDelivery(b *testing.B) {
 func BenchmarkRelayedDelivery(b *testing.B) {
 	a := newPeerEdge(b, "edge-a", true)
 	r := newPeerEdge(b, "edge-b", false)
-	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: "edge-b", Secret: peerSecret, Clock: r.clock})
+	peers, err := cluster.NewPeers(cluster.PeersConfig{ID: "edge-b", Secret: func() []byte { return peerSecret }, Clock: r.clock})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -363,5 +412,24 @@ func TestSessionLeases(t *testing.T) {
 	}
 	if got := string(leases[0].Declared); got != `{"other":{"routes":[]}}` {
 		t.Fatalf("declared: %s", got)
+	}
+}
+
+// A relayed request keeps whatever method the sender used, as a local
+// delivery does: any token, however long.
+func TestRelayKeepsAnyMethodToken(t *testing.T) {
+	a := newPeerEdge(t, "edge-a", true)
+	b := newPeerEdge(t, "edge-b", false)
+	b.relayTo(t, fixedView{"demo": {a.lease}})
+	method := "X-" + strings.Repeat("LONG", 10)
+	resp, err := b.relay.Deliver("demo", prepared(method, "x", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	a.app.mu.Lock()
+	defer a.app.mu.Unlock()
+	if resp.StatusCode != 201 || len(a.app.seen) != 1 || a.app.seen[0].Method != method {
+		t.Fatalf("%d, the app saw %d requests", resp.StatusCode, len(a.app.seen))
 	}
 }

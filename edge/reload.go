@@ -115,6 +115,9 @@ func fixedSettings(c Config, out *compiled) []fixedSetting {
 		{"store", store.Redact(c.Store)},
 		{"cluster.advertise", c.Cluster.Advertise},
 		{"cluster.name", c.Cluster.Name},
+		// The reference only: a reload reads the file or variable it
+		// names again, and the edge signs and checks with what it read
+		// (both read the current config's secret).
 		{"cluster.secret", c.Cluster.Secret},
 		// The listeners' http.Servers read these when they start.
 		{"limits.read_header_timeout", c.Limits.ReadHeaderTimeout.String()},

@@ -1,17 +1,20 @@
 package cluster
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
@@ -36,6 +39,9 @@ var (
 	ErrStale            = fmt.Errorf("%w: its timestamp is more than %s from this edge's clock", ErrNotAuthenticated, MaxSkew)
 	ErrBadMAC           = fmt.Errorf("%w: its signature does not match", ErrNotAuthenticated)
 	ErrReplayed         = fmt.Errorf("%w: it was received before", ErrNotAuthenticated)
+	// ErrBodyUnread: the body its signature covers could not be read
+	// whole, so the signature could not be checked.
+	ErrBodyUnread = fmt.Errorf("%w: its body could not be read", ErrNotAuthenticated)
 	// ErrBusy: the replay memory is full of requests still inside the
 	// window; the request is refused rather than remembered loosely.
 	ErrBusy = errors.New("cluster: too many peer requests within the replay window")
@@ -97,12 +103,54 @@ func validEdgeID(id string) bool {
 }
 
 // signed is what a peer header's HMAC covers: the sender, the receiver,
-// the time, and the delivery (tunnel, message, attempt). Naming the
-// receiver keeps a request captured on its way to one edge from being
-// played to another; naming the attempt keeps the replay memory's key
-// authenticated.
-func signed(from, to string, ts int64, tunnelName, messageID, attempt string) []byte {
-	return []byte("v1\n" + from + "\n" + to + "\n" + strconv.FormatInt(ts, 10) + "\n" + tunnelName + "\n" + messageID + "\n" + attempt)
+// the time, the delivery (tunnel, message, attempt), and the request
+// itself: its method, path with query and public host (the HeaderMethod,
+// HeaderURI and HeaderHost the receiver rebuilds it from), its declared
+// length, and its body's SHA-256 when the body is covered (bodySum; "-"
+// when not, see coveredBody). Naming the receiver keeps a request captured
+// on its way to one edge from being played to another; naming the attempt
+// keeps the replay memory's key authenticated; covering the request keeps
+// one captured within MaxSkew from carrying another request. No field
+// holds a newline: header values cannot.
+func signed(from, to string, ts int64, h http.Header, contentLength int64, bodySum []byte) []byte {
+	sum := "-"
+	if bodySum != nil {
+		sum = hex.EncodeToString(bodySum)
+	}
+	return []byte("v1\n" + from + "\n" + to + "\n" + strconv.FormatInt(ts, 10) + "\n" +
+		h.Get(tunnel.HeaderTunnel) + "\n" + h.Get(tunnel.HeaderMessageID) + "\n" + h.Get(tunnel.HeaderAttempt) + "\n" +
+		h.Get(HeaderMethod) + "\n" + h.Get(HeaderURI) + "\n" + h.Get(HeaderHost) + "\n" +
+		strconv.FormatInt(contentLength, 10) + "\n" + sum)
+}
+
+// coveredBody returns the SHA-256 of r's body when the signature covers
+// it: a declared length of at most relay.MaxRetryBody, which the sending
+// edge holds in memory already. It reads that body (no more than
+// declared) and puts it back, to be read again from memory. A body of
+// unknown or larger length streams and is not covered: nil.
+func coveredBody(r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n < 0 || n > relay.MaxRetryBody {
+		return nil, nil
+	}
+	var data []byte
+	if n > 0 {
+		if r.Body == nil {
+			return nil, io.ErrUnexpectedEOF
+		}
+		var err error
+		data, err = relay.ReadDeclared(r.Body, n)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(data)) != n {
+			return nil, io.ErrUnexpectedEOF
+		}
+		r.Body = io.NopCloser(bytes.NewReader(data))
+	}
+	sum := sha256.Sum256(data)
+	return sum[:], nil
 }
 
 func mac(secret, msg []byte) []byte {
@@ -111,13 +159,21 @@ func mac(secret, msg []byte) []byte {
 	return m.Sum(nil)
 }
 
-// Sign sets the peer header on h, a request from edge from to edge to,
-// at now. The tunnel, message id and attempt are those h carries in the
-// Hooktunnel-Tunnel, -Message-Id and -Attempt headers.
-func Sign(h http.Header, secret []byte, from, to string, now time.Time) {
+// Sign sets the peer header on r, a request from edge from to edge to, at
+// now. The tunnel, message id and attempt are those r carries in the
+// Hooktunnel-Tunnel, -Message-Id and -Attempt headers; the request relayed
+// is in HeaderMethod, HeaderURI and HeaderHost, r's ContentLength and body.
+// A body the signature covers (coveredBody) is read into memory and put
+// back; the error is reading it.
+func Sign(r *http.Request, secret []byte, from, to string, now time.Time) error {
+	bodySum, err := coveredBody(r)
+	if err != nil {
+		return err
+	}
 	ts := now.Unix()
-	sum := mac(secret, signed(from, to, ts, h.Get(tunnel.HeaderTunnel), h.Get(tunnel.HeaderMessageID), h.Get(tunnel.HeaderAttempt)))
-	h.Set(HeaderPeer, peerHeader{from: from, ts: ts, mac: sum}.String())
+	sum := mac(secret, signed(from, to, ts, r.Header, r.ContentLength, bodySum))
+	r.Header.Set(HeaderPeer, peerHeader{from: from, ts: ts, mac: sum}.String())
+	return nil
 }
 
 // Authenticator checks peer requests for one edge and remembers the ones
@@ -137,7 +193,9 @@ func NewAuthenticator(self string) *Authenticator {
 }
 
 // Authenticate checks r's peer header against secret at now: its format,
-// a timestamp within MaxSkew, the HMAC (compared in constant time), and
+// a timestamp within MaxSkew, the HMAC (compared in constant time) over
+// the request too (a covered body is read, bounded, and put back in r to
+// be read from memory), and
 // that no request with the same sender, message and attempt was taken
 // within the window. It returns the sending edge's id. Its errors never
 // carry the secret or the header.
@@ -159,9 +217,13 @@ func (a *Authenticator) Authenticate(secret []byte, r *http.Request, now time.Ti
 	if len(secret) == 0 {
 		return "", ErrBadMAC // no secret, no trust
 	}
+	bodySum, err := coveredBody(r)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBodyUnread, err)
+	}
 	h := r.Header
 	key := seenKey{from: ph.from, message: h.Get(tunnel.HeaderMessageID), attempt: h.Get(tunnel.HeaderAttempt)}
-	want := mac(secret, signed(ph.from, a.self, ph.ts, h.Get(tunnel.HeaderTunnel), key.message, key.attempt))
+	want := mac(secret, signed(ph.from, a.self, ph.ts, h, r.ContentLength, bodySum))
 	if !hmac.Equal(want, ph.mac) {
 		return "", ErrBadMAC
 	}

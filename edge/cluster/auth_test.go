@@ -2,12 +2,14 @@ package cluster
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
 
@@ -22,8 +24,81 @@ func peerRequest(at time.Time, secret []byte, message, attempt string) *http.Req
 	r.Header.Set(tunnel.HeaderTunnel, "demo")
 	r.Header.Set(tunnel.HeaderMessageID, message)
 	r.Header.Set(tunnel.HeaderAttempt, attempt)
-	Sign(r.Header, secret, "edge-a", "edge-b", at)
+	if err := Sign(r, secret, "edge-a", "edge-b", at); err != nil {
+		panic(err) // no body to read
+	}
 	return r
+}
+
+// withBody is a relayed request of body from edge-a to edge-b, signed at
+// t0, then changed by tamper.
+func withBody(message, body string, tamper func(*http.Request)) func() *http.Request {
+	return func() *http.Request {
+		r, _ := http.NewRequest("POST", "http://edge-b"+PeerPath, strings.NewReader(body))
+		r.Header.Set(tunnel.HeaderTunnel, "demo")
+		r.Header.Set(tunnel.HeaderMessageID, message)
+		r.Header.Set(tunnel.HeaderAttempt, "1")
+		r.Header.Set(HeaderMethod, "POST")
+		r.Header.Set(HeaderURI, "/hook?x=1")
+		r.Header.Set(HeaderHost, "demo.hooks.example.com")
+		if err := Sign(r, testSecret, "edge-a", "edge-b", t0); err != nil {
+			panic(err) // a strings.Reader cannot fail
+		}
+		if tamper != nil {
+			tamper(r)
+		}
+		return r
+	}
+}
+
+// The signature covers the request relayed: its method, path with query,
+// host, declared length and a body up to relay.MaxRetryBody, which the
+// receiver can read again afterwards. A larger body is not covered.
+func TestAuthenticateCoversTheRequest(t *testing.T) {
+	large := strings.Repeat("x", relay.MaxRetryBody+1)
+	tests := []struct {
+		name string
+		req  func() *http.Request
+		want error
+		body string // what r.Body reads after a success
+	}{
+		{name: "as signed", req: withBody("m1", "payload", nil), body: "payload"},
+		{name: "no body", req: withBody("m2", "", nil)},
+		{name: "another method", req: withBody("m3", "payload", func(r *http.Request) { r.Header.Set(HeaderMethod, "PUT") }), want: ErrBadMAC},
+		{name: "another uri", req: withBody("m4", "payload", func(r *http.Request) { r.Header.Set(HeaderURI, "/hook?x=2") }), want: ErrBadMAC},
+		{name: "another host", req: withBody("m5", "payload", func(r *http.Request) { r.Header.Set(HeaderHost, "other.example.com") }), want: ErrBadMAC},
+		{name: "another body", req: withBody("m6", "payload", func(r *http.Request) { r.Body = io.NopCloser(strings.NewReader("PAYLOAD")) }), want: ErrBadMAC},
+		{name: "another length", req: withBody("m7", "payload", func(r *http.Request) {
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader("payload!")), 8
+		}), want: ErrBadMAC},
+		{name: "length unknown", req: withBody("m8", "payload", func(r *http.Request) { r.ContentLength = -1 }), want: ErrBadMAC},
+		{name: "body shorter than declared", req: withBody("m9", "payload", func(r *http.Request) { r.Body = io.NopCloser(strings.NewReader("pay")) }), want: ErrBodyUnread},
+		{name: "a large body is not covered", req: withBody("m10", large, func(r *http.Request) {
+			r.Body = io.NopCloser(strings.NewReader(strings.Repeat("y", len(large))))
+		}), body: strings.Repeat("y", len(large))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.req()
+			_, err := NewAuthenticator("edge-b").Authenticate(testSecret, r, t0)
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) || !errors.Is(err, ErrNotAuthenticated) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			if r.Body != nil {
+				got, _ = io.ReadAll(r.Body)
+			}
+			if string(got) != tc.body {
+				t.Fatalf("the body reads %d bytes after the check, want %d", len(got), len(tc.body))
+			}
+		})
+	}
 }
 
 func TestAuthenticate(t *testing.T) {
@@ -67,7 +142,9 @@ func TestAuthenticate(t *testing.T) {
 		{name: "addressed to another edge", req: func() *http.Request {
 			r, _ := http.NewRequest("POST", "http://edge-c"+PeerPath, nil)
 			r.Header.Set(tunnel.HeaderMessageID, "m12")
-			Sign(r.Header, testSecret, "edge-a", "edge-c", t0)
+			if err := Sign(r, testSecret, "edge-a", "edge-c", t0); err != nil {
+				panic(err) // no body to read
+			}
 			return r
 		}, at: t0, want: ErrBadMAC},
 	}
@@ -138,10 +215,12 @@ func TestReplayMemoryIsBounded(t *testing.T) {
 }
 
 func FuzzParsePeerHeader(f *testing.F) {
-	h := http.Header{}
-	Sign(h, testSecret, "edge1-a1b2c3", "edge2-d4e5f6", t0)
+	r, _ := http.NewRequest("POST", "http://edge2"+PeerPath, nil)
+	if err := Sign(r, testSecret, "edge1-a1b2c3", "edge2-d4e5f6", t0); err != nil {
+		f.Fatal(err)
+	}
 	for _, seed := range []string{
-		h.Get(HeaderPeer),
+		r.Header.Get(HeaderPeer),
 		"v1,a,0," + strings.Repeat("0", 64),
 		"v1,a,01," + strings.Repeat("0", 64),
 		"v1,a,-1," + strings.Repeat("0", 64),

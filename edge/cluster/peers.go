@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hooktunnel/hooktunnel/edge/clock"
+	"github.com/hooktunnel/hooktunnel/edge/relay"
 	"github.com/hooktunnel/hooktunnel/edge/store"
 	"github.com/hooktunnel/hooktunnel/tunnel"
 )
@@ -69,8 +70,10 @@ var (
 type PeersConfig struct {
 	// ID is this edge's id, the sender of every request.
 	ID string
-	// Secret authenticates edge-to-edge traffic (≥ 32 bytes).
-	Secret []byte
+	// Secret is the secret that authenticates edge-to-edge traffic now
+	// (≥ MinSecret bytes), read for every request: a config reload that
+	// swaps it in swaps it for signing as for checking.
+	Secret func() []byte
 	// TLS verifies the other edges' certificates: nil uses the system's
 	// roots; an edge with its own CA passes a config with RootCAs.
 	TLS *tls.Config
@@ -79,14 +82,15 @@ type PeersConfig struct {
 	Clock          clock.Clock
 }
 
-// MinSecret is the shortest secret the edges accept.
+// MinSecret is the shortest secret the edges accept: 256 bits (the
+// config's cluster.secret is checked against it too).
 const MinSecret = 32
 
 // Peers sends relayed requests to the other edges over kept-alive
 // connections.
 type Peers struct {
 	id     string
-	secret []byte
+	secret func() []byte // the secret now: reread for every request
 	clock  clock.Clock
 	client *http.Client
 }
@@ -96,7 +100,7 @@ func NewPeers(cfg PeersConfig) (*Peers, error) {
 	if !validEdgeID(cfg.ID) {
 		return nil, errors.New("cluster: the edge's id is empty or not printable")
 	}
-	if len(cfg.Secret) < MinSecret {
+	if cfg.Secret == nil || len(cfg.Secret()) < MinSecret {
 		return nil, fmt.Errorf("cluster: the secret must be at least %d bytes", MinSecret)
 	}
 	idle := cfg.MaxIdlePerPeer
@@ -119,7 +123,7 @@ func NewPeers(cfg PeersConfig) (*Peers, error) {
 	}
 	return &Peers{
 		id:     cfg.ID,
-		secret: append([]byte(nil), cfg.Secret...),
+		secret: cfg.Secret,
 		clock:  clock.Or(cfg.Clock),
 		client: &http.Client{
 			Transport: transport,
@@ -135,7 +139,9 @@ func NewPeers(cfg PeersConfig) (*Peers, error) {
 // app's answer with HeaderDeliveredBy; the caller closes its body. An
 // answer the other edge made because its relay got none is a *PeerError;
 // a failure to reach it wraps ErrPeerUnreachable, or is the context's
-// error. req's body streams.
+// error. req's body streams, unless the signature covers it (a declared
+// length of at most relay.MaxRetryBody): then it is read first, and a
+// failure to read it is a *relay.BodyError.
 func (p *Peers) Deliver(ctx context.Context, to store.EdgeLease, tunnelName string, req *http.Request) (*http.Response, error) {
 	if req.Header.Get(tunnel.HeaderMessageID) == "" {
 		return nil, errors.New("cluster: a relayed request needs a message id")
@@ -159,7 +165,9 @@ func (p *Peers) Deliver(ctx context.Context, to store.EdgeLease, tunnelName stri
 	out.Header.Set(HeaderHost, req.Host)
 	out.Header.Del(HeaderRelayError)
 	out.Header.Del(HeaderDeliveredBy)
-	Sign(out.Header, p.secret, p.id, to.ID, p.clock.Now())
+	if err := Sign(out, p.secret(), p.id, to.ID, p.clock.Now()); err != nil {
+		return nil, &relay.BodyError{Err: err} // the request never left
+	}
 	resp, err := p.client.Do(out)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -74,7 +74,7 @@ func (r *Relay) DeliverLocal(tunnelName string, req *http.Request) (*http.Respon
 	if t.pick(nil) == nil {
 		return nil, ErrNoAgent // the body stays unread
 	}
-	body, replayable, err := retryableBody(req)
+	body, replayable, err := RetryableBody(req)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +144,14 @@ func classify(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %v", ErrAgentLost, err)
 }
 
-// retryableBody returns how to get the request body for each attempt.
-// Small bodies of known length are read once and replayed; larger ones
-// stream, and only a failed dial may retry them (nothing was read yet: the
-// inner transport only closes the body, which the NopCloser absorbs).
-func retryableBody(req *http.Request) (body func() io.ReadCloser, replayable bool, err error) {
+// RetryableBody returns how to get the request body for each attempt:
+// nil for none. Small bodies of known length (at most MaxRetryBody) are
+// read once, with ReadDeclared, and replayed; larger ones stream, and only
+// a failed dial may retry them (nothing was read yet: the inner transport
+// only closes the body, which the NopCloser absorbs). replayable says
+// whether any attempt may go again; a failure reading a small body is a
+// *BodyError.
+func RetryableBody(req *http.Request) (body func() io.ReadCloser, replayable bool, err error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil, true, nil
 	}
@@ -156,22 +159,23 @@ func retryableBody(req *http.Request) (body func() io.ReadCloser, replayable boo
 		sent := req.Body
 		return func() io.ReadCloser { return io.NopCloser(sent) }, false, nil
 	}
-	data, err := readDeclared(req.Body, req.ContentLength)
+	data, err := ReadDeclared(req.Body, req.ContentLength)
 	if err != nil {
 		return nil, false, &BodyError{err}
 	}
 	return func() io.ReadCloser { return io.NopCloser(bytes.NewReader(data)) }, true, nil
 }
 
-// firstBodyRead is the most of a declared length readDeclared allocates
+// firstBodyRead is the most of a declared length ReadDeclared allocates
 // before any byte has arrived: a declaration costs nothing to make, so a
 // larger body grows its buffer as its bytes arrive.
 const firstBodyRead = 4 << 10
 
-// readDeclared reads a body of n declared bytes (n ≤ MaxRetryBody): a
+// ReadDeclared reads a body of n declared bytes (n ≤ MaxRetryBody): a
 // typical webhook in one allocation of its size, where io.ReadAll would
-// grow through several.
-func readDeclared(r io.Reader, n int64) ([]byte, error) {
+// grow through several. It reads no more than n; a body that ends sooner
+// is returned short, as its reader reports it.
+func ReadDeclared(r io.Reader, n int64) ([]byte, error) {
 	buf := make([]byte, 0, min(n, firstBodyRead))
 	lr := io.LimitReader(r, n)
 	for {

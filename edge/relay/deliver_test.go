@@ -29,9 +29,9 @@ func TestReadDeclared(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// One byte per read: the buffer grows as the bytes arrive.
 			for _, r := range []io.Reader{bytes.NewReader(tc.sent), iotest.OneByteReader(bytes.NewReader(tc.sent))} {
-				got, err := readDeclared(r, tc.declared)
+				got, err := ReadDeclared(r, tc.declared)
 				if !errors.Is(err, tc.err) || !bytes.Equal(got, tc.want) {
-					t.Fatalf("readDeclared(%d) = %d bytes, %v; want %d bytes, %v", tc.declared, len(got), err, len(tc.want), tc.err)
+					t.Fatalf("ReadDeclared(%d) = %d bytes, %v; want %d bytes, %v", tc.declared, len(got), err, len(tc.want), tc.err)
 				}
 				if int64(cap(got)) > tc.declared {
 					t.Errorf("capacity %d for a body declared %d", cap(got), tc.declared)
@@ -43,7 +43,7 @@ func TestReadDeclared(t *testing.T) {
 
 func TestReadDeclaredPassesTheSendersError(t *testing.T) {
 	r := io.MultiReader(strings.NewReader("half"), iotest.ErrReader(io.ErrUnexpectedEOF))
-	if _, err := readDeclared(r, 100); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := ReadDeclared(r, 100); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("err = %v, want the body's own io.ErrUnexpectedEOF", err)
 	}
 }
@@ -55,7 +55,7 @@ func TestReadDeclaredAllocatesOnceForAWebhook(t *testing.T) {
 	r := bytes.NewReader(body)
 	allocs := testing.AllocsPerRun(100, func() {
 		r.Reset(body)
-		if _, err := readDeclared(r, int64(len(body))); err != nil {
+		if _, err := ReadDeclared(r, int64(len(body))); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -65,7 +65,7 @@ func TestReadDeclaredAllocatesOnceForAWebhook(t *testing.T) {
 }
 
 func TestReadDeclaredNeverAllocatesMoreThanTheFirstReadBeforeBytesArrive(t *testing.T) {
-	got, err := readDeclared(strings.NewReader(""), MaxRetryBody)
+	got, err := ReadDeclared(strings.NewReader(""), MaxRetryBody)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("got %d bytes, %v", len(got), err)
 	}

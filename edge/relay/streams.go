@@ -195,7 +195,7 @@ func writeStreaming(cs *clientStream, req *http.Request) error {
 }
 
 // writeRequest writes req onto a stream. inMemory says its body is a kept
-// copy (retryableBody's), which writeWire may write with the head in one
+// copy (RetryableBody's), which writeWire may write with the head in one
 // frame; a body that streams from the sender goes through
 // http.Request.Write, which sends the head first, so the app sees the
 // request while its body is on its way.
